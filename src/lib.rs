@@ -1,0 +1,3 @@
+//! rekeyd: a credential-rotation daemon for AWS.
+
+pub mod policy;

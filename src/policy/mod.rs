@@ -1,0 +1,5 @@
+//! The TOML policy: loading, validation and the validated model.
+
+mod model;
+
+pub use model::*;

@@ -1,0 +1,327 @@
+//! The validated policy: types that cannot hold an invalid value.
+//!
+//! Built only by [`super::load`] from the raw TOML mirror; everything else in
+//! rekeyd reads these types and never re-checks them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A whole, valid policy file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// The file it was read from (for messages only).
+    pub source: PathBuf,
+    pub aws: AwsSettings,
+    pub daemon: DaemonSettings,
+    /// In file order; names and secret names are unique.
+    pub credentials: Vec<Credential>,
+}
+
+impl Policy {
+    /// The credential called `name`, if the policy has it.
+    pub fn credential(&self, name: &str) -> Option<&Credential> {
+        self.credentials.iter().find(|c| c.name.as_str() == name)
+    }
+}
+
+/// `[aws]`: how to reach AWS.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AwsSettings {
+    /// Secrets Manager's (and IAM's, Chime's signing) region; `None`: the AWS config chain.
+    pub region: Option<String>,
+    /// Named profile from the AWS config files.
+    pub profile: Option<String>,
+    /// Endpoint for every service (an absolute http(s) URL).
+    pub endpoint_url: Option<String>,
+    /// Per-service endpoints; each wins over `endpoint_url`.
+    pub endpoints: PerService<Option<String>>,
+    /// Requests per second per service; `None`: unlimited.
+    pub rate_limits: PerService<Option<f64>>,
+}
+
+/// One value per AWS service rekeyd talks to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PerService<T> {
+    pub iam: T,
+    pub chime: T,
+    pub ivs_realtime: T,
+    pub secretsmanager: T,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonSettings {
+    /// Rotations in flight at once (default 8).
+    pub concurrency: NonZeroUsize,
+    /// Explicit state directory; `None`: `$STATE_DIRECTORY`, then `/var/lib/rekeyd`.
+    pub state_dir: Option<PathBuf>,
+    /// Prometheus `/metrics` and `/healthz`; off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long SIGTERM waits for rotations in flight (default 30s).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            concurrency: NonZeroUsize::new(8).expect("8 is not zero"),
+            state_dir: None,
+            metrics_listen: None,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A credential name: unique in the policy, `[a-zA-Z0-9_.-]+`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CredentialName(String);
+
+impl CredentialName {
+    /// `Some` when `name` matches `[a-zA-Z0-9_.-]+`.
+    pub fn new(name: &str) -> Option<Self> {
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        valid.then(|| CredentialName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CredentialName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One credential under rekeyd's care, with every default already applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    pub name: CredentialName,
+    /// The Secrets Manager secret that holds it (`secret`, or `secret_prefix` + name).
+    pub secret_name: String,
+    /// KMS key for a secret rekeyd creates.
+    pub kms_key_id: Option<String>,
+    /// When the daemon rotates it.
+    pub schedule: Schedule,
+    /// Random delay added to each scheduled run (never to `rotate`).
+    pub jitter: Duration,
+    /// Audit: older than this is overdue.
+    pub max_age: Option<Duration>,
+    /// What is rotated, and how.
+    pub target: Target,
+}
+
+impl Credential {
+    pub fn kind(&self) -> Kind {
+        self.target.kind()
+    }
+}
+
+/// The three credential kinds; `as_str` is the policy table's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    ChimeBot,
+    IamServiceCredential,
+    IvsParticipantToken,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [
+        Kind::ChimeBot,
+        Kind::IamServiceCredential,
+        Kind::IvsParticipantToken,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ChimeBot => "chime_bot",
+            Kind::IamServiceCredential => "iam_service_credential",
+            Kind::IvsParticipantToken => "ivs_participant_token",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When a credential is rotated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// At the times of a six-field cron expression, in `timezone`.
+    Cron(CronSchedule),
+    /// This long after the last rotation recorded in Secrets Manager.
+    Every(Duration),
+    /// IVS tokens: `refresh_before` ahead of the stored token's expiry.
+    BeforeExpiry { refresh_before: Duration },
+}
+
+/// A parsed cron expression (seconds first) and the zone it is evaluated in.
+#[derive(Clone)]
+pub struct CronSchedule {
+    /// The expression as written, for messages and `plan`.
+    pub expression: String,
+    pub cron: croner::Cron,
+    /// `chrono_tz::UTC` unless `timezone` was set.
+    pub timezone: chrono_tz::Tz,
+}
+
+impl fmt::Debug for CronSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CronSchedule")
+            .field("expression", &self.expression)
+            .field("timezone", &self.timezone)
+            .finish()
+    }
+}
+
+impl PartialEq for CronSchedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.expression == other.expression && self.timezone == other.timezone
+    }
+}
+
+/// The provider-side resource and its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    ChimeBot(ChimeBot),
+    IamServiceCredential(IamServiceCredential),
+    IvsParticipantToken(IvsParticipantToken),
+}
+
+impl Target {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Target::ChimeBot(_) => Kind::ChimeBot,
+            Target::IamServiceCredential(_) => Kind::IamServiceCredential,
+            Target::IvsParticipantToken(_) => Kind::IvsParticipantToken,
+        }
+    }
+}
+
+/// `[[chime_bot]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChimeBot {
+    pub account_id: String,
+    pub bot_id: String,
+}
+
+/// `[[iam_service_credential]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IamServiceCredential {
+    /// `None`: IAM means the caller.
+    pub user_name: Option<String>,
+    /// `[\w]+`, 20–128 characters.
+    pub credential_id: String,
+    pub strategy: IamStrategy,
+}
+
+/// How an IAM service-specific credential is rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IamStrategy {
+    /// ResetServiceSpecificCredential: the old password dies at once.
+    #[default]
+    Reset,
+    /// Create a second credential, store it, then delete the old one.
+    Overlap,
+}
+
+impl IamStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IamStrategy::Reset => "reset",
+            IamStrategy::Overlap => "overlap",
+        }
+    }
+}
+
+/// `[[ivs_participant_token]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IvsParticipantToken {
+    pub stage_arn: StageArn,
+    /// Token lifetime: whole minutes, 1 minute to 14 days.
+    pub duration: Duration,
+    /// How long before expiry the next token is made; shorter than `duration`.
+    pub refresh_before: Duration,
+    pub user_id: Option<String>,
+    /// At most 1024 UTF-8 bytes of keys and values together.
+    pub attributes: BTreeMap<String, String>,
+    /// Non-empty, no duplicates; default both.
+    pub capabilities: Vec<Capability>,
+}
+
+impl IvsParticipantToken {
+    /// `duration` in whole minutes, as the API takes it.
+    pub fn duration_minutes(&self) -> i32 {
+        i32::try_from(self.duration.as_secs() / 60).expect("validated to at most 20160 minutes")
+    }
+}
+
+/// An IVS stage ARN, `arn:aws:ivs:REGION:ACCOUNT:stage/ID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageArn {
+    arn: String,
+    region_len: usize,
+}
+
+impl StageArn {
+    /// `Some` when `arn` matches `arn:aws:ivs:[a-z0-9-]+:[0-9]+:stage/[a-zA-Z0-9-]+`.
+    pub fn parse(arn: &str) -> Option<Self> {
+        let rest = arn.strip_prefix("arn:aws:ivs:")?;
+        let (region, rest) = rest.split_once(':')?;
+        let (account, rest) = rest.split_once(':')?;
+        let id = rest.strip_prefix("stage/")?;
+        let region_ok = !region.is_empty()
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let account_ok = !account.is_empty() && account.bytes().all(|b| b.is_ascii_digit());
+        let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        (region_ok && account_ok && id_ok).then(|| StageArn {
+            arn: arn.to_owned(),
+            region_len: region.len(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.arn
+    }
+
+    /// The region the stage lives in; the IVS client signs for it.
+    pub fn region(&self) -> &str {
+        let start = "arn:aws:ivs:".len();
+        &self.arn[start..start + self.region_len]
+    }
+}
+
+impl fmt::Display for StageArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.arn)
+    }
+}
+
+/// A participant capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Capability {
+    Publish,
+    Subscribe,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Publish => "PUBLISH",
+            Capability::Subscribe => "SUBSCRIBE",
+        }
+    }
+}

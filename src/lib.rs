@@ -1,3 +1,18 @@
 //! rekeyd: a credential-rotation daemon for AWS.
+//!
+//! The policy (`policy`) says what to rotate and when; `providers` ask AWS for
+//! new secrets, `store` writes them to Secrets Manager, `rotation` ties one
+//! rotation together and `daemon` schedules them.
 
+pub mod aws;
+pub mod cli;
+pub mod commands;
+pub mod daemon;
+pub mod exit;
+pub mod logging;
 pub mod policy;
+pub mod providers;
+pub mod record;
+pub mod rotation;
+pub mod shutdown;
+pub mod store;

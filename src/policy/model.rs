@@ -157,6 +157,7 @@ impl fmt::Display for Kind {
 
 /// When a credential is rotated.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // a few per credential, built once
 pub enum Schedule {
     /// At the times of a six-field cron expression, in `timezone`.
     Cron(CronSchedule),

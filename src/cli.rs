@@ -1,0 +1,97 @@
+//! The command line: global flags and one subcommand per job.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Where the policy is read from when neither `--config` nor `REKEYD_CONFIG` is set.
+pub const DEFAULT_CONFIG: &str = "/etc/rekeyd/policy.toml";
+
+/// Credential-rotation daemon for AWS: rotates Amazon Chime bot tokens, IAM
+/// service-specific credentials and Amazon IVS participant tokens, and stores
+/// every new secret in AWS Secrets Manager.
+#[derive(Debug, Parser)]
+#[command(name = "rekeyd", version, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 success; 1 a rotation failed or an audit found something; \
+                        2 bad usage, bad policy, or an unknown credential name.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Policy file.
+    #[arg(long, global = true, env = "REKEYD_CONFIG", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Log format on stderr (default: text on a terminal, json otherwise).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// More log output (-v debug, -vv trace). RUST_LOG wins when set.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less log output (-q warnings and errors, -qq errors only).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the rotation schedule until SIGTERM or SIGINT.
+    Daemon,
+    /// Rotate credentials now and print one line per credential.
+    Rotate(RotateArgs),
+    /// Validate the policy and exit.
+    Check,
+    /// Print a commented example policy.
+    ExamplePolicy,
+    /// Serve the bundled AWS emulator (IAM, Chime, IVS real-time, Secrets Manager, in memory).
+    Emulator(EmulatorArgs),
+    /// Try rekeyd with no AWS account: emulator, daemon and a short schedule.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).args(["names", "all"]))]
+pub struct RotateArgs {
+    /// Credential names from the policy.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Every credential in the policy.
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// Validate and show what would be called; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    pub listen: SocketAddr,
+    /// JSON file of resources to create at start (see the emulator's README).
+    #[arg(long, value_name = "FILE")]
+    pub seed: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Stop after this long (e.g. 30s); default: until Ctrl-C.
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub run_for: Option<Duration>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (try 30s, 2m)"))
+}

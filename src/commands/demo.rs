@@ -1,0 +1,1 @@
+pub async fn run(_: &crate::cli::DemoArgs) -> anyhow::Result<std::process::ExitCode> { todo!() }

@@ -1,0 +1,48 @@
+//! One module per subcommand; `run` dispatches.
+
+mod demo;
+mod emulator;
+mod rotate;
+
+pub mod daemon;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::exit;
+use crate::policy::{self, Policy};
+
+pub use rotate::{error_chain, result_line};
+
+/// Runs the chosen subcommand.
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = cli.global.config.as_path();
+    match &cli.command {
+        Command::Daemon => daemon::run(load_policy(config)?).await,
+        Command::Rotate(args) => rotate::run(load_policy(config)?, args).await,
+        Command::Check => {
+            let policy = load_policy(config)?;
+            println!(
+                "{}: ok, {} credential{}",
+                config.display(),
+                policy.credentials.len(),
+                if policy.credentials.len() == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::from(exit::SUCCESS))
+        }
+        Command::ExamplePolicy => {
+            print!("{}", policy::EXAMPLE);
+            Ok(ExitCode::from(exit::SUCCESS))
+        }
+        Command::Emulator(args) => emulator::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// Loads and validates the policy; a bad one is an error that exits 2.
+pub fn load_policy(path: &Path) -> Result<Policy> {
+    Ok(policy::load(path)?)
+}

@@ -1,0 +1,141 @@
+//! `rekeyd rotate NAME... | --all [--dry-run]`: rotate now, one line each.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::info;
+
+use crate::aws::{Aws, AwsOverrides};
+use crate::cli::RotateArgs;
+use crate::exit::{self, UsageError};
+use crate::policy::{Credential, Policy};
+use crate::providers::planned_call;
+use crate::rotation::{self, Rotated, RotationError};
+
+pub async fn run(policy: Policy, args: &RotateArgs) -> Result<ExitCode> {
+    let chosen = select(&policy, args)?;
+    if args.dry_run {
+        let mut out = std::io::stdout().lock();
+        for credential in &chosen {
+            writeln!(out, "{}", dry_run_line(credential))?;
+        }
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
+    let all_ok = rotate_all(aws, chosen, policy.daemon.concurrency.get()).await?;
+    Ok(exit::from_success(all_ok))
+}
+
+/// The credentials named on the command line, in policy order; every unknown
+/// name is a usage error naming them all.
+fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, UsageError> {
+    if args.all {
+        return Ok(policy.credentials.iter().cloned().map(Arc::new).collect());
+    }
+    let wanted: BTreeSet<&str> = args.names.iter().map(String::as_str).collect();
+    let unknown: Vec<&str> = wanted
+        .iter()
+        .copied()
+        .filter(|name| policy.credential(name).is_none())
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = policy.credentials.iter().map(|c| c.name.as_str()).collect();
+        return Err(UsageError(format!(
+            "{} has no credential named {} (it has: {})",
+            policy.source.display(),
+            unknown.join(", "),
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        )));
+    }
+    Ok(policy
+        .credentials
+        .iter()
+        .filter(|c| wanted.contains(c.name.as_str()))
+        .cloned()
+        .map(Arc::new)
+        .collect())
+}
+
+/// Rotates each credential, `concurrency` at a time, printing a line as each
+/// finishes. True when all succeeded.
+async fn rotate_all(aws: Arc<Aws>, chosen: Vec<Arc<Credential>>, concurrency: usize) -> Result<bool> {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = JoinSet::new();
+    for credential in chosen {
+        let aws = Arc::clone(&aws);
+        let permits = Arc::clone(&permits);
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("semaphore never closed");
+            let result = rotation::rotate(&aws, &credential).await;
+            (credential, result)
+        });
+    }
+    let (mut rotated, mut failed) = (0usize, 0usize);
+    while let Some(joined) = tasks.join_next().await {
+        let (credential, result) = joined?;
+        match &result {
+            Ok(_) => rotated += 1,
+            Err(_) => failed += 1,
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", result_line(&credential, &result))?;
+        out.flush()?;
+    }
+    info!(rotated, failed, "rotate finished");
+    Ok(failed == 0)
+}
+
+/// `NAME: rotated kind=K secret=S version=V` or `NAME: failed kind=K error=...`.
+pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationError>) -> String {
+    let name = &credential.name;
+    let kind = credential.kind();
+    match result {
+        Ok(done) => {
+            let mut line = format!(
+                "{name}: rotated kind={kind} secret={} version={}",
+                done.secret, done.version_id
+            );
+            if done.created {
+                line.push_str(" created=true");
+            }
+            if let Some(expires) = done.expires_at {
+                line.push_str(&format!(" expires_at={}", crate::record::format_time(expires)));
+            }
+            line
+        }
+        Err(err) => {
+            let status = if err.is_in_doubt() { "in-doubt" } else { "failed" };
+            format!("{name}: {status} kind={kind} error={}", error_chain(err))
+        }
+    }
+}
+
+/// The error and its causes on one line, `: `-separated.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn dry_run_line(credential: &Credential) -> String {
+    format!(
+        "{}: dry-run kind={} would call {}, then store the new secret in {} (secretsmanager:PutSecretValue, or CreateSecret when missing)",
+        credential.name,
+        credential.kind(),
+        planned_call(credential),
+        credential.secret_name
+    )
+}

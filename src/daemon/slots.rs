@@ -1,0 +1,155 @@
+//! The daemon's book: per credential, what runs next and when, whether it is
+//! running, and its failures; plus the timeline ordered by due time.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::timing::{self, Due, Last, Reason};
+use crate::policy::{Credential, CredentialName, Kind};
+use crate::rotation::Rotated;
+
+/// What a credential's next run does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Read the stored secret to learn when the credential is due.
+    Refresh,
+    /// Rotate it.
+    Rotate,
+}
+
+struct Slot {
+    credential: Arc<Credential>,
+    /// Set while waiting; `None` while running.
+    next: Option<(Due, Task)>,
+    running: Option<Task>,
+    failures: u32,
+}
+
+/// All credentials' slots and the timeline of their due times.
+pub struct Slots {
+    slots: BTreeMap<CredentialName, Slot>,
+    timeline: BTreeSet<(DateTime<Utc>, CredentialName)>,
+}
+
+impl Slots {
+    /// Every credential starts by reading its stored state, at once.
+    pub fn new(credentials: &[Credential], now: DateTime<Utc>) -> Slots {
+        let mut slots = Slots {
+            slots: BTreeMap::new(),
+            timeline: BTreeSet::new(),
+        };
+        for credential in credentials {
+            slots.slots.insert(
+                credential.name.clone(),
+                Slot {
+                    credential: Arc::new(credential.clone()),
+                    next: None,
+                    running: None,
+                    failures: 0,
+                },
+            );
+            let due = Due {
+                at: now,
+                reason: Reason::Missing,
+            };
+            slots.set_next(&credential.name, due, Task::Refresh);
+        }
+        slots
+    }
+
+    /// Takes every run due by `now` off the timeline and marks it running.
+    pub fn take_due(&mut self, now: DateTime<Utc>) -> Vec<(Arc<Credential>, Task)> {
+        let mut due = Vec::new();
+        while let Some((at, _)) = self.timeline.first() {
+            if *at > now {
+                break;
+            }
+            let (_, name) = self.timeline.pop_first().expect("checked non-empty");
+            let slot = self.slots.get_mut(&name).expect("timeline names a slot");
+            let (_, task) = slot.next.take().expect("a timeline entry has a next run");
+            slot.running = Some(task);
+            due.push((Arc::clone(&slot.credential), task));
+        }
+        due
+    }
+
+    /// The earliest due time on the timeline.
+    pub fn earliest(&self) -> Option<DateTime<Utc>> {
+        self.timeline.first().map(|(at, _)| *at)
+    }
+
+    pub fn kind(&self, name: &CredentialName) -> Option<Kind> {
+        self.slots.get(name).map(|s| s.credential.kind())
+    }
+
+    /// Credentials with a rotation running.
+    pub fn in_flight(&self) -> Vec<CredentialName> {
+        self.slots
+            .iter()
+            .filter(|(_, s)| s.running == Some(Task::Rotate))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// A refresh read `last`: schedule the rotation it calls for.
+    pub fn refreshed(&mut self, name: &CredentialName, last: Last, now: DateTime<Utc>) -> Option<Due> {
+        let slot = self.finish(name)?;
+        slot.failures = 0;
+        let credential = Arc::clone(&slot.credential);
+        let due = timing::first_due(&credential.schedule, last, now);
+        let due = if due.at > now {
+            timing::jittered(due, &credential.schedule, credential.jitter, now)
+        } else {
+            due
+        };
+        self.set_next(name, due, Task::Rotate);
+        Some(due)
+    }
+
+    /// A rotation succeeded: schedule the next one.
+    pub fn rotated(&mut self, name: &CredentialName, rotated: &Rotated, now: DateTime<Utc>) -> Option<Due> {
+        let slot = self.finish(name)?;
+        slot.failures = 0;
+        let credential = Arc::clone(&slot.credential);
+        let due = timing::regular(&credential.schedule, rotated.rotated_at, rotated.expires_at, now);
+        let due = timing::jittered(due, &credential.schedule, credential.jitter, now);
+        self.set_next(name, due, Task::Rotate);
+        Some(due)
+    }
+
+    /// A task failed: try it again after a backoff.
+    pub fn failed(&mut self, name: &CredentialName, task: Task, now: DateTime<Utc>) -> Due {
+        let failures = match self.finish(name) {
+            Some(slot) => {
+                slot.failures += 1;
+                slot.failures
+            }
+            None => 1,
+        };
+        let due = timing::retry_due(failures, now);
+        self.set_next(name, due, task);
+        due
+    }
+
+    /// A task that never started (shutdown came first).
+    pub fn not_started(&mut self, name: &CredentialName) {
+        self.finish(name);
+    }
+
+    fn finish(&mut self, name: &CredentialName) -> Option<&mut Slot> {
+        let slot = self.slots.get_mut(name)?;
+        slot.running = None;
+        Some(slot)
+    }
+
+    fn set_next(&mut self, name: &CredentialName, due: Due, task: Task) {
+        let slot = self.slots.get_mut(name).expect("set_next on a known slot");
+        if let Some((old, _)) = slot.next.take() {
+            self.timeline.remove(&(old.at, name.clone()));
+        }
+        slot.next = Some((due, task));
+        self.timeline.insert((due.at, name.clone()));
+    }
+}

@@ -1,0 +1,201 @@
+//! The secret value consumers read: one JSON object per credential kind
+//! (SPEC.md, "Secret value"), and the non-secret view rekeyd reads back.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::policy::Kind;
+
+/// What a rotation writes to Secrets Manager. Secret fields are
+/// [`SecretString`]s: redacted when printed, zeroized when dropped.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SecretRecord {
+    ChimeBot(ChimeBotRecord),
+    IamServiceCredential(IamServiceCredentialRecord),
+    IvsParticipantToken(IvsParticipantTokenRecord),
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChimeBotRecord {
+    pub name: String,
+    pub account_id: String,
+    pub bot_id: String,
+    #[serde(serialize_with = "expose")]
+    pub security_token: SecretString,
+    pub bot_email: Option<String>,
+    pub user_id: Option<String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub rotated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IamServiceCredentialRecord {
+    pub name: String,
+    pub user_name: String,
+    pub service_name: String,
+    pub service_user_name: String,
+    #[serde(serialize_with = "expose")]
+    pub service_password: SecretString,
+    pub credential_id: String,
+    #[serde(serialize_with = "rfc3339")]
+    pub rotated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IvsParticipantTokenRecord {
+    pub name: String,
+    pub stage_arn: String,
+    pub participant_id: String,
+    pub user_id: Option<String>,
+    #[serde(serialize_with = "expose")]
+    pub token: SecretString,
+    pub capabilities: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+    #[serde(serialize_with = "rfc3339")]
+    pub expiration_time: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
+    pub rotated_at: DateTime<Utc>,
+}
+
+impl SecretRecord {
+    pub fn kind(&self) -> Kind {
+        match self {
+            SecretRecord::ChimeBot(_) => Kind::ChimeBot,
+            SecretRecord::IamServiceCredential(_) => Kind::IamServiceCredential,
+            SecretRecord::IvsParticipantToken(_) => Kind::IvsParticipantToken,
+        }
+    }
+
+    pub fn rotated_at(&self) -> DateTime<Utc> {
+        match self {
+            SecretRecord::ChimeBot(r) => r.rotated_at,
+            SecretRecord::IamServiceCredential(r) => r.rotated_at,
+            SecretRecord::IvsParticipantToken(r) => r.rotated_at,
+        }
+    }
+
+    /// When the secret stops working by itself (IVS tokens only).
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            SecretRecord::IvsParticipantToken(r) => Some(r.expiration_time),
+            _ => None,
+        }
+    }
+
+    /// The IAM credential id this record holds, if any.
+    pub fn credential_id(&self) -> Option<&str> {
+        match self {
+            SecretRecord::IamServiceCredential(r) => Some(&r.credential_id),
+            _ => None,
+        }
+    }
+
+    /// The `SecretString` to store: the JSON, itself kept secret.
+    pub fn to_secret_json(&self) -> SecretString {
+        let json = serde_json::to_string(self).expect("a record always serializes");
+        SecretString::from(json)
+    }
+}
+
+fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
+}
+
+fn rfc3339<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format_time(*time))
+}
+
+/// RFC 3339 in UTC with a `Z`, to the second.
+pub fn format_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The non-secret fields of a stored value, as rekeyd reads it back for
+/// scheduling and audits. Secret fields are never deserialized.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StoredRecord {
+    pub kind: String,
+    pub name: String,
+    pub rotated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub expiration_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub credential_id: Option<String>,
+}
+
+impl StoredRecord {
+    /// Parses a stored `SecretString`; `None` when it is not rekeyd's format.
+    pub fn parse(value: &str) -> Option<StoredRecord> {
+        serde_json::from_str(value).ok()
+    }
+
+    /// Whether this version is one rekeyd wrote for `kind`/`name`.
+    pub fn is_written_for(&self, kind: Kind, name: &str) -> bool {
+        self.kind == kind.as_str() && self.name == name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ivs_record() -> SecretRecord {
+        SecretRecord::IvsParticipantToken(IvsParticipantTokenRecord {
+            name: "stage-host-bob".into(),
+            stage_arn: "arn:aws:ivs:us-west-2:123456789012:stage/abcd".into(),
+            participant_id: "p1".into(),
+            user_id: Some("bob".into()),
+            token: SecretString::from("tok-123"),
+            capabilities: vec!["PUBLISH".into()],
+            attributes: BTreeMap::from([("role".into(), "host".into())]),
+            expiration_time: "2026-11-23T12:00:00Z".parse().unwrap(),
+            rotated_at: "2026-11-23T00:00:00Z".parse().unwrap(),
+        })
+    }
+
+    #[test]
+    fn json_has_every_spec_field() {
+        let json = ivs_record().to_secret_json();
+        let value: serde_json::Value = serde_json::from_str(json.expose_secret()).unwrap();
+        let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        for key in [
+            "kind",
+            "name",
+            "stage_arn",
+            "participant_id",
+            "user_id",
+            "token",
+            "capabilities",
+            "attributes",
+            "expiration_time",
+            "rotated_at",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        assert_eq!(value["kind"], "ivs_participant_token");
+        assert_eq!(value["token"], "tok-123");
+        assert_eq!(value["expiration_time"], "2026-11-23T12:00:00Z");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let debug = format!("{:?}", ivs_record());
+        assert!(!debug.contains("tok-123"), "{debug}");
+    }
+
+    #[test]
+    fn stored_record_reads_back_without_secrets() {
+        let json = ivs_record().to_secret_json();
+        let stored = StoredRecord::parse(json.expose_secret()).unwrap();
+        assert!(stored.is_written_for(Kind::IvsParticipantToken, "stage-host-bob"));
+        assert_eq!(
+            stored.expiration_time,
+            Some("2026-11-23T12:00:00Z".parse().unwrap())
+        );
+        assert!(StoredRecord::parse("{\"password\": \"x\"}").is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! The policy corpus in tests/policies.

@@ -1,0 +1,184 @@
+//! Problems found in a policy file, and the sink that collects them.
+//!
+//! Every stage of loading pushes into one [`Sink`] instead of returning at
+//! the first error, so a user sees every problem of a file in one run.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// One thing wrong with a policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line of the key, or of the table header for a missing key.
+    pub line: usize,
+    /// The credential, as `chime_bot "support-bot"` (or `chime_bot #2` when
+    /// its name is missing or invalid); `None` outside credential tables.
+    pub credential: Option<String>,
+    /// The key, relative to the credential (`bot_id`) or dotted from the
+    /// top of the file (`aws.endpoints.iam`); `None` for syntax errors.
+    pub key: Option<String>,
+    /// What is wrong, lowercase, on one line.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    /// `chime_bot "support-bot": key `bot_id`: missing` (no file or line).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(credential) = &self.credential {
+            write!(f, "{credential}: ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "key `{}`: ", key.escape_debug())?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem of one policy file, sorted by line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems {
+    pub file: PathBuf,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for Problems {
+    /// One line per problem, `FILE:LINE: ...`, no trailing newline.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}: {problem}", self.file.display(), problem.line)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+/// Where a problem is: the credential (if any), the key prefix of the table
+/// (`aws.` for `[aws]`) and the byte offset of the table's header.
+#[derive(Debug, Clone)]
+pub(crate) struct Ctx {
+    pub credential: Option<String>,
+    pub prefix: &'static str,
+    pub header: usize,
+}
+
+impl Ctx {
+    /// The top of the file.
+    pub fn root() -> Self {
+        Ctx {
+            credential: None,
+            prefix: "",
+            header: 0,
+        }
+    }
+
+    /// A settings table such as `[aws]`; `prefix` ends with a dot.
+    pub fn settings(prefix: &'static str, header: usize) -> Self {
+        Ctx {
+            credential: None,
+            prefix,
+            header,
+        }
+    }
+
+    /// A credential table, labelled for messages.
+    pub fn credential(label: String, header: usize) -> Self {
+        Ctx {
+            credential: Some(label),
+            prefix: "",
+            header,
+        }
+    }
+}
+
+/// Collects problems; knows the text so it can turn byte offsets into lines.
+pub(crate) struct Sink<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+    /// Set after syntax errors: a key the parser dropped would otherwise be
+    /// reported a second time as missing.
+    quiet_missing: bool,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Sink {
+            text,
+            problems: Vec::new(),
+            quiet_missing: false,
+        }
+    }
+
+    /// 1-based line of a byte offset (clamped to the text).
+    pub fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        1 + self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    }
+
+    /// A syntax error from the TOML parser.
+    pub fn syntax(&mut self, error: &toml::de::Error) {
+        let line = self.line(error.span().map_or(0, |s| s.start));
+        let message = format!("invalid TOML: {}", one_line(error.message()));
+        self.problems.push(Problem {
+            line,
+            credential: None,
+            key: None,
+            message,
+        });
+        self.quiet_missing = true;
+    }
+
+    /// A problem with `key` (relative to the table of `ctx`; `""`: the table
+    /// itself) at byte `offset`.
+    pub fn push(&mut self, ctx: &Ctx, offset: usize, key: &str, message: impl Into<String>) {
+        let problem = Problem {
+            line: self.line(offset),
+            credential: ctx.credential.clone(),
+            key: Some(format!("{}{key}", ctx.prefix)).filter(|_| !key.is_empty()),
+            message: one_line(&message.into()),
+        };
+        self.problems.push(problem);
+    }
+
+    /// A required `key` is not in the table of `ctx`; silent when the key
+    /// already has a problem (say, a wrong type) or the file has syntax errors.
+    pub fn missing(&mut self, ctx: &Ctx, key: &str, message: &str) {
+        if self.quiet_missing || self.has_problem(ctx, key) {
+            return;
+        }
+        self.push(ctx, ctx.header, key, message);
+    }
+
+    /// Whether `key` of the table of `ctx` already has a problem.
+    pub fn has_problem(&self, ctx: &Ctx, key: &str) -> bool {
+        self.problems.iter().any(|p| {
+            p.credential == ctx.credential
+                && p.key.as_deref().and_then(|k| k.strip_prefix(ctx.prefix)) == Some(key)
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The problems, sorted by line (stable: same-line problems keep their order).
+    pub fn finish(mut self, file: PathBuf) -> Problems {
+        self.problems.sort_by_key(|p| p.line);
+        self.problems.dedup();
+        Problems {
+            file,
+            problems: self.problems,
+        }
+    }
+}
+
+/// Messages are one line each: newlines inside become spaces.
+fn one_line(message: &str) -> String {
+    message.trim().replace(['\n', '\r'], " ")
+}

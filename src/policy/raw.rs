@@ -1,0 +1,256 @@
+//! The raw serde mirror of the policy file, before validation.
+//!
+//! Every field is optional and spanned, so that a missing key is reported by
+//! validation (with its name and line) rather than by serde, and every
+//! struct denies unknown keys. Each table is deserialized on its own (see
+//! `read.rs`); validation turns these into the types of `model.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A string value with its place in the file.
+pub(crate) type Str = Option<Spanned<String>>;
+
+/// The whole file, assembled table by table.
+#[derive(Debug, Default)]
+pub(crate) struct RawPolicy {
+    /// `[aws]`, with the byte offset of its header.
+    pub aws: Option<Spanned<RawAws>>,
+    /// `[defaults]`.
+    pub defaults: Option<Spanned<RawDefaults>>,
+    /// `[daemon]`.
+    pub daemon: Option<Spanned<RawDaemon>>,
+    /// Every `[[chime_bot]]`, `[[iam_service_credential]]` and
+    /// `[[ivs_participant_token]]`, in file order.
+    pub credentials: Vec<RawCredential>,
+}
+
+/// One credential table.
+#[derive(Debug)]
+pub(crate) struct RawCredential {
+    /// Its name for messages: `chime_bot "support-bot"` or `chime_bot #2`.
+    pub label: String,
+    /// Byte offset of the table's header.
+    pub header: usize,
+    pub body: RawBody,
+}
+
+/// The kind-specific body of a credential table.
+#[derive(Debug)]
+pub(crate) enum RawBody {
+    ChimeBot(RawChimeBot),
+    IamServiceCredential(RawIamServiceCredential),
+    IvsParticipantToken(RawIvsParticipantToken),
+}
+
+/// `[aws]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAws {
+    /// Secrets Manager's region, `[a-z0-9-]+`.
+    pub region: Str,
+    /// Named profile from the AWS config files.
+    pub profile: Str,
+    /// Endpoint URL for every service.
+    pub endpoint_url: Str,
+    /// `[aws.endpoints]`: per-service endpoint URLs.
+    pub endpoints: Option<Spanned<RawPerService<String>>>,
+    /// `[aws.rate_limits]`: requests per second per service.
+    pub rate_limits: Option<Spanned<RawPerService<f64>>>,
+}
+
+/// One optional value per service.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPerService<T> {
+    /// IAM.
+    pub iam: Option<Spanned<T>>,
+    /// Amazon Chime.
+    pub chime: Option<Spanned<T>>,
+    /// Amazon IVS real-time.
+    pub ivs_realtime: Option<Spanned<T>>,
+    /// AWS Secrets Manager.
+    pub secretsmanager: Option<Spanned<T>>,
+}
+
+/// `[defaults]`: keys every credential inherits unless it sets them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    /// Six-field cron expression, seconds first.
+    pub schedule: Str,
+    /// Rotation interval (humantime); the alternative to `schedule`.
+    pub every: Str,
+    /// Random delay added to each scheduled run (humantime).
+    pub jitter: Str,
+    /// Secret name = prefix + credential name.
+    pub secret_prefix: Str,
+    /// KMS key for secrets rekeyd creates.
+    pub kms_key_id: Str,
+    /// Audit: older than this is overdue (humantime).
+    pub max_age: Str,
+    /// IANA zone cron expressions are evaluated in.
+    pub timezone: Str,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    /// Rotations in flight at once, 1 to 1024.
+    pub concurrency: Option<Spanned<i64>>,
+    /// State directory.
+    pub state_dir: Str,
+    /// Socket address of the metrics endpoint.
+    pub metrics_listen: Str,
+    /// How long SIGTERM waits for rotations in flight (humantime).
+    pub shutdown_timeout: Str,
+}
+
+/// `[[chime_bot]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChimeBot {
+    /// Unique credential name.
+    pub name: Str,
+    /// Amazon Chime account id.
+    pub account_id: Str,
+    /// Amazon Chime bot id.
+    pub bot_id: Str,
+    /// As in `[defaults]`.
+    pub schedule: Str,
+    /// As in `[defaults]`.
+    pub every: Str,
+    /// As in `[defaults]`.
+    pub jitter: Str,
+    /// Explicit secret name (instead of `secret_prefix` + name).
+    pub secret: Str,
+    /// As in `[defaults]`.
+    pub secret_prefix: Str,
+    /// As in `[defaults]`.
+    pub kms_key_id: Str,
+    /// As in `[defaults]`.
+    pub max_age: Str,
+    /// As in `[defaults]`.
+    pub timezone: Str,
+}
+
+/// `[[iam_service_credential]]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIamServiceCredential {
+    /// Unique credential name.
+    pub name: Str,
+    /// IAM user owning the credential; `None`: the caller.
+    pub user_name: Str,
+    /// The service-specific credential id.
+    pub credential_id: Str,
+    /// `reset` or `overlap`.
+    pub strategy: Str,
+    /// As in `[defaults]`.
+    pub schedule: Str,
+    /// As in `[defaults]`.
+    pub every: Str,
+    /// As in `[defaults]`.
+    pub jitter: Str,
+    /// Explicit secret name (instead of `secret_prefix` + name).
+    pub secret: Str,
+    /// As in `[defaults]`.
+    pub secret_prefix: Str,
+    /// As in `[defaults]`.
+    pub kms_key_id: Str,
+    /// As in `[defaults]`.
+    pub max_age: Str,
+    /// As in `[defaults]`.
+    pub timezone: Str,
+}
+
+/// `[[ivs_participant_token]]`: takes neither `schedule` nor `every`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIvsParticipantToken {
+    /// Unique credential name.
+    pub name: Str,
+    /// `arn:aws:ivs:REGION:ACCOUNT:stage/ID`.
+    pub stage_arn: Str,
+    /// Token lifetime (humantime), whole minutes, 1 minute to 14 days.
+    pub duration: Str,
+    /// How long before expiry to refresh: humantime or `N%` of `duration`.
+    pub refresh_before: Str,
+    /// User id placed in the token.
+    pub user_id: Str,
+    /// Attributes placed in the token.
+    pub attributes: Option<Spanned<BTreeMap<String, String>>>,
+    /// `PUBLISH` and/or `SUBSCRIBE`.
+    pub capabilities: Option<Spanned<Vec<String>>>,
+    /// As in `[defaults]`.
+    pub jitter: Str,
+    /// Explicit secret name (instead of `secret_prefix` + name).
+    pub secret: Str,
+    /// As in `[defaults]`.
+    pub secret_prefix: Str,
+    /// As in `[defaults]`.
+    pub kms_key_id: Str,
+    /// As in `[defaults]`.
+    pub max_age: Str,
+    /// As in `[defaults]`.
+    pub timezone: Str,
+}
+
+/// The keys every credential kind shares, gathered for validation.
+#[derive(Debug, Default)]
+pub(crate) struct RawCommon {
+    pub name: Str,
+    pub schedule: Str,
+    pub every: Str,
+    pub jitter: Str,
+    pub secret: Str,
+    pub secret_prefix: Str,
+    pub kms_key_id: Str,
+    pub max_age: Str,
+    pub timezone: Str,
+}
+
+impl RawBody {
+    /// Moves the shared keys out, leaving the kind-specific ones.
+    pub fn take_common(&mut self) -> RawCommon {
+        use std::mem::take;
+        match self {
+            RawBody::ChimeBot(b) => RawCommon {
+                name: take(&mut b.name),
+                schedule: take(&mut b.schedule),
+                every: take(&mut b.every),
+                jitter: take(&mut b.jitter),
+                secret: take(&mut b.secret),
+                secret_prefix: take(&mut b.secret_prefix),
+                kms_key_id: take(&mut b.kms_key_id),
+                max_age: take(&mut b.max_age),
+                timezone: take(&mut b.timezone),
+            },
+            RawBody::IamServiceCredential(c) => RawCommon {
+                name: take(&mut c.name),
+                schedule: take(&mut c.schedule),
+                every: take(&mut c.every),
+                jitter: take(&mut c.jitter),
+                secret: take(&mut c.secret),
+                secret_prefix: take(&mut c.secret_prefix),
+                kms_key_id: take(&mut c.kms_key_id),
+                max_age: take(&mut c.max_age),
+                timezone: take(&mut c.timezone),
+            },
+            RawBody::IvsParticipantToken(t) => RawCommon {
+                name: take(&mut t.name),
+                schedule: None,
+                every: None,
+                jitter: take(&mut t.jitter),
+                secret: take(&mut t.secret),
+                secret_prefix: take(&mut t.secret_prefix),
+                kms_key_id: take(&mut t.kms_key_id),
+                max_age: take(&mut t.max_age),
+                timezone: take(&mut t.timezone),
+            },
+        }
+    }
+}

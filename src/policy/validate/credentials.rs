@@ -1,0 +1,190 @@
+//! Credential tables: the shared keys, `chime_bot`, `iam_service_credential`,
+//! and names and secret names unique across the policy.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::inherited::{Inherited, Timing, inheritable};
+use super::{Table, Val, ivs};
+use crate::policy::model::{
+    ChimeBot, CredentialName, Credential, CronSchedule, IamServiceCredential, IamStrategy,
+    Schedule, Target,
+};
+use crate::policy::problems::{Ctx, Sink};
+use crate::policy::raw::{RawBody, RawChimeBot, RawCredential, RawIamServiceCredential};
+use crate::policy::values;
+
+/// Secret names are `secret_prefix` + name unless `secret` is set.
+const DEFAULT_SECRET_PREFIX: &str = "rekeyd/";
+
+/// Names and secret names already used: the line and label of the first use.
+#[derive(Debug, Default)]
+pub(super) struct Seen {
+    names: HashMap<String, (usize, String)>,
+    secrets: HashMap<String, (usize, String)>,
+}
+
+/// Checks one credential table; `None` when it has a problem.
+pub(super) fn credential(
+    raw: RawCredential,
+    defaults: &Inherited,
+    seen: &mut Seen,
+    sink: &mut Sink<'_>,
+) -> Option<Credential> {
+    let RawCredential {
+        label,
+        header,
+        mut body,
+    } = raw;
+    let common = body.take_common();
+    let mut t = Table::new(sink, Ctx::credential(label.clone(), header));
+
+    let name = t.check("name", &common.name, |n| {
+        CredentialName::new(n).ok_or_else(|| {
+            format!("{n:?} is not a valid name: use letters, digits and _.- only")
+        })
+    });
+    if let Val::Unset = name {
+        t.missing("name", "missing; every credential needs a unique `name`");
+    }
+    if let Val::Set(name, at) = &name {
+        unique(&mut t, &mut seen.names, name.as_str(), at, &label, "name");
+    }
+
+    // IVS tables have no schedule/every, and `[defaults]`' do not apply to them.
+    let inherited = inheritable(&mut t, &common).or(defaults);
+
+    // The secret: `secret`, or `secret_prefix` + name.
+    let secret = match t.check("secret", &common.secret, |s| {
+        values::secret_name(s).map(|()| s.clone())
+    }) {
+        Val::Unset => match (&inherited.secret_prefix, &name) {
+            (Val::Unset, Val::Set(name, at)) => derived_secret(&mut t, DEFAULT_SECRET_PREFIX, name, *at),
+            (Val::Set(prefix, _), Val::Set(name, at)) => derived_secret(&mut t, prefix, name, *at),
+            _ => Val::Bad,
+        },
+        secret => secret,
+    };
+    if let Val::Set(secret, at) = &secret {
+        unique(&mut t, &mut seen.secrets, secret, at, &label, "secret");
+    }
+
+    let (target, schedule) = match body {
+        RawBody::IvsParticipantToken(raw) => match ivs::token(&mut t, &raw) {
+            Some((target, refresh_before)) => (
+                Some(target),
+                Some(Schedule::BeforeExpiry { refresh_before }),
+            ),
+            None => (None, None),
+        },
+        RawBody::ChimeBot(raw) => (
+            chime_bot(&mut t, &raw),
+            timed_schedule(&mut t, inherited.timing, &inherited.timezone),
+        ),
+        RawBody::IamServiceCredential(raw) => (
+            iam(&mut t, &raw),
+            timed_schedule(&mut t, inherited.timing, &inherited.timezone),
+        ),
+    };
+
+    Some(Credential {
+        name: name.optional()??,
+        secret_name: secret.optional()??,
+        kms_key_id: inherited.kms_key_id.optional()?,
+        schedule: schedule?,
+        jitter: inherited.jitter.or_default(Duration::ZERO)?,
+        max_age: inherited.max_age.optional()?,
+        target: target?,
+    })
+}
+
+/// `secret_prefix` + name, which must still fit a secret name.
+fn derived_secret(t: &mut Table<'_, '_>, prefix: &str, name: &CredentialName, at: usize) -> Val<String> {
+    let secret = format!("{prefix}{name}");
+    match values::secret_name(&secret) {
+        Ok(()) => Val::Set(secret, at),
+        Err(message) => {
+            t.problem("name", at, format!("{message} (secret_prefix + name)"));
+            Val::Bad
+        }
+    }
+}
+
+/// Reports `value` when an earlier credential already used it.
+fn unique(
+    t: &mut Table<'_, '_>,
+    seen: &mut HashMap<String, (usize, String)>,
+    value: &str,
+    at: &usize,
+    label: &str,
+    key: &str,
+) {
+    let line = t.line(*at);
+    if let Some((first, first_label)) = seen.get(value) {
+        let what = if key == "name" { "name" } else { "secret name" };
+        let message = format!("duplicate {what} {value:?}: {first_label} at line {first} has it too");
+        t.problem(key, *at, message);
+    } else {
+        seen.insert(value.to_owned(), (line, label.to_owned()));
+    }
+}
+
+/// The cron or interval schedule of a Chime or IAM credential.
+fn timed_schedule(
+    t: &mut Table<'_, '_>,
+    timing: Val<Timing>,
+    timezone: &Val<chrono_tz::Tz>,
+) -> Option<Schedule> {
+    match timing {
+        Val::Unset => {
+            let message = "missing: set `schedule` (cron) or `every` here or in [defaults]";
+            t.missing("schedule", message);
+            None
+        }
+        Val::Bad => None,
+        Val::Set(Timing::Every(every), _) => Some(Schedule::Every(every)),
+        Val::Set(Timing::Cron { expression, cron }, _) => Some(Schedule::Cron(CronSchedule {
+            expression,
+            cron,
+            timezone: timezone.clone().or_default(chrono_tz::UTC)?,
+        })),
+    }
+}
+
+/// `[[chime_bot]]`'s own keys.
+fn chime_bot(t: &mut Table<'_, '_>, raw: &RawChimeBot) -> Option<Target> {
+    let account_id = t.required("account_id", &raw.account_id, |a| id(a));
+    let bot_id = t.required("bot_id", &raw.bot_id, |b| id(b));
+    Some(Target::ChimeBot(ChimeBot {
+        account_id: account_id?,
+        bot_id: bot_id?,
+    }))
+}
+
+/// A Chime id: non-empty, no spaces.
+fn id(text: &str) -> Result<String, String> {
+    if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{text:?} is not an id: it must be non-empty, without spaces"));
+    }
+    Ok(text.to_owned())
+}
+
+/// `[[iam_service_credential]]`'s own keys.
+fn iam(t: &mut Table<'_, '_>, raw: &RawIamServiceCredential) -> Option<Target> {
+    let user_name = t.check("user_name", &raw.user_name, |u| {
+        values::iam_user_name(u).map(|()| u.clone())
+    });
+    let credential_id = t.required("credential_id", &raw.credential_id, |c| {
+        values::credential_id(c).map(|()| c.clone())
+    });
+    let strategy = t.check("strategy", &raw.strategy, |s| match s.as_str() {
+        "reset" => Ok(IamStrategy::Reset),
+        "overlap" => Ok(IamStrategy::Overlap),
+        other => Err(format!("{other:?} is not a strategy: use \"reset\" or \"overlap\"")),
+    });
+    Some(Target::IamServiceCredential(IamServiceCredential {
+        user_name: user_name.optional()?,
+        credential_id: credential_id?,
+        strategy: strategy.or_default(IamStrategy::Reset)?,
+    }))
+}

@@ -1,0 +1,143 @@
+//! [`RawPolicy`] to [`Policy`]: every semantic check, every problem reported.
+//!
+//! Each table is checked through a [`Table`], which turns a raw value into a
+//! [`Val`] and pushes a problem for anything wrong; a `Policy` is built only
+//! when the whole file had no problem at all.
+
+mod credentials;
+mod inherited;
+mod ivs;
+mod settings;
+
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::model::Policy;
+use super::problems::{Ctx, Sink};
+use super::raw::RawPolicy;
+
+/// Checks `raw`; `Some` only when neither reading nor checking found a problem.
+pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Option<Policy> {
+    let aws = settings::aws(raw.aws, sink);
+    let daemon = settings::daemon(raw.daemon, sink);
+    let defaults = inherited::defaults(raw.defaults, sink);
+    let mut seen = credentials::Seen::default();
+    let credentials: Vec<_> = raw
+        .credentials
+        .into_iter()
+        .map(|raw| credentials::credential(raw, &defaults, &mut seen, sink))
+        .collect();
+    if !sink.is_empty() {
+        return None;
+    }
+    Some(Policy {
+        source: source.to_owned(),
+        aws: aws?,
+        daemon: daemon?,
+        credentials: credentials.into_iter().collect::<Option<_>>()?,
+    })
+}
+
+/// A checked value: not in the file, in it but wrong (already reported), or
+/// good, with the byte offset of its key.
+#[derive(Debug, Clone)]
+pub(crate) enum Val<T> {
+    Unset,
+    Bad,
+    Set(T, usize),
+}
+
+impl<T> Val<T> {
+    /// `self`, or `fallback` when `self` is unset (a credential's key wins
+    /// over `[defaults]`).
+    pub fn or(self, fallback: Val<T>) -> Val<T> {
+        match self {
+            Val::Unset => fallback,
+            val => val,
+        }
+    }
+
+    /// `Some(value)`, `Some(default)` when unset, `None` when bad.
+    pub fn or_default(self, default: T) -> Option<T> {
+        match self {
+            Val::Unset => Some(default),
+            Val::Bad => None,
+            Val::Set(value, _) => Some(value),
+        }
+    }
+
+    /// `Some(Some(value))`, `Some(None)` when unset, `None` when bad.
+    pub fn optional(self) -> Option<Option<T>> {
+        match self {
+            Val::Unset => Some(None),
+            Val::Bad => None,
+            Val::Set(value, _) => Some(Some(value)),
+        }
+    }
+}
+
+/// One table being checked: where problems go and how they are labelled.
+pub(crate) struct Table<'s, 'a> {
+    pub sink: &'s mut Sink<'a>,
+    pub ctx: Ctx,
+}
+
+impl<'s, 'a> Table<'s, 'a> {
+    pub fn new(sink: &'s mut Sink<'a>, ctx: Ctx) -> Self {
+        Table { sink, ctx }
+    }
+
+    /// Checks the value of `key` with `check`, reporting its error.
+    pub fn check<S, T>(
+        &mut self,
+        key: &str,
+        value: &Option<Spanned<S>>,
+        check: impl FnOnce(&S) -> Result<T, String>,
+    ) -> Val<T> {
+        match value {
+            // Read reported (and dropped) it already, e.g. for a wrong type.
+            None if self.sink.has_problem(&self.ctx, key) => Val::Bad,
+            None => Val::Unset,
+            Some(value) => match check(value.get_ref()) {
+                Ok(checked) => Val::Set(checked, value.span().start),
+                Err(message) => {
+                    self.sink.push(&self.ctx, value.span().start, key, message);
+                    Val::Bad
+                }
+            },
+        }
+    }
+
+    /// Like [`Table::check`] for a key that must be set.
+    pub fn required<S, T>(
+        &mut self,
+        key: &str,
+        value: &Option<Spanned<S>>,
+        check: impl FnOnce(&S) -> Result<T, String>,
+    ) -> Option<T> {
+        match self.check(key, value, check) {
+            Val::Set(value, _) => Some(value),
+            Val::Unset => {
+                self.missing(key, "missing");
+                None
+            }
+            Val::Bad => None,
+        }
+    }
+
+    /// A problem with `key` at byte `offset`.
+    pub fn problem(&mut self, key: &str, offset: usize, message: impl Into<String>) {
+        self.sink.push(&self.ctx, offset, key, message);
+    }
+
+    /// `key` is missing (reported at the table's header).
+    pub fn missing(&mut self, key: &str, message: &str) {
+        self.sink.missing(&self.ctx, key, message);
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line(&self, offset: usize) -> usize {
+        self.sink.line(offset)
+    }
+}

@@ -1,0 +1,104 @@
+//! `[aws]` and `[daemon]`.
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use toml::Spanned;
+
+use super::Table;
+use crate::policy::model::{AwsSettings, DaemonSettings, PerService};
+use crate::policy::problems::{Ctx, Sink};
+use crate::policy::raw::{RawAws, RawDaemon, RawPerService};
+use crate::policy::values;
+
+/// Most rotations in flight at once.
+const MAX_CONCURRENCY: i64 = 1024;
+
+/// `[aws]`; `None` when it has a problem.
+pub(super) fn aws(raw: Option<Spanned<RawAws>>, sink: &mut Sink<'_>) -> Option<AwsSettings> {
+    let Some(raw) = raw else {
+        return Some(AwsSettings::default());
+    };
+    let header = raw.span().start;
+    let raw = raw.into_inner();
+    let mut t = Table::new(sink, Ctx::settings("aws.", header));
+    let region = t.check("region", &raw.region, |r| values::region(r).map(|()| r.clone()));
+    let profile = t.check("profile", &raw.profile, |p| values::non_empty(p));
+    let endpoint_url = t.check("endpoint_url", &raw.endpoint_url, |u| {
+        values::endpoint_url(u).map(|()| u.clone())
+    });
+    let endpoints = per_service(&mut t, "endpoints", raw.endpoints, |u: &String| {
+        values::endpoint_url(u).map(|()| u.clone())
+    });
+    let rate_limits = per_service(&mut t, "rate_limits", raw.rate_limits, |&rate: &f64| {
+        if rate.is_finite() && rate > 0.0 {
+            Ok(rate)
+        } else {
+            Err(format!("{rate} is not a rate; requests per second must be more than 0"))
+        }
+    });
+    Some(AwsSettings {
+        region: region.optional()?,
+        profile: profile.optional()?,
+        endpoint_url: endpoint_url.optional()?,
+        endpoints: endpoints?,
+        rate_limits: rate_limits?,
+    })
+}
+
+/// `[aws.endpoints]` or `[aws.rate_limits]`: each service's value checked alike.
+fn per_service<T: Default, U>(
+    t: &mut Table<'_, '_>,
+    table: &str,
+    raw: Option<Spanned<RawPerService<T>>>,
+    check: impl Fn(&T) -> Result<U, String>,
+) -> Option<PerService<Option<U>>> {
+    let raw = raw.map(Spanned::into_inner).unwrap_or_default();
+    let mut one = |service: &str, value: &Option<Spanned<T>>| {
+        t.check(&format!("{table}.{service}"), value, &check).optional()
+    };
+    let iam = one("iam", &raw.iam);
+    let chime = one("chime", &raw.chime);
+    let ivs_realtime = one("ivs_realtime", &raw.ivs_realtime);
+    let secretsmanager = one("secretsmanager", &raw.secretsmanager);
+    Some(PerService {
+        iam: iam?,
+        chime: chime?,
+        ivs_realtime: ivs_realtime?,
+        secretsmanager: secretsmanager?,
+    })
+}
+
+/// `[daemon]`; `None` when it has a problem.
+pub(super) fn daemon(raw: Option<Spanned<RawDaemon>>, sink: &mut Sink<'_>) -> Option<DaemonSettings> {
+    let defaults = DaemonSettings::default();
+    let Some(raw) = raw else {
+        return Some(defaults);
+    };
+    let header = raw.span().start;
+    let raw = raw.into_inner();
+    let mut t = Table::new(sink, Ctx::settings("daemon.", header));
+    let concurrency = t.check("concurrency", &raw.concurrency, |&n| {
+        usize::try_from(n)
+            .ok()
+            .filter(|_| (1..=MAX_CONCURRENCY).contains(&n))
+            .and_then(NonZeroUsize::new)
+            .ok_or_else(|| format!("{n} is out of range; it must be 1 to {MAX_CONCURRENCY}"))
+    });
+    let state_dir = t.check("state_dir", &raw.state_dir, |d| values::non_empty(d).map(PathBuf::from));
+    let metrics_listen = t.check("metrics_listen", &raw.metrics_listen, |a| {
+        a.parse::<SocketAddr>().map_err(|_| {
+            format!("{a:?} is not a socket address such as \"127.0.0.1:9464\" or \"[::1]:9464\"")
+        })
+    });
+    let shutdown_timeout = t.check("shutdown_timeout", &raw.shutdown_timeout, |d| {
+        values::positive_duration(d)
+    });
+    Some(DaemonSettings {
+        concurrency: concurrency.or_default(defaults.concurrency)?,
+        state_dir: state_dir.optional()?,
+        metrics_listen: metrics_listen.optional()?,
+        shutdown_timeout: shutdown_timeout.or_default(defaults.shutdown_timeout)?,
+    })
+}

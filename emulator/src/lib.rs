@@ -1,1 +1,37 @@
-//! placeholder
+//! In-memory emulator of the AWS APIs rekeyd uses — IAM service-specific credentials, Chime bots,
+//! IVS real-time participant tokens and Secrets Manager — on one HTTP port, with fault injection
+//! and test controls. See `README.md` for the control API and the seed format.
+
+mod calls;
+mod chime;
+mod control_http;
+mod controls;
+mod dispatch;
+mod emulator;
+mod error;
+mod faults;
+mod iam;
+mod iam_wire;
+mod ivs;
+mod random;
+mod router;
+mod secretsmanager;
+mod seed;
+mod server;
+mod state;
+mod truth;
+mod wire;
+mod xml;
+
+pub use calls::{CallRecord, Service};
+pub use controls::Controls;
+pub use emulator::Emulator;
+pub use faults::{FaultKind, FaultRule, InvalidFaultRule};
+pub use seed::{
+    SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
+};
+pub use state::{ACCOUNT_ID, DEFAULT_CALLER, DEFAULT_REGION};
+pub use truth::{
+    ChimeBotTruth, IamCredentialTruth, IvsStageTruth, IvsTokenTruth, SecretTruth,
+    SecretVersionTruth, Truth,
+};

@@ -1,0 +1,105 @@
+//! The log of operations served: which service, which operation, whether it changed state, which fault hit it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::faults::FaultKind;
+
+/// One of the four emulated services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Service {
+    /// IAM (awsQuery).
+    Iam,
+    /// Amazon Chime (restJson1).
+    Chime,
+    /// Amazon IVS real-time (restJson1).
+    IvsRealtime,
+    /// AWS Secrets Manager (awsJson1_1).
+    Secretsmanager,
+}
+
+impl Service {
+    /// True when `operation` of this service writes state when it succeeds.
+    pub fn is_mutating(self, operation: &str) -> bool {
+        match self {
+            Service::Iam => matches!(
+                operation,
+                "ResetServiceSpecificCredential"
+                    | "CreateServiceSpecificCredential"
+                    | "DeleteServiceSpecificCredential"
+                    | "UpdateServiceSpecificCredential"
+            ),
+            Service::Chime => operation == "RegenerateSecurityToken",
+            Service::IvsRealtime => operation == "CreateParticipantToken",
+            Service::Secretsmanager => matches!(
+                operation,
+                "CreateSecret" | "PutSecretValue" | "TagResource" | "DeleteSecret"
+            ),
+        }
+    }
+}
+
+/// One request the emulator answered (or dropped).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// When the request arrived.
+    pub at: DateTime<Utc>,
+    /// The service addressed.
+    pub service: Service,
+    /// The operation name (`PutSecretValue`, ...); unknown operations keep the name asked for.
+    pub operation: String,
+    /// The operation is a write (whether or not it succeeded).
+    pub mutating: bool,
+    /// The call actually changed state.
+    pub mutated: bool,
+    /// The injected fault that applied to this call, if any.
+    pub fault: Option<FaultKind>,
+    /// HTTP status sent; `None` when the connection was dropped without an answer.
+    pub status: Option<u16>,
+    /// AWS error code sent, if the answer was an error.
+    pub error_code: Option<String>,
+    /// The request id sent in `x-amzn-RequestId`.
+    pub request_id: String,
+}
+
+/// The append-only call log.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallLog {
+    records: Vec<CallRecord>,
+}
+
+impl CallLog {
+    /// Appends a record, numbering it.
+    pub(crate) fn push(&mut self, mut record: CallRecord) {
+        record.seq = self.records.len() as u64 + 1;
+        self.records.push(record);
+    }
+
+    pub(crate) fn records(&self) -> Vec<CallRecord> {
+        self.records.clone()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.records.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_writes() {
+        assert!(Service::Secretsmanager.is_mutating("PutSecretValue"));
+        assert!(!Service::Secretsmanager.is_mutating("GetSecretValue"));
+        assert!(Service::Chime.is_mutating("RegenerateSecurityToken"));
+        assert!(!Service::Iam.is_mutating("ListServiceSpecificCredentials"));
+        assert_eq!(
+            serde_json::to_string(&Service::IvsRealtime).unwrap(),
+            "\"ivs-realtime\""
+        );
+    }
+}

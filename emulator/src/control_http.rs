@@ -1,0 +1,76 @@
+//! The HTTP face of the test controls under `/_emulator/`, JSON in and out.
+
+use http::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::controls::Controls;
+use crate::faults::FaultRule;
+use crate::wire::{HttpResponse, Incoming, response};
+
+/// True when the request is for the controls.
+pub(crate) fn is_control(path: &str) -> bool {
+    path == "/_emulator" || path.starts_with("/_emulator/")
+}
+
+/// One rule or a list of rules.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Rules {
+    One(FaultRule),
+    Many(Vec<FaultRule>),
+}
+
+fn reply(status: u16, body: &Value, request_id: &str) -> HttpResponse {
+    response(status, "application/json", body.to_string(), request_id)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or_else(|e| json!({"error": e.to_string()}))
+}
+
+/// Serves one control request.
+pub(crate) fn handle(controls: &Controls, req: &Incoming, request_id: &str) -> HttpResponse {
+    let path = req.path.trim_end_matches('/');
+    let bad = |message: String| reply(400, &json!({"error": message}), request_id);
+    match (&req.method, path) {
+        (&Method::POST, "/_emulator/seed") => {
+            let text = String::from_utf8_lossy(&req.body);
+            match controls.seed_from_json(&text) {
+                Ok(report) => reply(200, &to_json(&report), request_id),
+                Err(e) => bad(e.to_string()),
+            }
+        }
+        (&Method::POST, "/_emulator/faults") => {
+            let rules = match serde_json::from_slice::<Rules>(&req.body) {
+                Ok(Rules::One(rule)) => vec![rule],
+                Ok(Rules::Many(rules)) => rules,
+                Err(e) => return bad(format!("fault rules are not valid: {e}")),
+            };
+            match controls.inject_all(rules) {
+                Ok(()) => reply(200, &json!({"faults": to_json(&controls.faults())}), request_id),
+                Err(e) => bad(e.to_string()),
+            }
+        }
+        (&Method::GET, "/_emulator/faults") => reply(200, &json!({"faults": to_json(&controls.faults())}), request_id),
+        (&Method::DELETE, "/_emulator/faults") => {
+            controls.clear_faults();
+            reply(200, &json!({"faults": []}), request_id)
+        }
+        (&Method::GET, "/_emulator/truth") => reply(200, &to_json(&controls.truth()), request_id),
+        (&Method::GET, "/_emulator/calls") => reply(200, &to_json(&controls.calls()), request_id),
+        (&Method::DELETE, "/_emulator/calls") => {
+            controls.clear_calls();
+            reply(200, &json!([]), request_id)
+        }
+        (&Method::POST, "/_emulator/reset") => {
+            controls.reset();
+            reply(200, &json!({}), request_id)
+        }
+        (method, path) => reply(
+            404,
+            &json!({"error": format!("no control {method} {path}; see the emulator README")}),
+            request_id,
+        ),
+    }
+}

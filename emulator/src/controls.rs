@@ -1,0 +1,164 @@
+//! The test-control API: seeding, fault injection, ground truth and the call log, as plain Rust methods.
+
+use std::sync::Arc;
+
+use crate::calls::CallRecord;
+use crate::faults::{FaultRule, InvalidFaultRule};
+use crate::seed::{self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret};
+use crate::state::{Shared, State};
+use crate::truth::{self, ChimeBotTruth, IamCredentialTruth, SecretTruth, Truth};
+
+/// A handle on a running emulator's state; cheap to clone, usable after the server stopped.
+#[derive(Debug, Clone)]
+pub struct Controls {
+    shared: Arc<Shared>,
+}
+
+impl Default for Controls {
+    fn default() -> Self {
+        Controls::new()
+    }
+}
+
+impl Controls {
+    /// Fresh, empty state (the caller user exists).
+    pub fn new() -> Self {
+        Controls {
+            shared: Arc::new(Shared::new()),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Creates everything in `doc`, or nothing when any item is refused.
+    pub fn seed(&self, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
+        seed::apply(&mut self.shared.lock(), doc)
+    }
+
+    /// [`Controls::seed`] from the JSON seed format (what `POST /_emulator/seed` takes).
+    pub fn seed_from_json(&self, doc: &str) -> Result<SeedReport, SeedError> {
+        self.seed(&seed::parse(doc)?)
+    }
+
+    /// Creates a Chime bot with a fresh security token.
+    pub fn seed_chime_bot(&self, account_id: &str, bot_id: &str) -> Result<ChimeBotTruth, SeedError> {
+        let doc = SeedDoc {
+            chime_bots: vec![SeedChimeBot {
+                account_id: account_id.into(),
+                bot_id: Some(bot_id.into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        Ok(self.seed(&doc)?.chime_bots.remove(0))
+    }
+
+    /// Creates an IAM user (no error when it exists).
+    pub fn seed_iam_user(&self, user_name: &str) -> Result<(), SeedError> {
+        self.seed(&SeedDoc {
+            iam_users: vec![user_name.into()],
+            ..Default::default()
+        })
+        .map(drop)
+    }
+
+    /// Creates a service-specific credential with a generated id; the user is created if missing.
+    pub fn seed_service_credential(&self, user_name: &str, service_name: &str) -> Result<IamCredentialTruth, SeedError> {
+        self.seed_credential(user_name, service_name, None)
+    }
+
+    /// Like [`Controls::seed_service_credential`], with a given credential id.
+    pub fn seed_service_credential_with_id(
+        &self,
+        user_name: &str,
+        service_name: &str,
+        credential_id: &str,
+    ) -> Result<IamCredentialTruth, SeedError> {
+        self.seed_credential(user_name, service_name, Some(credential_id.into()))
+    }
+
+    fn seed_credential(&self, user: &str, service: &str, id: Option<String>) -> Result<IamCredentialTruth, SeedError> {
+        let doc = SeedDoc {
+            iam_credentials: vec![SeedIamCredential {
+                user_name: Some(user.into()),
+                service_name: Some(service.into()),
+                credential_id: id,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        Ok(self.seed(&doc)?.iam_credentials.remove(0))
+    }
+
+    /// Creates an IVS real-time stage.
+    pub fn seed_stage(&self, stage_arn: &str) -> Result<(), SeedError> {
+        self.seed(&SeedDoc {
+            ivs_stages: vec![SeedIvsStage {
+                arn: stage_arn.into(),
+                name: None,
+            }],
+            ..Default::default()
+        })
+        .map(drop)
+    }
+
+    /// Creates a secret whose AWSCURRENT value is `value`, as if someone else had written it.
+    pub fn seed_secret(&self, name: &str, value: &str) -> Result<SecretTruth, SeedError> {
+        let doc = SeedDoc {
+            secrets: vec![SeedSecret {
+                name: name.into(),
+                secret_string: Some(value.into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        Ok(self.seed(&doc)?.secrets.remove(0))
+    }
+
+    /// Adds a fault rule after the existing ones.
+    pub fn inject(&self, rule: FaultRule) -> Result<(), InvalidFaultRule> {
+        rule.validate()?;
+        self.shared.lock().faults.push(rule);
+        Ok(())
+    }
+
+    /// Adds several rules, or none when any is invalid.
+    pub fn inject_all(&self, rules: Vec<FaultRule>) -> Result<(), InvalidFaultRule> {
+        rules.iter().try_for_each(FaultRule::validate)?;
+        let mut state = self.shared.lock();
+        rules.into_iter().for_each(|r| state.faults.push(r));
+        Ok(())
+    }
+
+    /// Removes every fault rule.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// The rules still active (exhausted `times` rules are gone).
+    pub fn faults(&self) -> Vec<FaultRule> {
+        self.shared.lock().faults.rules()
+    }
+
+    /// A snapshot of every bot token, credential, issued IVS token and secret version.
+    pub fn truth(&self) -> Truth {
+        truth::build(&self.shared.lock())
+    }
+
+    /// Every call served so far, oldest first.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.shared.lock().calls.records()
+    }
+
+    /// Empties the call log.
+    pub fn clear_calls(&self) {
+        self.shared.lock().calls.clear();
+    }
+
+    /// Forgets everything: resources, faults, calls, the caller name.
+    pub fn reset(&self) {
+        *self.shared.lock() = State::new();
+    }
+}

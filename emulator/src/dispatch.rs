@@ -1,0 +1,131 @@
+//! One request end to end: route it, apply any fault, run the operation, log the call, answer or drop.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+
+use crate::calls::{CallRecord, Service};
+use crate::control_http;
+use crate::controls::Controls;
+use crate::error::ApiError;
+use crate::faults::FaultKind;
+use crate::iam_wire::{self, Params};
+use crate::router::{self, Route};
+use crate::secretsmanager;
+use crate::state::{Ctx, State};
+use crate::wire::{self, HttpResponse, Incoming};
+
+/// What the connection does with a request.
+pub(crate) enum Reply {
+    /// Send this response.
+    Answer(HttpResponse),
+    /// Close the connection without a response.
+    Drop,
+}
+
+/// Serves one buffered request.
+pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
+    let request_id = wire::request_id();
+    let (service, op, chime_ids) = match router::classify(&req) {
+        Route::Control => return Reply::Answer(control_http::handle(controls, &req, &request_id)),
+        Route::Unknown => {
+            let body = json!({"message": format!("no emulated operation for {} {}", req.method, req.path)});
+            let mut resp = wire::response(404, "application/json", body.to_string(), &request_id);
+            resp.headers_mut()
+                .insert("x-amzn-ErrorType", http::HeaderValue::from_static("UnknownOperationException"));
+            return Reply::Answer(resp);
+        }
+        Route::Api { service, op, chime_ids } => (service, op, chime_ids),
+    };
+    let mut record = CallRecord {
+        seq: 0,
+        at: Utc::now(),
+        service,
+        mutating: service.is_mutating(&op),
+        operation: op.clone(),
+        mutated: false,
+        fault: None,
+        status: None,
+        error_code: None,
+        request_id: request_id.clone(),
+    };
+    let fault = controls.shared().lock().faults.take(&op);
+    record.fault = fault.map(|f| f.kind);
+    if let Some(f) = fault.filter(|f| f.kind == FaultKind::Delay) {
+        tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
+    }
+    let injected = match fault {
+        Some(f) if f.kind == FaultKind::Throttle => Some(wire::throttle_error(service)),
+        Some(f) if f.kind == FaultKind::ServerError => Some(wire::server_error(service, f.status)),
+        _ => None,
+    };
+    let mut state = controls.shared().lock();
+    if let Some(err) = injected {
+        return answer(&mut state, record, service, Err(err));
+    }
+    if record.fault == Some(FaultKind::Unavailable) {
+        state.calls.push(record);
+        return Reply::Drop;
+    }
+    let mut ctx = Ctx::new(&state.config, req.signed_region());
+    let result = execute(&mut state, &mut ctx, service, &op, chime_ids, &req, &request_id);
+    record.mutated = ctx.mutated;
+    if record.fault == Some(FaultKind::MutateThenDrop) {
+        state.calls.push(record);
+        return Reply::Drop;
+    }
+    answer(&mut state, record, service, result)
+}
+
+fn answer(state: &mut State, mut record: CallRecord, service: Service, result: Result<HttpResponse, ApiError>) -> Reply {
+    let resp = match result {
+        Ok(resp) => resp,
+        Err(err) => {
+            record.error_code = Some(err.code.to_string());
+            wire::error_response(service, &err, &record.request_id)
+        }
+    };
+    record.status = Some(resp.status().as_u16());
+    tracing::debug!(
+        service = ?record.service,
+        operation = %record.operation,
+        status = record.status,
+        mutated = record.mutated,
+        "emulator call"
+    );
+    state.calls.push(record);
+    Reply::Answer(resp)
+}
+
+fn execute(
+    state: &mut State,
+    ctx: &mut Ctx,
+    service: Service,
+    op: &str,
+    chime_ids: Option<(String, String)>,
+    req: &Incoming,
+    request_id: &str,
+) -> Result<HttpResponse, ApiError> {
+    let json = |value: serde_json::Value| wire::json_ok(service, &value, request_id);
+    match service {
+        Service::Iam => {
+            let params = Params::parse(req);
+            let xml = iam_wire::handle(&mut state.iam, ctx, &params, op, request_id)?;
+            Ok(wire::response(200, "text/xml", xml, request_id))
+        }
+        Service::Chime => {
+            let (account, bot) = chime_ids.unwrap_or_default();
+            match op {
+                "GetBot" => state.chime.get_bot(&account, &bot).map(json),
+                "RegenerateSecurityToken" => state.chime.regenerate(ctx, &account, &bot).map(json),
+                _ => Err(ApiError::new(404, "UnknownOperationException", "The emulator serves only GetBot and RegenerateSecurityToken for bots.")),
+            }
+        }
+        Service::IvsRealtime => match op {
+            "CreateParticipantToken" => state.ivs.create_token(ctx, &req.body).map(json),
+            _ => state.ivs.get_stage(&req.body).map(json),
+        },
+        Service::Secretsmanager => secretsmanager::handle(&mut state.secrets, ctx, op, &req.body).map(json),
+    }
+}

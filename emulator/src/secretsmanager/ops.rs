@@ -1,0 +1,325 @@
+//! Secrets Manager over awsJson1_1: input parsing, validation, and the write operations.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Duration;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::{PutOutcome, Secret, SecretValue, SecretsState, reads};
+use crate::error::{ApiError, lower_camel};
+use crate::random;
+use crate::state::{Ctx, epoch_seconds};
+
+pub(super) const VALIDATION: &str = "ValidationException";
+
+/// Parses a request body; an empty body is an empty object.
+pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(400, "SerializationException", format!("Could not parse request body: {e}"))
+    })
+}
+
+/// Checks a string member's length (in characters) against the model.
+pub(super) fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let n = value.chars().count();
+    if n < min {
+        return Err(ApiError::constraint(400, VALIDATION, value, &lower_camel(field), &format!("Member must have length greater than or equal to {min}")));
+    }
+    if n > max {
+        return Err(ApiError::constraint(400, VALIDATION, "***", &lower_camel(field), &format!("Member must have length less than or equal to {max}")));
+    }
+    Ok(())
+}
+
+pub(super) fn required<'a>(field: &str, value: &'a Option<String>) -> Result<&'a str, ApiError> {
+    value.as_deref().ok_or_else(|| ApiError::missing(400, VALIDATION, &lower_camel(field)))
+}
+
+fn invalid_parameter(message: impl Into<String>) -> ApiError {
+    ApiError::new(400, "InvalidParameterException", message)
+}
+
+/// Serves one Secrets Manager operation.
+pub(crate) fn handle(state: &mut SecretsState, ctx: &mut Ctx, op: &str, body: &[u8]) -> Result<Value, ApiError> {
+    match op {
+        "CreateSecret" => create_secret(state, ctx, parse(body)?),
+        "PutSecretValue" => put_secret_value(state, ctx, parse(body)?),
+        "TagResource" => tag_resource(state, ctx, parse(body)?),
+        "DeleteSecret" => delete_secret(state, ctx, parse(body)?),
+        "GetSecretValue" => reads::get_secret_value(state, parse(body)?),
+        "DescribeSecret" => reads::describe_secret(state, parse(body)?),
+        "ListSecretVersionIds" => reads::list_secret_version_ids(state, parse(body)?),
+        "ListSecrets" => reads::list_secrets(state, parse(body)?),
+        "BatchGetSecretValue" => reads::batch_get_secret_value(state, parse(body)?),
+        other => Err(ApiError::new(400, "UnknownOperationException", format!("Unknown operation {other}"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagIn {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+fn tags(input: Option<Vec<TagIn>>) -> Result<Vec<(String, String)>, ApiError> {
+    let input = input.unwrap_or_default();
+    if input.len() > 50 {
+        return Err(invalid_parameter("A secret can have at most 50 tags."));
+    }
+    input
+        .into_iter()
+        .map(|t| {
+            let key = required("Key", &t.key)?.to_string();
+            check_len("Tags.member.Key", &key, 1, 128)?;
+            let value = t.value.unwrap_or_default();
+            check_len("Tags.member.Value", &value, 0, 256)?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
+/// The new value from `SecretString`/`SecretBinary`; at most one of them.
+fn secret_value(string: Option<String>, binary: Option<String>) -> Result<Option<SecretValue>, ApiError> {
+    match (string, binary) {
+        (Some(_), Some(_)) => Err(invalid_parameter(
+            "You can't specify both a binary secret value and a string secret value in the same secret.",
+        )),
+        (Some(s), None) => {
+            check_len("SecretString", &s, 1, 65536)?;
+            Ok(Some(SecretValue::String(s)))
+        }
+        (None, Some(b)) => {
+            let bytes = STANDARD.decode(b.as_bytes()).map_err(|_| {
+                ApiError::new(400, "SerializationException", "SecretBinary is not valid base64.")
+            })?;
+            if bytes.is_empty() || bytes.len() > 65536 {
+                return Err(ApiError::new(400, VALIDATION, "SecretBinary must be 1 to 65536 bytes."));
+            }
+            Ok(Some(SecretValue::Binary(bytes)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn request_token(token: Option<String>) -> Result<String, ApiError> {
+    let token = token.ok_or_else(|| {
+        ApiError::new(400, "InvalidRequestException", "You must provide a ClientRequestToken value. We recommend a UUID-type value.")
+    })?;
+    check_len("ClientRequestToken", &token, 32, 64)?;
+    Ok(token)
+}
+
+fn valid_name(name: &str) -> bool {
+    name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct CreateSecretInput {
+    name: Option<String>,
+    client_request_token: Option<String>,
+    description: Option<String>,
+    kms_key_id: Option<String>,
+    secret_string: Option<String>,
+    secret_binary: Option<String>,
+    tags: Option<Vec<TagIn>>,
+}
+
+fn create_secret(state: &mut SecretsState, ctx: &mut Ctx, input: CreateSecretInput) -> Result<Value, ApiError> {
+    let name = required("Name", &input.name)?.to_string();
+    check_len("Name", &name, 1, 512)?;
+    if !valid_name(&name) {
+        return Err(invalid_parameter(
+            "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
+        ));
+    }
+    if let Some(d) = &input.description {
+        check_len("Description", d, 0, 2048)?;
+    }
+    if let Some(k) = &input.kms_key_id {
+        check_len("KmsKeyId", k, 0, 2048)?;
+    }
+    let value = secret_value(input.secret_string, input.secret_binary)?;
+    let token = match (&value, input.client_request_token) {
+        (Some(_), token) => Some(request_token(token)?),
+        (None, Some(token)) => {
+            check_len("ClientRequestToken", &token, 32, 64)?;
+            None
+        }
+        (None, None) => None,
+    };
+    let tags = tags(input.tags)?;
+    let arn = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:{name}-{}",
+        ctx.region,
+        ctx.account_id,
+        random::alnum(6)
+    );
+    let secret = state.insert(Secret {
+        name: name.clone(),
+        arn: arn.clone(),
+        description: input.description,
+        kms_key_id: input.kms_key_id.filter(|k| !k.is_empty()),
+        tags,
+        created: ctx.now,
+        last_changed: ctx.now,
+        deletion_date: None,
+        versions: Vec::new(),
+    })?;
+    ctx.mutated = true;
+    let mut out = json!({"ARN": arn, "Name": name});
+    if let (Some(value), Some(token)) = (value, token) {
+        secret.put_version(&token, value, None, ctx.now)?;
+        out["VersionId"] = json!(token);
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct PutSecretValueInput {
+    secret_id: Option<String>,
+    client_request_token: Option<String>,
+    secret_string: Option<String>,
+    secret_binary: Option<String>,
+    version_stages: Option<Vec<String>>,
+}
+
+fn put_secret_value(state: &mut SecretsState, ctx: &mut Ctx, input: PutSecretValueInput) -> Result<Value, ApiError> {
+    let secret_id = required("SecretId", &input.secret_id)?;
+    check_len("SecretId", secret_id, 1, 2048)?;
+    let token = request_token(input.client_request_token)?;
+    let value = secret_value(input.secret_string, input.secret_binary)?
+        .ok_or_else(|| invalid_parameter("You must provide either SecretString or SecretBinary."))?;
+    if let Some(stages) = &input.version_stages {
+        if stages.is_empty() || stages.len() > 20 {
+            return Err(ApiError::new(400, VALIDATION, "VersionStages must hold 1 to 20 labels."));
+        }
+        for stage in stages {
+            check_len("VersionStages.member", stage, 1, 256)?;
+        }
+    }
+    let secret = state.find_mut(secret_id)?;
+    secret.usable()?;
+    if secret.put_version(&token, value, input.version_stages, ctx.now)? == PutOutcome::Created {
+        ctx.mutated = true;
+    }
+    let stages = secret.by_id(&token).map(|v| v.stages.clone()).unwrap_or_default();
+    Ok(json!({"ARN": secret.arn, "Name": secret.name, "VersionId": token, "VersionStages": stages}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct TagResourceInput {
+    secret_id: Option<String>,
+    tags: Option<Vec<TagIn>>,
+}
+
+fn tag_resource(state: &mut SecretsState, ctx: &mut Ctx, input: TagResourceInput) -> Result<Value, ApiError> {
+    let secret_id = required("SecretId", &input.secret_id)?;
+    if input.tags.is_none() {
+        return Err(ApiError::missing(400, VALIDATION, "tags"));
+    }
+    let tags = tags(input.tags)?;
+    let secret = state.find_mut(secret_id)?;
+    let distinct: std::collections::BTreeSet<&String> =
+        secret.tags.iter().chain(&tags).map(|(k, _)| k).collect();
+    if distinct.len() > 50 {
+        return Err(invalid_parameter("A secret can have at most 50 tags."));
+    }
+    secret.tag(tags, ctx.now);
+    ctx.mutated = true;
+    Ok(json!({}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeleteSecretInput {
+    secret_id: Option<String>,
+    recovery_window_in_days: Option<i64>,
+    force_delete_without_recovery: Option<bool>,
+}
+
+fn delete_secret(state: &mut SecretsState, ctx: &mut Ctx, input: DeleteSecretInput) -> Result<Value, ApiError> {
+    let secret_id = required("SecretId", &input.secret_id)?;
+    let force = input.force_delete_without_recovery.unwrap_or(false);
+    if force && input.recovery_window_in_days.is_some() {
+        return Err(invalid_parameter(
+            "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+        ));
+    }
+    let days = input.recovery_window_in_days.unwrap_or(30);
+    if !force && !(7..=30).contains(&days) {
+        return Err(invalid_parameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."));
+    }
+    let secret = state.find_mut(secret_id)?;
+    let (arn, name) = (secret.arn.clone(), secret.name.clone());
+    let deletion_date = if force {
+        ctx.now
+    } else {
+        secret.usable()?;
+        let date = ctx.now + Duration::days(days);
+        secret.deletion_date = Some(date);
+        secret.last_changed = ctx.now;
+        date
+    };
+    if force {
+        state.remove(&arn);
+    }
+    ctx.mutated = true;
+    Ok(json!({"ARN": arn, "Name": name, "DeletionDate": epoch_seconds(deletion_date)}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Config;
+
+    const TOKEN: &str = "00000000-0000-4000-8000-000000000001";
+
+    fn call(state: &mut SecretsState, op: &str, body: Value) -> Result<Value, ApiError> {
+        let mut ctx = Ctx::new(&Config::default(), None);
+        handle(state, &mut ctx, op, body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn create_then_put_then_read() {
+        let mut s = SecretsState::default();
+        let out = call(&mut s, "CreateSecret", json!({"Name": "a", "SecretString": "1", "ClientRequestToken": TOKEN})).unwrap();
+        assert_eq!(out["VersionId"], TOKEN);
+        assert!(out["ARN"].as_str().unwrap().starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:a-"));
+        let err = call(&mut s, "CreateSecret", json!({"Name": "a"})).unwrap_err();
+        assert_eq!(err.code, "ResourceExistsException");
+        let err = call(&mut s, "PutSecretValue", json!({"SecretId": "a", "SecretString": "2"})).unwrap_err();
+        assert_eq!(err.code, "InvalidRequestException");
+        let err = call(&mut s, "PutSecretValue", json!({"SecretId": "a", "SecretString": "2", "ClientRequestToken": "short"})).unwrap_err();
+        assert_eq!(err.code, VALIDATION);
+    }
+
+    #[test]
+    fn malformed_input_is_a_serialization_error() {
+        let mut s = SecretsState::default();
+        let mut ctx = Ctx::new(&Config::default(), None);
+        let err = handle(&mut s, &mut ctx, "CreateSecret", b"{not json").unwrap_err();
+        assert_eq!((err.status, err.code), (400, "SerializationException"));
+        let err = call(&mut s, "CreateSecret", json!({"Name": 5})).unwrap_err();
+        assert_eq!(err.code, "SerializationException");
+        let err = call(&mut s, "CreateSecret", json!({"Name": "bad name!"})).unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+    }
+
+    #[test]
+    fn delete_schedules_or_forces() {
+        let mut s = SecretsState::default();
+        call(&mut s, "CreateSecret", json!({"Name": "a"})).unwrap();
+        call(&mut s, "DeleteSecret", json!({"SecretId": "a"})).unwrap();
+        let err = call(&mut s, "PutSecretValue", json!({"SecretId": "a", "SecretString": "x", "ClientRequestToken": TOKEN})).unwrap_err();
+        assert_eq!(err.code, "InvalidRequestException");
+        call(&mut s, "DeleteSecret", json!({"SecretId": "a", "ForceDeleteWithoutRecovery": true})).unwrap();
+        assert!(s.secrets().is_empty());
+    }
+}

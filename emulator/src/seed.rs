@@ -1,0 +1,290 @@
+//! The seed document: bots, users, credentials, stages and secrets to create before a test or demo.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::iam;
+use crate::random;
+use crate::secretsmanager::{Secret, SecretValue};
+use crate::state::State;
+use crate::truth::{self, ChimeBotTruth, IamCredentialTruth, SecretTruth};
+
+/// What to create. Every list is optional. See the crate README for an example.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDoc {
+    /// The IAM user that requests without `UserName` act as (default `rekeyd-caller`); created if missing.
+    #[serde(default)]
+    pub caller_user_name: Option<String>,
+    /// Chime bots.
+    #[serde(default)]
+    pub chime_bots: Vec<SeedChimeBot>,
+    /// IAM user names.
+    #[serde(default)]
+    pub iam_users: Vec<String>,
+    /// IAM service-specific credentials; their users are created if missing.
+    #[serde(default)]
+    pub iam_credentials: Vec<SeedIamCredential>,
+    /// IVS real-time stages.
+    #[serde(default)]
+    pub ivs_stages: Vec<SeedIvsStage>,
+    /// Secrets, each with one AWSCURRENT version when a value is given.
+    #[serde(default)]
+    pub secrets: Vec<SeedSecret>,
+}
+
+/// A Chime bot to create.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedChimeBot {
+    /// Account id, 8-4-4-4-12 letters or digits.
+    pub account_id: String,
+    /// Bot id in the same shape; generated when absent.
+    #[serde(default)]
+    pub bot_id: Option<String>,
+    /// Display name; generated when absent.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Initial security token; generated when absent.
+    #[serde(default)]
+    pub security_token: Option<String>,
+}
+
+/// An IAM service-specific credential to create.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedIamCredential {
+    /// Owner; the caller user when absent.
+    #[serde(default)]
+    pub user_name: Option<String>,
+    /// Service; `codecommit.amazonaws.com` when absent.
+    #[serde(default)]
+    pub service_name: Option<String>,
+    /// Credential id; generated (`ACCA...`) when absent.
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    /// Initial password; generated when absent.
+    #[serde(default)]
+    pub service_password: Option<String>,
+    /// `Active` (default) or `Inactive`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// An IVS stage to create.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedIvsStage {
+    /// `arn:aws:ivs:REGION:ACCOUNT:stage/ID`.
+    pub arn: String,
+    /// Stage name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A secret to create, as if someone else had written it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSecret {
+    pub name: String,
+    /// The AWSCURRENT value; no version when absent.
+    #[serde(default)]
+    pub secret_string: Option<String>,
+    /// The version id (ClientRequestToken) of that value; generated when absent.
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// What seeding created, including generated ids and secrets.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeedReport {
+    pub chime_bots: Vec<ChimeBotTruth>,
+    pub iam_users: Vec<String>,
+    pub iam_credentials: Vec<IamCredentialTruth>,
+    pub ivs_stages: Vec<String>,
+    pub secrets: Vec<SecretTruth>,
+}
+
+/// Why a seed document was refused; nothing was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeedError {
+    /// The document is not valid JSON of the seed format.
+    Json(String),
+    /// An item was refused (bad id, duplicate, limit).
+    Invalid { item: String, message: String },
+}
+
+impl fmt::Display for SeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeedError::Json(e) => write!(f, "seed document is not valid: {e}"),
+            SeedError::Invalid { item, message } => write!(f, "seed item {item} refused: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for SeedError {}
+
+fn refused(item: impl Into<String>) -> impl FnOnce(ApiError) -> SeedError {
+    let item = item.into();
+    move |e| SeedError::Invalid { item, message: e.message }
+}
+
+fn check_user(name: &str) -> Result<(), SeedError> {
+    if iam::valid_user_name(name, 64) {
+        Ok(())
+    } else {
+        Err(SeedError::Invalid {
+            item: format!("iam user {name:?}"),
+            message: "user names must match [\\w+=,.@-]+ (1-64 characters)".into(),
+        })
+    }
+}
+
+/// Parses a seed document.
+pub fn parse(doc: &str) -> Result<SeedDoc, SeedError> {
+    serde_json::from_str(doc).map_err(|e| SeedError::Json(e.to_string()))
+}
+
+/// Applies the document to a copy of the state and, when every item succeeded, commits it.
+pub(crate) fn apply(state: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
+    let mut next = state.clone();
+    let report = apply_to(&mut next, doc)?;
+    *state = next;
+    Ok(report)
+}
+
+fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
+    let now = Utc::now();
+    let account = s.config.account_id.clone();
+    let mut report = SeedReport::default();
+    if let Some(caller) = &doc.caller_user_name {
+        check_user(caller)?;
+        s.config.caller_user_name = caller.clone();
+        s.iam.ensure_user(caller, &account, now);
+    }
+    for bot in &doc.chime_bots {
+        let created = s
+            .chime
+            .add_bot(&bot.account_id, bot.bot_id.as_deref(), bot.display_name.as_deref(), bot.security_token.as_deref(), now)
+            .map_err(refused(format!("chime bot {:?}", bot.bot_id.as_deref().unwrap_or(&bot.account_id))))?;
+        report.chime_bots.push(truth::bot(&created));
+    }
+    for user in &doc.iam_users {
+        check_user(user)?;
+        s.iam.ensure_user(user, &account, now);
+        report.iam_users.push(user.clone());
+    }
+    for c in &doc.iam_credentials {
+        let user = c.user_name.clone().unwrap_or_else(|| s.config.caller_user_name.clone());
+        check_user(&user)?;
+        let item = format!("iam credential of {user}");
+        if let Some(id) = &c.credential_id {
+            if !iam::valid_credential_id(id) {
+                return Err(SeedError::Invalid { item, message: format!("credential id {id} must match [\\w]+ (20-128 characters)") });
+            }
+        }
+        s.iam.ensure_user(&user, &account, now);
+        let service = c.service_name.as_deref().unwrap_or("codecommit.amazonaws.com");
+        let mut created = s
+            .iam
+            .create_credential(&user, service, c.credential_id.clone(), None, &account, now)
+            .map_err(refused(item.clone()))?;
+        if let Some(password) = &c.service_password {
+            s.iam.set_password(&user, &created.id, password.clone()).map_err(refused(item.clone()))?;
+            created.password = password.clone();
+        }
+        if let Some(status) = &c.status {
+            if !matches!(status.as_str(), "Active" | "Inactive") {
+                return Err(SeedError::Invalid { item, message: format!("status {status} is not Active or Inactive") });
+            }
+            s.iam.update(&user, &created.id, status).map_err(refused(item))?;
+            created.status = status.clone();
+        }
+        report.iam_credentials.push(truth::credential(&created));
+    }
+    for stage in &doc.ivs_stages {
+        s.ivs
+            .add_stage(&stage.arn, stage.name.as_deref())
+            .map_err(refused(format!("ivs stage {}", stage.arn)))?;
+        report.ivs_stages.push(stage.arn.clone());
+    }
+    for seed in &doc.secrets {
+        report.secrets.push(seed_secret(s, seed)?);
+    }
+    Ok(report)
+}
+
+fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedError> {
+    let now = Utc::now();
+    let item = format!("secret {}", seed.name);
+    if seed.name.is_empty() || seed.name.len() > 512 {
+        return Err(SeedError::Invalid { item, message: "names are 1 to 512 characters".into() });
+    }
+    let arn = format!(
+        "arn:aws:secretsmanager:{}:{}:secret:{}-{}",
+        s.config.default_region,
+        s.config.account_id,
+        seed.name,
+        random::alnum(6)
+    );
+    let secret = s
+        .secrets
+        .insert(Secret {
+            name: seed.name.clone(),
+            arn,
+            description: seed.description.clone(),
+            kms_key_id: seed.kms_key_id.clone(),
+            tags: seed.tags.clone().into_iter().collect(),
+            created: now,
+            last_changed: now,
+            deletion_date: None,
+            versions: Vec::new(),
+        })
+        .map_err(refused(item.clone()))?;
+    if let Some(value) = &seed.secret_string {
+        let id = seed.version_id.clone().unwrap_or_else(random::uuid);
+        secret
+            .put_version(&id, SecretValue::String(value.clone()), None, now)
+            .map_err(refused(item))?;
+    }
+    Ok(truth::secret(secret))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_everything_or_nothing() {
+        let mut state = State::new();
+        let doc = parse(
+            r#"{
+              "chime_bots": [{"account_id": "12a3456b-7c89-012d-3456-78901e23fg45"}],
+              "iam_credentials": [{"user_name": "sofia"}],
+              "ivs_stages": [{"arn": "arn:aws:ivs:us-west-2:123456789012:stage/abc"}],
+              "secrets": [{"name": "x", "secret_string": "v", "tags": {"k": "v"}}]
+            }"#,
+        )
+        .unwrap();
+        let report = apply(&mut state, &doc).unwrap();
+        assert_eq!(report.iam_credentials[0].user_name, "sofia");
+        assert!(report.iam_credentials[0].credential_id.starts_with("ACCA"));
+        assert_eq!(report.secrets[0].current().unwrap().secret_string.as_deref(), Some("v"));
+
+        let bad = parse(r#"{"iam_users": ["ok"], "ivs_stages": [{"arn": "nope"}]}"#).unwrap();
+        assert!(matches!(apply(&mut state, &bad), Err(SeedError::Invalid { .. })));
+        assert!(state.iam.user("ok").is_err(), "a refused document creates nothing");
+        assert!(matches!(parse(r#"{"bots": []}"#), Err(SeedError::Json(_))));
+    }
+}

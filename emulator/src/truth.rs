@@ -1,0 +1,230 @@
+//! The ground truth tests assert on: every live secret, token and password the emulator holds.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::chime::Bot;
+use crate::iam::ServiceCredential;
+use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue};
+use crate::state::State;
+
+/// A snapshot of everything the emulator holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    pub chime_bots: Vec<ChimeBotTruth>,
+    pub iam_users: Vec<String>,
+    pub iam_credentials: Vec<IamCredentialTruth>,
+    pub ivs_stages: Vec<IvsStageTruth>,
+    pub secrets: Vec<SecretTruth>,
+}
+
+/// A Chime bot and the one security token that currently works.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChimeBotTruth {
+    pub account_id: String,
+    pub bot_id: String,
+    pub user_id: String,
+    pub display_name: String,
+    pub bot_email: String,
+    pub security_token: String,
+    pub disabled: bool,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+}
+
+/// An IAM service-specific credential and its current password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IamCredentialTruth {
+    pub user_name: String,
+    pub service_name: String,
+    pub credential_id: String,
+    pub service_user_name: String,
+    pub service_password: String,
+    /// `Active` or `Inactive`.
+    pub status: String,
+    pub create_date: DateTime<Utc>,
+    pub expiration_date: Option<DateTime<Utc>>,
+}
+
+/// An IVS stage and every participant token issued for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IvsStageTruth {
+    pub arn: String,
+    pub name: String,
+    pub tokens: Vec<IvsTokenTruth>,
+}
+
+/// One issued participant token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IvsTokenTruth {
+    pub participant_id: String,
+    pub token: String,
+    pub user_id: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+    pub duration_minutes: u32,
+    pub created: DateTime<Utc>,
+    pub expiration_time: DateTime<Utc>,
+}
+
+/// A secret with all its versions, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretTruth {
+    pub name: String,
+    pub arn: String,
+    pub description: Option<String>,
+    pub kms_key_id: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub created_date: DateTime<Utc>,
+    pub last_changed_date: DateTime<Utc>,
+    /// Set while a deletion is scheduled.
+    pub deletion_date: Option<DateTime<Utc>>,
+    pub versions: Vec<SecretVersionTruth>,
+}
+
+/// One version of a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretVersionTruth {
+    pub version_id: String,
+    /// The `ClientRequestToken` that created the version (Secrets Manager uses it as the version id).
+    pub client_request_token: String,
+    pub stages: Vec<String>,
+    pub secret_string: Option<String>,
+    /// `SecretBinary`, base64-encoded.
+    pub secret_binary: Option<String>,
+    pub created_date: DateTime<Utc>,
+}
+
+impl Truth {
+    /// The secret with this name.
+    pub fn secret(&self, name: &str) -> Option<&SecretTruth> {
+        self.secrets.iter().find(|s| s.name == name)
+    }
+
+    /// The bot with these ids.
+    pub fn chime_bot(&self, account_id: &str, bot_id: &str) -> Option<&ChimeBotTruth> {
+        self.chime_bots
+            .iter()
+            .find(|b| b.account_id == account_id && b.bot_id == bot_id)
+    }
+
+    /// The credential with this id.
+    pub fn iam_credential(&self, credential_id: &str) -> Option<&IamCredentialTruth> {
+        self.iam_credentials
+            .iter()
+            .find(|c| c.credential_id == credential_id)
+    }
+
+    /// The stage with this ARN.
+    pub fn ivs_stage(&self, arn: &str) -> Option<&IvsStageTruth> {
+        self.ivs_stages.iter().find(|s| s.arn == arn)
+    }
+}
+
+impl SecretTruth {
+    /// The version labelled AWSCURRENT.
+    pub fn current(&self) -> Option<&SecretVersionTruth> {
+        self.stage(AWSCURRENT)
+    }
+
+    /// The version holding `label`.
+    pub fn stage(&self, label: &str) -> Option<&SecretVersionTruth> {
+        self.versions
+            .iter()
+            .find(|v| v.stages.iter().any(|s| s == label))
+    }
+}
+
+pub(crate) fn bot(b: &Bot) -> ChimeBotTruth {
+    ChimeBotTruth {
+        account_id: b.account_id.clone(),
+        bot_id: b.bot_id.clone(),
+        user_id: b.user_id.clone(),
+        display_name: b.display_name.clone(),
+        bot_email: b.bot_email.clone(),
+        security_token: b.security_token.clone(),
+        disabled: b.disabled,
+        created: b.created,
+        updated: b.updated,
+    }
+}
+
+pub(crate) fn credential(c: &ServiceCredential) -> IamCredentialTruth {
+    IamCredentialTruth {
+        user_name: c.user_name.clone(),
+        service_name: c.service_name.clone(),
+        credential_id: c.id.clone(),
+        service_user_name: c.service_user_name.clone(),
+        service_password: c.password.clone(),
+        status: c.status.clone(),
+        create_date: c.create_date,
+        expiration_date: c.expiration_date,
+    }
+}
+
+pub(crate) fn secret(s: &Secret) -> SecretTruth {
+    SecretTruth {
+        name: s.name.clone(),
+        arn: s.arn.clone(),
+        description: s.description.clone(),
+        kms_key_id: s.kms_key_id.clone(),
+        tags: s.tags.iter().cloned().collect(),
+        created_date: s.created,
+        last_changed_date: s.last_changed,
+        deletion_date: s.deletion_date,
+        versions: s
+            .versions
+            .iter()
+            .map(|v| {
+                let (string, binary) = match &v.value {
+                    SecretValue::String(t) => (Some(t.clone()), None),
+                    SecretValue::Binary(b) => (None, Some(STANDARD.encode(b))),
+                };
+                SecretVersionTruth {
+                    version_id: v.id.clone(),
+                    client_request_token: v.id.clone(),
+                    stages: v.stages.clone(),
+                    secret_string: string,
+                    secret_binary: binary,
+                    created_date: v.created,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Takes the snapshot.
+pub(crate) fn build(state: &State) -> Truth {
+    Truth {
+        chime_bots: state.chime.bots().map(bot).collect(),
+        iam_users: state.iam.users().map(|u| u.name.clone()).collect(),
+        iam_credentials: state.iam.credentials().iter().map(credential).collect(),
+        ivs_stages: state
+            .ivs
+            .stages()
+            .map(|s| IvsStageTruth {
+                arn: s.arn.clone(),
+                name: s.name.clone(),
+                tokens: s
+                    .tokens
+                    .iter()
+                    .map(|t| IvsTokenTruth {
+                        participant_id: t.participant_id.clone(),
+                        token: t.token.clone(),
+                        user_id: t.user_id.clone(),
+                        attributes: t.attributes.clone(),
+                        capabilities: t.capabilities.clone(),
+                        duration_minutes: t.duration_minutes,
+                        created: t.created,
+                        expiration_time: t.expiration_time,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        secrets: state.secrets.secrets().iter().map(secret).collect(),
+    }
+}

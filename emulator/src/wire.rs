@@ -1,0 +1,210 @@
+//! HTTP plumbing shared by the services: the buffered request, response builders, error rendering per protocol.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::{Value, json};
+
+use crate::calls::Service;
+use crate::error::ApiError;
+use crate::xml::XmlWriter;
+
+/// The response type every handler produces.
+pub(crate) type HttpResponse = Response<Full<Bytes>>;
+
+/// IAM's XML namespace.
+pub(crate) const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+
+/// A request with its body read in full.
+#[derive(Debug, Clone)]
+pub(crate) struct Incoming {
+    pub method: Method,
+    /// The raw (still percent-encoded) path.
+    pub path: String,
+    /// Decoded query parameters in order.
+    pub query: Vec<(String, String)>,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Incoming {
+    /// A header's value, when present and valid text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The first query parameter with this name.
+    pub(crate) fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The region in the SigV4 credential scope of the `Authorization` header, if any.
+    pub(crate) fn signed_region(&self) -> Option<String> {
+        let auth = self.header("authorization")?;
+        let scope = auth.split("Credential=").nth(1)?;
+        let scope = scope.split([',', ' ']).next()?;
+        let region = scope.split('/').nth(2)?;
+        let valid = !region.is_empty()
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        valid.then(|| region.to_string())
+    }
+}
+
+/// A response with a body, a content type and the request id header.
+pub(crate) fn response(
+    status: u16,
+    content_type: &str,
+    body: impl Into<Bytes>,
+    request_id: &str,
+) -> HttpResponse {
+    let mut resp = Response::new(Full::new(body.into()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        headers.insert(http::header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-RequestId", v);
+    }
+    resp
+}
+
+/// The content type each service answers with.
+pub(crate) fn content_type(service: Service) -> &'static str {
+    match service {
+        Service::Iam => "text/xml",
+        Service::Chime | Service::IvsRealtime => "application/json",
+        Service::Secretsmanager => "application/x-amz-json-1.1",
+    }
+}
+
+/// A successful JSON answer.
+pub(crate) fn json_ok(service: Service, body: &Value, request_id: &str) -> HttpResponse {
+    response(200, content_type(service), body.to_string(), request_id)
+}
+
+/// An error answer in the service's own protocol.
+pub(crate) fn error_response(service: Service, err: &ApiError, request_id: &str) -> HttpResponse {
+    match service {
+        Service::Iam => {
+            let mut w = XmlWriter::document("ErrorResponse", IAM_NAMESPACE);
+            w.start("Error")
+                .text("Type", if err.is_sender_fault() { "Sender" } else { "Receiver" })
+                .text("Code", err.code)
+                .text("Message", &err.message)
+                .end()
+                .text("RequestId", request_id);
+            response(err.status, "text/xml", w.finish(), request_id)
+        }
+        Service::Chime => {
+            let body = json!({"Code": chime_short_code(err.code), "Message": err.message});
+            with_error_type(json_response(service, err.status, &body, request_id), err.code)
+        }
+        Service::IvsRealtime => {
+            let body = json!({"exceptionMessage": err.message});
+            with_error_type(json_response(service, err.status, &body, request_id), err.code)
+        }
+        Service::Secretsmanager => {
+            let body = json!({"__type": err.code, "Message": err.message});
+            with_error_type(json_response(service, err.status, &body, request_id), err.code)
+        }
+    }
+}
+
+fn json_response(service: Service, status: u16, body: &Value, request_id: &str) -> HttpResponse {
+    response(status, content_type(service), body.to_string(), request_id)
+}
+
+fn with_error_type(mut resp: HttpResponse, code: &str) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(code) {
+        resp.headers_mut().insert("x-amzn-ErrorType", v);
+    }
+    resp
+}
+
+/// Chime's body `Code` member: the exception name without `Exception` (`NotFound`, `Throttled`, ...).
+fn chime_short_code(code: &str) -> &str {
+    match code {
+        "ThrottledClientException" => "Throttled",
+        "UnauthorizedClientException" => "Unauthorized",
+        other => other.strip_suffix("Exception").unwrap_or(other),
+    }
+}
+
+/// The service's own throttling error.
+pub(crate) fn throttle_error(service: Service) -> ApiError {
+    match service {
+        Service::Iam => ApiError::new(400, "Throttling", "Rate exceeded"),
+        Service::Chime => ApiError::new(429, "ThrottledClientException", "Rate exceeded"),
+        // The IVS real-time model has no throttling shape; this is the code AWS's
+        // front end sends, and the SDK retries it as throttling.
+        Service::IvsRealtime => ApiError::new(429, "ThrottlingException", "Rate exceeded"),
+        Service::Secretsmanager => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
+    }
+}
+
+/// The service's own internal error, with status 500 or 503.
+pub(crate) fn server_error(service: Service, status: u16) -> ApiError {
+    let unavailable = status == 503;
+    let code = match (service, unavailable) {
+        (Service::Iam, false) => "ServiceFailure",
+        (Service::Iam, true) => "ServiceUnavailable",
+        (Service::Chime, false) => "ServiceFailureException",
+        (Service::Chime, true) => "ServiceUnavailableException",
+        (Service::IvsRealtime, false) => "InternalServerException",
+        (Service::IvsRealtime, true) => "ServiceUnavailableException",
+        (Service::Secretsmanager, false) => "InternalServiceError",
+        (Service::Secretsmanager, true) => "ServiceUnavailable",
+    };
+    let message = if unavailable {
+        "Service is unavailable. Please try again later."
+    } else {
+        "An internal error occurred."
+    };
+    ApiError::new(if unavailable { 503 } else { 500 }, code, message)
+}
+
+/// A new request id in AWS's UUID form.
+pub(crate) fn request_id() -> String {
+    crate::random::uuid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn incoming_with_auth(auth: &str) -> Incoming {
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_str(auth).unwrap());
+        Incoming {
+            method: Method::POST,
+            path: "/".into(),
+            query: vec![],
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn reads_region_from_sigv4_scope() {
+        let req = incoming_with_auth(
+            "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=x",
+        );
+        assert_eq!(req.signed_region().as_deref(), Some("eu-west-1"));
+        assert_eq!(incoming_with_auth("Bearer x").signed_region(), None);
+    }
+
+    #[test]
+    fn json_errors_carry_the_error_type_header() {
+        let err = ApiError::new(404, "NotFoundException", "gone");
+        let resp = error_response(Service::Chime, &err, "rid");
+        assert_eq!(resp.status(), 404);
+        assert_eq!(resp.headers()["x-amzn-ErrorType"], "NotFoundException");
+        assert_eq!(resp.headers()["x-amzn-RequestId"], "rid");
+    }
+}

@@ -14,8 +14,10 @@ pub const DEFAULT_CONFIG: &str = "/etc/rekeyd/policy.toml";
 /// every new secret in AWS Secrets Manager.
 #[derive(Debug, Parser)]
 #[command(name = "rekeyd", version, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success; 1 a rotation failed or an audit found something; \
-                        2 bad usage, bad policy, or an unknown credential name.")]
+#[command(
+    after_help = "Exit codes: 0 success; 1 a rotation failed or an audit found something; \
+                        2 bad usage, bad policy, or an unknown credential name."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -20,11 +20,13 @@ pub fn init(args: &GlobalArgs) {
     // unless RUST_LOG says otherwise.
     let default = format!("warn,rekeyd={level},rekeyd_emulator={level}");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let format = args.log_format.unwrap_or(if std::io::stderr().is_terminal() {
-        LogFormat::Text
-    } else {
-        LogFormat::Json
-    });
+    let format = args
+        .log_format
+        .unwrap_or(if std::io::stderr().is_terminal() {
+            LogFormat::Text
+        } else {
+            LogFormat::Json
+        });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

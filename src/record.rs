@@ -161,7 +161,12 @@ mod tests {
     fn json_has_every_spec_field() {
         let json = ivs_record().to_secret_json();
         let value: serde_json::Value = serde_json::from_str(json.expose_secret()).unwrap();
-        let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         for key in [
             "kind",
             "name",

@@ -64,7 +64,9 @@ pub async fn rotate(aws: &Aws, credential: &Credential) -> Result<Rotated, Rotat
         kind = %credential.kind(),
         rotation = %rotation_id,
     );
-    rotate_as(aws, credential, rotation_id).instrument(span).await
+    rotate_as(aws, credential, rotation_id)
+        .instrument(span)
+        .await
 }
 
 async fn rotate_as(
@@ -73,12 +75,13 @@ async fn rotate_as(
     rotation_id: Uuid,
 ) -> Result<Rotated, RotationError> {
     let secret = credential.secret_name.clone();
-    let state = store::probe(aws, &secret)
-        .await
-        .map_err(|source| RotationError::SecretUnusable {
-            secret: secret.clone(),
-            source,
-        })?;
+    let state =
+        store::probe(aws, &secret)
+            .await
+            .map_err(|source| RotationError::SecretUnusable {
+                secret: secret.clone(),
+                source,
+            })?;
     let record = providers::issue(aws, credential).await?;
     info!(secret = %secret, "provider issued a new secret, storing it");
     let value = record.to_secret_json();

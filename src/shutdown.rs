@@ -16,7 +16,10 @@ pub fn on_signals() -> std::io::Result<CancellationToken> {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
         };
-        info!(signal = which, "shutting down: letting rotations in flight finish");
+        info!(
+            signal = which,
+            "shutting down: letting rotations in flight finish"
+        );
         cancel.cancel();
     });
     Ok(token)

@@ -82,7 +82,10 @@ pub async fn probe(aws: &Aws, secret: &str) -> Result<SecretState, StoreError> {
         .gates
         .secretsmanager
         .call("DescribeSecret", RetryPolicy::PROVIDER, || {
-            aws.secretsmanager.describe_secret().secret_id(secret).send()
+            aws.secretsmanager
+                .describe_secret()
+                .secret_id(secret)
+                .send()
         })
         .await;
     match described {
@@ -143,7 +146,14 @@ pub async fn write(
                     .service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
         {
-            Box::pin(write(aws, credential, value, request_token, SecretState::Missing)).await
+            Box::pin(write(
+                aws,
+                credential,
+                value,
+                request_token,
+                SecretState::Missing,
+            ))
+            .await
         }
         Err(err) => Err(StoreError::call("PutSecretValue", secret, err)),
     }

@@ -127,7 +127,9 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let code = service.err().code().map(str::to_owned);
-            let retryable = code.as_deref().is_some_and(|c| RETRYABLE_CODES.contains(&c))
+            let retryable = code
+                .as_deref()
+                .is_some_and(|c| RETRYABLE_CODES.contains(&c))
                 || matches!(status, 429 | 500 | 502 | 503 | 504);
             Failure {
                 code: code.unwrap_or_else(|| format!("http_{status}")),
@@ -158,7 +160,20 @@ where
                 _ => format!("http {}", service.raw().status().as_u16()),
             }
         }
-        other => aws_sdk_secretsmanager::error::DisplayErrorContext(other).to_string(),
+        other => {
+            // The transport's own chain, without the SDK's Debug dump.
+            let mut text = other.to_string();
+            let mut cause = std::error::Error::source(other);
+            while let Some(err) = cause {
+                let part = err.to_string();
+                if !text.contains(&part) {
+                    text.push_str(": ");
+                    text.push_str(&part);
+                }
+                cause = err.source();
+            }
+            text
+        }
     }
 }
 

@@ -1,1 +1,3 @@
-pub async fn run(_: &crate::cli::DemoArgs) -> anyhow::Result<std::process::ExitCode> { todo!() }
+pub async fn run(_: &crate::cli::DemoArgs) -> anyhow::Result<std::process::ExitCode> {
+    todo!()
+}

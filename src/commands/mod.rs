@@ -29,7 +29,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 "{}: ok, {} credential{}",
                 config.display(),
                 policy.credentials.len(),
-                if policy.credentials.len() == 1 { "" } else { "s" }
+                if policy.credentials.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             );
             Ok(ExitCode::from(exit::SUCCESS))
         }

@@ -49,7 +49,11 @@ fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, Us
             "{} has no credential named {} (it has: {})",
             policy.source.display(),
             unknown.join(", "),
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
         )));
     }
     Ok(policy
@@ -63,14 +67,21 @@ fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, Us
 
 /// Rotates each credential, `concurrency` at a time, printing a line as each
 /// finishes. True when all succeeded.
-async fn rotate_all(aws: Arc<Aws>, chosen: Vec<Arc<Credential>>, concurrency: usize) -> Result<bool> {
+async fn rotate_all(
+    aws: Arc<Aws>,
+    chosen: Vec<Arc<Credential>>,
+    concurrency: usize,
+) -> Result<bool> {
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     for credential in chosen {
         let aws = Arc::clone(&aws);
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("semaphore never closed");
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed");
             let result = rotation::rotate(&aws, &credential).await;
             (credential, result)
         });
@@ -104,12 +115,19 @@ pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationErr
                 line.push_str(" created=true");
             }
             if let Some(expires) = done.expires_at {
-                line.push_str(&format!(" expires_at={}", crate::record::format_time(expires)));
+                line.push_str(&format!(
+                    " expires_at={}",
+                    crate::record::format_time(expires)
+                ));
             }
             line
         }
         Err(err) => {
-            let status = if err.is_in_doubt() { "in-doubt" } else { "failed" };
+            let status = if err.is_in_doubt() {
+                "in-doubt"
+            } else {
+                "failed"
+            };
             format!("{name}: {status} kind={kind} error={}", error_chain(err))
         }
     }

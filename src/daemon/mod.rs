@@ -93,7 +93,13 @@ pub async fn run(
         }
     }
     alarm.stop().await;
-    let stopped = drain(&mut tasks, &mut slots, policy.daemon.shutdown_timeout, events.as_ref()).await;
+    let stopped = drain(
+        &mut tasks,
+        &mut slots,
+        policy.daemon.shutdown_timeout,
+        events.as_ref(),
+    )
+    .await;
     Ok(stopped)
 }
 
@@ -109,7 +115,10 @@ fn spawn(
     let permits = Arc::clone(permits);
     let shutdown = shutdown.clone();
     tasks.spawn(async move {
-        let _permit = permits.acquire_owned().await.expect("semaphore never closed");
+        let _permit = permits
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
         if shutdown.is_cancelled() {
             return (credential.name.clone(), Outcome::NotStarted);
         }

@@ -94,7 +94,12 @@ impl Slots {
     }
 
     /// A refresh read `last`: schedule the rotation it calls for.
-    pub fn refreshed(&mut self, name: &CredentialName, last: Last, now: DateTime<Utc>) -> Option<Due> {
+    pub fn refreshed(
+        &mut self,
+        name: &CredentialName,
+        last: Last,
+        now: DateTime<Utc>,
+    ) -> Option<Due> {
         let slot = self.finish(name)?;
         slot.failures = 0;
         let credential = Arc::clone(&slot.credential);
@@ -109,11 +114,21 @@ impl Slots {
     }
 
     /// A rotation succeeded: schedule the next one.
-    pub fn rotated(&mut self, name: &CredentialName, rotated: &Rotated, now: DateTime<Utc>) -> Option<Due> {
+    pub fn rotated(
+        &mut self,
+        name: &CredentialName,
+        rotated: &Rotated,
+        now: DateTime<Utc>,
+    ) -> Option<Due> {
         let slot = self.finish(name)?;
         slot.failures = 0;
         let credential = Arc::clone(&slot.credential);
-        let due = timing::regular(&credential.schedule, rotated.rotated_at, rotated.expires_at, now);
+        let due = timing::regular(
+            &credential.schedule,
+            rotated.rotated_at,
+            rotated.expires_at,
+            now,
+        );
         let due = timing::jittered(due, &credential.schedule, credential.jitter, now);
         self.set_next(name, due, Task::Rotate);
         Some(due)

@@ -201,8 +201,14 @@ mod tests {
     fn missing_and_foreign_are_due_now() {
         let now = t("2026-11-23T10:00:00Z");
         let every = Schedule::Every(Duration::from_secs(3600));
-        assert_eq!(first_due(&every, Last::Missing, now), Due::now(now, Reason::Missing));
-        assert_eq!(first_due(&every, Last::Foreign, now), Due::now(now, Reason::Foreign));
+        assert_eq!(
+            first_due(&every, Last::Missing, now),
+            Due::now(now, Reason::Missing)
+        );
+        assert_eq!(
+            first_due(&every, Last::Foreign, now),
+            Due::now(now, Reason::Foreign)
+        );
     }
 
     #[test]
@@ -229,21 +235,35 @@ mod tests {
             at: t("2026-11-22T03:00:05Z"),
             expires_at: None,
         };
-        assert_eq!(first_due(&daily, before_todays_run, now), Due::now(now, Reason::MissedCron));
+        assert_eq!(
+            first_due(&daily, before_todays_run, now),
+            Due::now(now, Reason::MissedCron)
+        );
         let after_todays_run = Last::Rotated {
             at: t("2026-11-23T03:00:05Z"),
             expires_at: None,
         };
-        assert_eq!(first_due(&daily, after_todays_run, now).at, t("2026-11-24T03:00:00Z"));
+        assert_eq!(
+            first_due(&daily, after_todays_run, now).at,
+            t("2026-11-24T03:00:00Z")
+        );
     }
 
     #[test]
     fn cron_in_a_zone_follows_daylight_saving() {
         // 03:30 Berlin time is 01:30 UTC in summer and 02:30 UTC in winter.
         let berlin = cron("0 30 3 * * *", "Europe/Berlin");
-        let Schedule::Cron(schedule) = &berlin else { unreachable!() };
-        assert_eq!(next_cron(schedule, t("2026-10-24T12:00:00Z")), t("2026-10-25T02:30:00Z"));
-        assert_eq!(next_cron(schedule, t("2026-10-23T12:00:00Z")), t("2026-10-24T01:30:00Z"));
+        let Schedule::Cron(schedule) = &berlin else {
+            unreachable!()
+        };
+        assert_eq!(
+            next_cron(schedule, t("2026-10-24T12:00:00Z")),
+            t("2026-10-25T02:30:00Z")
+        );
+        assert_eq!(
+            next_cron(schedule, t("2026-10-23T12:00:00Z")),
+            t("2026-10-24T01:30:00Z")
+        );
     }
 
     #[test]
@@ -256,12 +276,18 @@ mod tests {
             at: t("2026-11-23T09:00:00Z"),
             expires_at: Some(t("2026-11-23T21:00:00Z")),
         };
-        assert_eq!(first_due(&schedule, fresh, now).at, t("2026-11-23T20:00:00Z"));
+        assert_eq!(
+            first_due(&schedule, fresh, now).at,
+            t("2026-11-23T20:00:00Z")
+        );
         let expiring = Last::Rotated {
             at: t("2026-11-22T09:00:00Z"),
             expires_at: Some(t("2026-11-23T10:30:00Z")),
         };
-        assert_eq!(first_due(&schedule, expiring, now), Due::now(now, Reason::TokenExpiring));
+        assert_eq!(
+            first_due(&schedule, expiring, now),
+            Due::now(now, Reason::TokenExpiring)
+        );
     }
 
     #[test]

@@ -63,7 +63,9 @@ fn credentials(
         DeValue::Array(items) => items,
         other => {
             let message = match other {
-                DeValue::Table(_) => format!("write `[[{kind}]]` (an array of tables), not `[{kind}]`"),
+                DeValue::Table(_) => {
+                    format!("write `[[{kind}]]` (an array of tables), not `[{kind}]`")
+                }
                 other => format!("expected an array of tables, found {}", other.type_str()),
             };
             sink.push(&Ctx::root(), span.start, kind.as_str(), message);
@@ -75,11 +77,17 @@ fn credentials(
         let label = label(kind, index, item.get_ref());
         let ctx = Ctx::credential(label.clone(), header);
         let body = match kind {
-            Kind::ChimeBot => table(item, &ctx, sink, no_hint).map(|b| RawBody::ChimeBot(b.into_inner())),
-            Kind::IamServiceCredential => table::<RawIamServiceCredential>(item, &ctx, sink, no_hint)
-                .map(|c| RawBody::IamServiceCredential(c.into_inner())),
-            Kind::IvsParticipantToken => table::<RawIvsParticipantToken>(item, &ctx, sink, ivs_hint)
-                .map(|t| RawBody::IvsParticipantToken(t.into_inner())),
+            Kind::ChimeBot => {
+                table(item, &ctx, sink, no_hint).map(|b| RawBody::ChimeBot(b.into_inner()))
+            }
+            Kind::IamServiceCredential => {
+                table::<RawIamServiceCredential>(item, &ctx, sink, no_hint)
+                    .map(|c| RawBody::IamServiceCredential(c.into_inner()))
+            }
+            Kind::IvsParticipantToken => {
+                table::<RawIvsParticipantToken>(item, &ctx, sink, ivs_hint)
+                    .map(|t| RawBody::IvsParticipantToken(t.into_inner()))
+            }
         };
         if let Some(body) = body {
             out.push(RawCredential {
@@ -155,6 +163,11 @@ fn table<T: DeserializeOwned>(
         let message = match (path.as_slice(), unknown_key(error.message())) {
             ([key], Some(expected)) => hint(key).map_or(expected, str::to_owned),
             (_, Some(expected)) => expected,
+            (_, None) if is_datetime(&table, &path) => tomlish(error.message()).replacen(
+                "invalid type: table",
+                "invalid type: datetime",
+                1,
+            ),
             (_, None) => tomlish(error.message()),
         };
         sink.push(ctx, offset, &path.join("."), message);
@@ -215,6 +228,21 @@ fn remove(table: &mut DeTable<'_>, path: &[String]) -> bool {
     }
 }
 
+/// Whether the value at `path` is a TOML datetime (serde sees it as a table).
+fn is_datetime(table: &DeTable<'_>, path: &[String]) -> bool {
+    match path {
+        [] => false,
+        [key] => matches!(
+            table.get(key.as_str()).map(|v| v.get_ref()),
+            Some(DeValue::Datetime(_))
+        ),
+        [key, rest @ ..] => match table.get(key.as_str()).map(|v| v.get_ref()) {
+            Some(DeValue::Table(inner)) => is_datetime(inner, rest),
+            _ => false,
+        },
+    }
+}
+
 /// serde's "unknown field `x`, expected one of ..." as our message.
 fn unknown_key(message: &str) -> Option<String> {
     let rest = message.strip_prefix("unknown field `")?;
@@ -238,6 +266,7 @@ fn tomlish(message: &str) -> String {
         ("expected i64", "expected an integer"),
         ("invalid type: map", "invalid type: table"),
         ("invalid type: sequence", "invalid type: array"),
+        (" as i128", ""),
     ] {
         message = message.replace(rust, toml);
     }

@@ -11,8 +11,9 @@ use croner::parser::{CronParser, Seconds, Year};
 
 /// A humantime duration (`90s`, `15m`, `12h`, `30d`).
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration ({e}); write e.g. \"90s\", \"15m\", \"12h\", \"30d\""))
+    humantime::parse_duration(text).map_err(|e| {
+        format!("{text:?} is not a duration ({e}); write e.g. \"90s\", \"15m\", \"12h\", \"30d\"")
+    })
 }
 
 /// A duration that must not be zero.
@@ -101,7 +102,9 @@ pub(crate) fn region(text: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{text:?} is not a region name such as \"us-east-1\""))
+        Err(format!(
+            "{text:?} is not a region name such as \"us-east-1\""
+        ))
     }
 }
 

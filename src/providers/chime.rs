@@ -16,19 +16,18 @@ pub enum ChimeError {
     #[error(
         "chime bot {bot_id} does not exist in account {account_id} (NotFoundException): check account_id and bot_id"
     )]
-    BotNotFound {
-        account_id: String,
-        bot_id: String,
-    },
+    BotNotFound { account_id: String, bot_id: String },
     #[error(
-        "the Amazon Chime endpoint did not answer for bot {bot_id}: AWS ended support for the Amazon Chime service on {END_OF_SUPPORT}, so its API may be gone for good; remove this chime_bot credential or set [aws.endpoints] chime ({source})"
+        "the Amazon Chime endpoint did not answer for bot {bot_id}: Amazon Chime reached end of support on {END_OF_SUPPORT} and its API may be gone for good; remove this chime_bot credential, or set [aws.endpoints] chime if it moved ({source})"
     )]
     ServiceGone {
         bot_id: String,
         #[source]
         source: CallError<RegenerateSecurityTokenError>,
     },
-    #[error("chime RegenerateSecurityToken for bot {bot_id} in account {account_id} failed: {source}")]
+    #[error(
+        "chime RegenerateSecurityToken for bot {bot_id} in account {account_id} failed: {source}"
+    )]
     Regenerate {
         account_id: String,
         bot_id: String,

@@ -14,10 +14,7 @@ pub enum IamError {
     #[error(
         "iam service-specific credential {credential_id} {owner} does not exist (NoSuchEntity): check user_name and credential_id"
     )]
-    NoSuchCredential {
-        credential_id: String,
-        owner: Owner,
-    },
+    NoSuchCredential { credential_id: String, owner: Owner },
     #[error("iam ResetServiceSpecificCredential for {credential_id} {owner} failed: {source}")]
     Reset {
         credential_id: String,
@@ -55,13 +52,17 @@ pub async fn reset(
     let answer = aws
         .gates
         .iam
-        .call("ResetServiceSpecificCredential", RetryPolicy::PROVIDER, || {
-            aws.iam
-                .reset_service_specific_credential()
-                .set_user_name(credential.user_name.clone())
-                .service_specific_credential_id(&credential.credential_id)
-                .send()
-        })
+        .call(
+            "ResetServiceSpecificCredential",
+            RetryPolicy::PROVIDER,
+            || {
+                aws.iam
+                    .reset_service_specific_credential()
+                    .set_user_name(credential.user_name.clone())
+                    .service_specific_credential_id(&credential.credential_id)
+                    .send()
+            },
+        )
         .await
         .map_err(|source| {
             if source

@@ -40,8 +40,8 @@ pub async fn create_token(
             Capability::Subscribe => ParticipantTokenCapability::Subscribe,
         })
         .collect();
-    let attributes = (!token.attributes.is_empty())
-        .then(|| token.attributes.clone().into_iter().collect());
+    let attributes =
+        (!token.attributes.is_empty()).then(|| token.attributes.clone().into_iter().collect());
     let answer = aws
         .gates
         .ivs_realtime
@@ -96,21 +96,29 @@ pub async fn create_token(
             "with a token that already expired at {expiration_time}"
         )));
     }
-    Ok(SecretRecord::IvsParticipantToken(IvsParticipantTokenRecord {
-        name: name.to_owned(),
-        stage_arn: stage_arn.to_owned(),
-        participant_id,
-        user_id: issued.user_id.or_else(|| token.user_id.clone()),
-        token: SecretString::from(secret),
-        capabilities: issued
-            .capabilities
-            .map(|caps| caps.iter().map(|c| c.as_str().to_owned()).collect())
-            .unwrap_or_else(|| token.capabilities.iter().map(|c| c.as_str().into()).collect()),
-        attributes: issued
-            .attributes
-            .map(|a| a.into_iter().collect())
-            .unwrap_or_else(|| token.attributes.clone()),
-        expiration_time,
-        rotated_at,
-    }))
+    Ok(SecretRecord::IvsParticipantToken(
+        IvsParticipantTokenRecord {
+            name: name.to_owned(),
+            stage_arn: stage_arn.to_owned(),
+            participant_id,
+            user_id: issued.user_id.or_else(|| token.user_id.clone()),
+            token: SecretString::from(secret),
+            capabilities: issued
+                .capabilities
+                .map(|caps| caps.iter().map(|c| c.as_str().to_owned()).collect())
+                .unwrap_or_else(|| {
+                    token
+                        .capabilities
+                        .iter()
+                        .map(|c| c.as_str().into())
+                        .collect()
+                }),
+            attributes: issued
+                .attributes
+                .map(|a| a.into_iter().collect())
+                .unwrap_or_else(|| token.attributes.clone()),
+            expiration_time,
+            rotated_at,
+        },
+    ))
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::inherited::{Inherited, Timing, inheritable};
 use super::{Table, Val, ivs};
 use crate::policy::model::{
-    ChimeBot, CredentialName, Credential, CronSchedule, IamServiceCredential, IamStrategy,
+    ChimeBot, Credential, CredentialName, CronSchedule, IamServiceCredential, IamStrategy,
     Schedule, Target,
 };
 use crate::policy::problems::{Ctx, Sink};
@@ -40,9 +40,8 @@ pub(super) fn credential(
     let mut t = Table::new(sink, Ctx::credential(label.clone(), header));
 
     let name = t.check("name", &common.name, |n| {
-        CredentialName::new(n).ok_or_else(|| {
-            format!("{n:?} is not a valid name: use letters, digits and _.- only")
-        })
+        CredentialName::new(n)
+            .ok_or_else(|| format!("{n:?} is not a valid name: use letters, digits and _.- only"))
     });
     if let Val::Unset = name {
         t.missing("name", "missing; every credential needs a unique `name`");
@@ -59,7 +58,9 @@ pub(super) fn credential(
         values::secret_name(s).map(|()| s.clone())
     }) {
         Val::Unset => match (&inherited.secret_prefix, &name) {
-            (Val::Unset, Val::Set(name, at)) => derived_secret(&mut t, DEFAULT_SECRET_PREFIX, name, *at),
+            (Val::Unset, Val::Set(name, at)) => {
+                derived_secret(&mut t, DEFAULT_SECRET_PREFIX, name, *at)
+            }
             (Val::Set(prefix, _), Val::Set(name, at)) => derived_secret(&mut t, prefix, name, *at),
             _ => Val::Bad,
         },
@@ -99,7 +100,12 @@ pub(super) fn credential(
 }
 
 /// `secret_prefix` + name, which must still fit a secret name.
-fn derived_secret(t: &mut Table<'_, '_>, prefix: &str, name: &CredentialName, at: usize) -> Val<String> {
+fn derived_secret(
+    t: &mut Table<'_, '_>,
+    prefix: &str,
+    name: &CredentialName,
+    at: usize,
+) -> Val<String> {
     let secret = format!("{prefix}{name}");
     match values::secret_name(&secret) {
         Ok(()) => Val::Set(secret, at),
@@ -122,7 +128,8 @@ fn unique(
     let line = t.line(*at);
     if let Some((first, first_label)) = seen.get(value) {
         let what = if key == "name" { "name" } else { "secret name" };
-        let message = format!("duplicate {what} {value:?}: {first_label} at line {first} has it too");
+        let message =
+            format!("duplicate {what} {value:?}: {first_label} at line {first} has it too");
         t.problem(key, *at, message);
     } else {
         seen.insert(value.to_owned(), (line, label.to_owned()));
@@ -164,7 +171,9 @@ fn chime_bot(t: &mut Table<'_, '_>, raw: &RawChimeBot) -> Option<Target> {
 /// A Chime id: non-empty, no spaces.
 fn id(text: &str) -> Result<String, String> {
     if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{text:?} is not an id: it must be non-empty, without spaces"));
+        return Err(format!(
+            "{text:?} is not an id: it must be non-empty, without spaces"
+        ));
     }
     Ok(text.to_owned())
 }
@@ -180,7 +189,9 @@ fn iam(t: &mut Table<'_, '_>, raw: &RawIamServiceCredential) -> Option<Target> {
     let strategy = t.check("strategy", &raw.strategy, |s| match s.as_str() {
         "reset" => Ok(IamStrategy::Reset),
         "overlap" => Ok(IamStrategy::Overlap),
-        other => Err(format!("{other:?} is not a strategy: use \"reset\" or \"overlap\"")),
+        other => Err(format!(
+            "{other:?} is not a strategy: use \"reset\" or \"overlap\""
+        )),
     });
     Some(Target::IamServiceCredential(IamServiceCredential {
         user_name: user_name.optional()?,

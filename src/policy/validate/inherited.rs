@@ -12,7 +12,10 @@ use crate::policy::values;
 /// What rotates a credential on a timer: `schedule` and `every` are one key.
 #[derive(Debug, Clone)]
 pub(super) enum Timing {
-    Cron { expression: String, cron: croner::Cron },
+    Cron {
+        expression: String,
+        cron: croner::Cron,
+    },
     Every(Duration),
 }
 
@@ -56,7 +59,10 @@ pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -
         max_age: raw.max_age,
         timezone: raw.timezone,
     };
-    inheritable(&mut Table::new(sink, Ctx::settings("defaults.", header)), &common)
+    inheritable(
+        &mut Table::new(sink, Ctx::settings("defaults.", header)),
+        &common,
+    )
 }
 
 /// Checks the inheritable keys of a credential table or of `[defaults]`.

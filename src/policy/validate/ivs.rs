@@ -50,8 +50,7 @@ pub(super) fn token(
         refresh_before,
         user_id: user_id.optional()?,
         attributes: attributes.or_default(BTreeMap::new())?,
-        capabilities: capabilities
-            .or_default(vec![Capability::Publish, Capability::Subscribe])?,
+        capabilities: capabilities.or_default(vec![Capability::Publish, Capability::Subscribe])?,
     };
     Some((Target::IvsParticipantToken(token), refresh_before))
 }
@@ -60,7 +59,9 @@ pub(super) fn token(
 fn token_duration(text: &str) -> Result<Duration, String> {
     let duration = values::duration(text)?;
     if !(MIN_DURATION..=MAX_DURATION).contains(&duration) {
-        return Err(format!("{text:?} is out of range; it must be 1 minute to 14 days"));
+        return Err(format!(
+            "{text:?} is out of range; it must be 1 minute to 14 days"
+        ));
     }
     if duration.subsec_nanos() != 0 || duration.as_secs() % 60 != 0 {
         return Err(format!("{text:?} is not a whole number of minutes"));
@@ -75,12 +76,14 @@ fn refresh_before(
     raw: &RawIvsParticipantToken,
     duration: Option<Duration>,
 ) -> Option<Duration> {
-    let checked = t.check("refresh_before", &raw.refresh_before, |r| {
-        match values::percentage(r) {
+    let checked = t.check(
+        "refresh_before",
+        &raw.refresh_before,
+        |r| match values::percentage(r) {
             Some(percent) => percent.map(Refresh::Percent),
             None => values::positive_duration(r).map(Refresh::Fixed),
-        }
-    });
+        },
+    );
     let (refresh, at) = match checked {
         Val::Unset => (Refresh::Percent(DEFAULT_REFRESH_PERCENT), None),
         Val::Bad => return None,

@@ -23,7 +23,9 @@ pub(super) fn aws(raw: Option<Spanned<RawAws>>, sink: &mut Sink<'_>) -> Option<A
     let header = raw.span().start;
     let raw = raw.into_inner();
     let mut t = Table::new(sink, Ctx::settings("aws.", header));
-    let region = t.check("region", &raw.region, |r| values::region(r).map(|()| r.clone()));
+    let region = t.check("region", &raw.region, |r| {
+        values::region(r).map(|()| r.clone())
+    });
     let profile = t.check("profile", &raw.profile, |p| values::non_empty(p));
     let endpoint_url = t.check("endpoint_url", &raw.endpoint_url, |u| {
         values::endpoint_url(u).map(|()| u.clone())
@@ -35,7 +37,9 @@ pub(super) fn aws(raw: Option<Spanned<RawAws>>, sink: &mut Sink<'_>) -> Option<A
         if rate.is_finite() && rate > 0.0 {
             Ok(rate)
         } else {
-            Err(format!("{rate} is not a rate; requests per second must be more than 0"))
+            Err(format!(
+                "{rate} is not a rate; requests per second must be more than 0"
+            ))
         }
     });
     Some(AwsSettings {
@@ -56,7 +60,8 @@ fn per_service<T: Default, U>(
 ) -> Option<PerService<Option<U>>> {
     let raw = raw.map(Spanned::into_inner).unwrap_or_default();
     let mut one = |service: &str, value: &Option<Spanned<T>>| {
-        t.check(&format!("{table}.{service}"), value, &check).optional()
+        t.check(&format!("{table}.{service}"), value, &check)
+            .optional()
     };
     let iam = one("iam", &raw.iam);
     let chime = one("chime", &raw.chime);
@@ -71,7 +76,10 @@ fn per_service<T: Default, U>(
 }
 
 /// `[daemon]`; `None` when it has a problem.
-pub(super) fn daemon(raw: Option<Spanned<RawDaemon>>, sink: &mut Sink<'_>) -> Option<DaemonSettings> {
+pub(super) fn daemon(
+    raw: Option<Spanned<RawDaemon>>,
+    sink: &mut Sink<'_>,
+) -> Option<DaemonSettings> {
     let defaults = DaemonSettings::default();
     let Some(raw) = raw else {
         return Some(defaults);
@@ -86,7 +94,9 @@ pub(super) fn daemon(raw: Option<Spanned<RawDaemon>>, sink: &mut Sink<'_>) -> Op
             .and_then(NonZeroUsize::new)
             .ok_or_else(|| format!("{n} is out of range; it must be 1 to {MAX_CONCURRENCY}"))
     });
-    let state_dir = t.check("state_dir", &raw.state_dir, |d| values::non_empty(d).map(PathBuf::from));
+    let state_dir = t.check("state_dir", &raw.state_dir, |d| {
+        values::non_empty(d).map(PathBuf::from)
+    });
     let metrics_listen = t.check("metrics_listen", &raw.metrics_listen, |a| {
         a.parse::<SocketAddr>().map_err(|_| {
             format!("{a:?} is not a socket address such as \"127.0.0.1:9464\" or \"[::1]:9464\"")

@@ -13,6 +13,8 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod check_tests;
+#[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
 mod tests;

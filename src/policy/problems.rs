@@ -168,7 +168,15 @@ impl<'a> Sink<'a> {
     }
 
     /// The problems, sorted by line (stable: same-line problems keep their order).
+    /// A line with a syntax error reports only that: what the parser
+    /// recovered there is not what the user wrote.
     pub fn finish(mut self, file: PathBuf) -> Problems {
+        let syntax: Vec<usize> = (self.problems.iter())
+            .filter(|p| p.key.is_none() && p.credential.is_none())
+            .map(|p| p.line)
+            .collect();
+        self.problems
+            .retain(|p| p.key.is_none() && p.credential.is_none() || !syntax.contains(&p.line));
         self.problems.sort_by_key(|p| p.line);
         self.problems.dedup();
         Problems {

@@ -17,30 +17,6 @@ fn policy(text: &str) -> Policy {
     }
 }
 
-fn problems(text: &str) -> Vec<Problem> {
-    match parse(Path::new("p.toml"), text) {
-        Ok(policy) => panic!("expected problems, got {policy:#?}"),
-        Err(problems) => problems.problems,
-    }
-}
-
-/// Asserts `text` has a problem on `line`, of `credential`, with `key`, whose
-/// message contains `message`.
-#[track_caller]
-fn assert_problem(text: &str, line: usize, credential: Option<&str>, key: &str, message: &str) {
-    let found = problems(text);
-    let hit = found.iter().any(|p| {
-        p.line == line
-            && p.credential.as_deref() == credential
-            && p.key.as_deref() == Some(key)
-            && p.message.contains(message)
-    });
-    assert!(
-        hit,
-        "wanted line {line}, {credential:?}, key {key:?}, message ~ {message:?}; got:\n{found:#?}"
-    );
-}
-
 fn cron(expression: &str, timezone: chrono_tz::Tz) -> Schedule {
     Schedule::Cron(CronSchedule {
         expression: expression.to_owned(),

@@ -46,9 +46,10 @@ pub(super) fn credential(
     if let Val::Unset = name {
         t.missing("name", "missing; every credential needs a unique `name`");
     }
-    if let Val::Set(name, at) = &name {
-        unique(&mut t, &mut seen.names, name.as_str(), at, &label, "name");
-    }
+    let unique_name = match &name {
+        Val::Set(name, at) => unique(&mut t, &mut seen.names, name.as_str(), at, &label, "name"),
+        _ => true,
+    };
 
     // IVS tables have no schedule/every, and `[defaults]`' do not apply to them.
     let inherited = inheritable(&mut t, &common).or(defaults);
@@ -66,8 +67,11 @@ pub(super) fn credential(
         },
         secret => secret,
     };
+    // A duplicate name already explains a duplicate prefix + name.
     if let Val::Set(secret, at) = &secret {
-        unique(&mut t, &mut seen.secrets, secret, at, &label, "secret");
+        if unique_name || common.secret.is_some() {
+            unique(&mut t, &mut seen.secrets, secret, at, &label, "secret");
+        }
     }
 
     let (target, schedule) = match body {
@@ -116,7 +120,7 @@ fn derived_secret(
     }
 }
 
-/// Reports `value` when an earlier credential already used it.
+/// Reports `value` when an earlier credential already used it; `false` then.
 fn unique(
     t: &mut Table<'_, '_>,
     seen: &mut HashMap<String, (usize, String)>,
@@ -124,15 +128,17 @@ fn unique(
     at: &usize,
     label: &str,
     key: &str,
-) {
+) -> bool {
     let line = t.line(*at);
     if let Some((first, first_label)) = seen.get(value) {
         let what = if key == "name" { "name" } else { "secret name" };
         let message =
             format!("duplicate {what} {value:?}: {first_label} at line {first} has it too");
         t.problem(key, *at, message);
+        false
     } else {
         seen.insert(value.to_owned(), (line, label.to_owned()));
+        true
     }
 }
 

@@ -72,13 +72,22 @@ impl ChimeState {
                 format!("The bot {bot_id} already exists in account {account_id}."),
             ));
         }
-        let display_name = display_name.map(str::to_string).unwrap_or_else(|| format!("bot-{}", &bot_id[..8]));
+        let display_name = display_name
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("bot-{}", &bot_id[..8]));
         let bot = Bot {
             account_id: account_id.to_string(),
-            bot_email: format!("{}-{}@{}.bot.chime.aws", display_name.to_lowercase(), &bot_id[..8], &account_id[..8]),
+            bot_email: format!(
+                "{}-{}@{}.bot.chime.aws",
+                display_name.to_lowercase(),
+                &bot_id[..8],
+                &account_id[..8]
+            ),
             user_id: random::uuid(),
             display_name,
-            security_token: security_token.map(str::to_string).unwrap_or_else(random::bot_token),
+            security_token: security_token
+                .map(str::to_string)
+                .unwrap_or_else(random::bot_token),
             disabled: false,
             created: now,
             updated: now,
@@ -120,7 +129,12 @@ impl ChimeState {
     }
 
     /// `RegenerateSecurityToken`: the old token dies at once.
-    pub(crate) fn regenerate(&mut self, ctx: &mut Ctx, account_id: &str, bot_id: &str) -> Result<Value, ApiError> {
+    pub(crate) fn regenerate(
+        &mut self,
+        ctx: &mut Ctx,
+        account_id: &str,
+        bot_id: &str,
+    ) -> Result<Value, ApiError> {
         let bot = self.find_mut(account_id, bot_id)?;
         bot.security_token = random::bot_token();
         bot.updated = ctx.now;
@@ -153,7 +167,9 @@ mod tests {
     #[test]
     fn regenerate_replaces_the_token() {
         let mut s = ChimeState::default();
-        let bot = s.add_bot(ACCOUNT, None, Some("Support"), None, Utc::now()).unwrap();
+        let bot = s
+            .add_bot(ACCOUNT, None, Some("Support"), None, Utc::now())
+            .unwrap();
         let mut ctx = Ctx::new(&Config::default(), None);
         let out = s.regenerate(&mut ctx, ACCOUNT, &bot.bot_id).unwrap();
         assert_ne!(out["Bot"]["SecurityToken"], bot.security_token.as_str());
@@ -165,7 +181,9 @@ mod tests {
     fn malformed_and_unknown_ids() {
         let mut s = ChimeState::default();
         assert_eq!(s.get_bot("nope", ACCOUNT).unwrap_err().status, 400);
-        let err = s.get_bot(ACCOUNT, "123abcd4-5ef6-789g-0h12-34j56789012k").unwrap_err();
+        let err = s
+            .get_bot(ACCOUNT, "123abcd4-5ef6-789g-0h12-34j56789012k")
+            .unwrap_err();
         assert_eq!((err.status, err.code), (404, "NotFoundException"));
     }
 }

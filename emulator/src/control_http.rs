@@ -48,11 +48,19 @@ pub(crate) fn handle(controls: &Controls, req: &Incoming, request_id: &str) -> H
                 Err(e) => return bad(format!("fault rules are not valid: {e}")),
             };
             match controls.inject_all(rules) {
-                Ok(()) => reply(200, &json!({"faults": to_json(&controls.faults())}), request_id),
+                Ok(()) => reply(
+                    200,
+                    &json!({"faults": to_json(&controls.faults())}),
+                    request_id,
+                ),
                 Err(e) => bad(e.to_string()),
             }
         }
-        (&Method::GET, "/_emulator/faults") => reply(200, &json!({"faults": to_json(&controls.faults())}), request_id),
+        (&Method::GET, "/_emulator/faults") => reply(
+            200,
+            &json!({"faults": to_json(&controls.faults())}),
+            request_id,
+        ),
         (&Method::DELETE, "/_emulator/faults") => {
             controls.clear_faults();
             reply(200, &json!({"faults": []}), request_id)

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::calls::CallRecord;
 use crate::faults::{FaultRule, InvalidFaultRule};
-use crate::seed::{self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret};
+use crate::seed::{
+    self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
+};
 use crate::state::{Shared, State};
 use crate::truth::{self, ChimeBotTruth, IamCredentialTruth, SecretTruth, Truth};
 
@@ -43,7 +45,11 @@ impl Controls {
     }
 
     /// Creates a Chime bot with a fresh security token.
-    pub fn seed_chime_bot(&self, account_id: &str, bot_id: &str) -> Result<ChimeBotTruth, SeedError> {
+    pub fn seed_chime_bot(
+        &self,
+        account_id: &str,
+        bot_id: &str,
+    ) -> Result<ChimeBotTruth, SeedError> {
         let doc = SeedDoc {
             chime_bots: vec![SeedChimeBot {
                 account_id: account_id.into(),
@@ -65,7 +71,11 @@ impl Controls {
     }
 
     /// Creates a service-specific credential with a generated id; the user is created if missing.
-    pub fn seed_service_credential(&self, user_name: &str, service_name: &str) -> Result<IamCredentialTruth, SeedError> {
+    pub fn seed_service_credential(
+        &self,
+        user_name: &str,
+        service_name: &str,
+    ) -> Result<IamCredentialTruth, SeedError> {
         self.seed_credential(user_name, service_name, None)
     }
 
@@ -79,7 +89,12 @@ impl Controls {
         self.seed_credential(user_name, service_name, Some(credential_id.into()))
     }
 
-    fn seed_credential(&self, user: &str, service: &str, id: Option<String>) -> Result<IamCredentialTruth, SeedError> {
+    fn seed_credential(
+        &self,
+        user: &str,
+        service: &str,
+        id: Option<String>,
+    ) -> Result<IamCredentialTruth, SeedError> {
         let doc = SeedDoc {
             iam_credentials: vec![SeedIamCredential {
                 user_name: Some(user.into()),

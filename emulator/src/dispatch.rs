@@ -32,11 +32,17 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         Route::Unknown => {
             let body = json!({"message": format!("no emulated operation for {} {}", req.method, req.path)});
             let mut resp = wire::response(404, "application/json", body.to_string(), &request_id);
-            resp.headers_mut()
-                .insert("x-amzn-ErrorType", http::HeaderValue::from_static("UnknownOperationException"));
+            resp.headers_mut().insert(
+                "x-amzn-ErrorType",
+                http::HeaderValue::from_static("UnknownOperationException"),
+            );
             return Reply::Answer(resp);
         }
-        Route::Api { service, op, chime_ids } => (service, op, chime_ids),
+        Route::Api {
+            service,
+            op,
+            chime_ids,
+        } => (service, op, chime_ids),
     };
     let mut record = CallRecord {
         seq: 0,
@@ -69,7 +75,15 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         return Reply::Drop;
     }
     let mut ctx = Ctx::new(&state.config, req.signed_region());
-    let result = execute(&mut state, &mut ctx, service, &op, chime_ids, &req, &request_id);
+    let result = execute(
+        &mut state,
+        &mut ctx,
+        service,
+        &op,
+        chime_ids,
+        &req,
+        &request_id,
+    );
     record.mutated = ctx.mutated;
     if record.fault == Some(FaultKind::MutateThenDrop) {
         state.calls.push(record);
@@ -78,7 +92,12 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
     answer(&mut state, record, service, result)
 }
 
-fn answer(state: &mut State, mut record: CallRecord, service: Service, result: Result<HttpResponse, ApiError>) -> Reply {
+fn answer(
+    state: &mut State,
+    mut record: CallRecord,
+    service: Service,
+    result: Result<HttpResponse, ApiError>,
+) -> Reply {
     let resp = match result {
         Ok(resp) => resp,
         Err(err) => {
@@ -119,13 +138,19 @@ fn execute(
             match op {
                 "GetBot" => state.chime.get_bot(&account, &bot).map(json),
                 "RegenerateSecurityToken" => state.chime.regenerate(ctx, &account, &bot).map(json),
-                _ => Err(ApiError::new(404, "UnknownOperationException", "The emulator serves only GetBot and RegenerateSecurityToken for bots.")),
+                _ => Err(ApiError::new(
+                    404,
+                    "UnknownOperationException",
+                    "The emulator serves only GetBot and RegenerateSecurityToken for bots.",
+                )),
             }
         }
         Service::IvsRealtime => match op {
             "CreateParticipantToken" => state.ivs.create_token(ctx, &req.body).map(json),
             _ => state.ivs.get_stage(&req.body).map(json),
         },
-        Service::Secretsmanager => secretsmanager::handle(&mut state.secrets, ctx, op, &req.body).map(json),
+        Service::Secretsmanager => {
+            secretsmanager::handle(&mut state.secrets, ctx, op, &req.body).map(json)
+        }
     }
 }

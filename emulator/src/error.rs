@@ -79,7 +79,13 @@ mod tests {
 
     #[test]
     fn constraint_message_names_field_and_value() {
-        let err = ApiError::constraint(400, "ValidationError", "a b", "userName", "Member must satisfy regular expression pattern: [\\w+=,.@-]+");
+        let err = ApiError::constraint(
+            400,
+            "ValidationError",
+            "a b",
+            "userName",
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]+",
+        );
         assert!(err.message.contains("'a b' at 'userName'"));
         assert!(err.is_sender_fault());
         assert_eq!(lower_camel("UserName"), "userName");

@@ -78,18 +78,20 @@ impl FaultRule {
         if self.operation.is_empty() {
             return refuse("operation must not be empty".into());
         }
-        if let Some(p) = self.probability {
-            if !(0.0..=1.0).contains(&p) {
-                return refuse(format!("probability {p} is outside 0.0..=1.0"));
-            }
+        if let Some(p) = self.probability
+            && !(0.0..=1.0).contains(&p)
+        {
+            return refuse(format!("probability {p} is outside 0.0..=1.0"));
         }
         if self.kind == FaultKind::Delay && self.delay_ms.is_none() {
             return refuse("kind delay needs delay_ms".into());
         }
-        if let Some(status) = self.status {
-            if self.kind != FaultKind::ServerError || !matches!(status, 500 | 503) {
-                return refuse(format!("status {status} is only allowed as 500 or 503 with kind server_error"));
-            }
+        if let Some(status) = self.status
+            && (self.kind != FaultKind::ServerError || !matches!(status, 500 | 503))
+        {
+            return refuse(format!(
+                "status {status} is only allowed as 500 or 503 with kind server_error"
+            ));
         }
         Ok(())
     }
@@ -145,10 +147,10 @@ impl FaultSet {
             if !rule.matches(operation) || rule.times == Some(0) {
                 continue;
             }
-            if let Some(p) = rule.probability {
-                if fastrand::f64() >= p {
-                    continue;
-                }
+            if let Some(p) = rule.probability
+                && fastrand::f64() >= p
+            {
+                continue;
             }
             if let Some(n) = rule.times.as_mut() {
                 *n -= 1;
@@ -174,7 +176,10 @@ mod tests {
         let mut set = FaultSet::default();
         set.push(FaultRule::new("PutSecretValue", FaultKind::Throttle).times(2));
         assert!(set.take("GetSecretValue").is_none());
-        assert_eq!(set.take("PutSecretValue").unwrap().kind, FaultKind::Throttle);
+        assert_eq!(
+            set.take("PutSecretValue").unwrap().kind,
+            FaultKind::Throttle
+        );
         assert!(set.take("PutSecretValue").is_some());
         assert!(set.take("PutSecretValue").is_none());
         assert!(set.rules().is_empty());
@@ -195,7 +200,8 @@ mod tests {
             serde_json::from_str(r#"{"operation":"GetBot","kind":"delay","delay_ms":50}"#).unwrap();
         assert!(rule.validate().is_ok());
         let bad: FaultRule =
-            serde_json::from_str(r#"{"operation":"GetBot","kind":"throttle","status":503}"#).unwrap();
+            serde_json::from_str(r#"{"operation":"GetBot","kind":"throttle","status":503}"#)
+                .unwrap();
         assert!(bad.validate().is_err());
         assert!(serde_json::from_str::<FaultRule>(r#"{"operation":"x","kind":"nope"}"#).is_err());
     }

@@ -77,13 +77,20 @@ fn no_such_credential(id: &str, user: &str) -> ApiError {
 
 impl IamState {
     /// Returns the user, creating it first when missing.
-    pub(crate) fn ensure_user(&mut self, name: &str, account: &str, now: DateTime<Utc>) -> &IamUser {
-        self.users.entry(name.to_string()).or_insert_with(|| IamUser {
-            name: name.to_string(),
-            user_id: random::user_id(),
-            arn: format!("arn:aws:iam::{account}:user/{name}"),
-            create_date: now,
-        })
+    pub(crate) fn ensure_user(
+        &mut self,
+        name: &str,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> &IamUser {
+        self.users
+            .entry(name.to_string())
+            .or_insert_with(|| IamUser {
+                name: name.to_string(),
+                user_id: random::user_id(),
+                arn: format!("arn:aws:iam::{account}:user/{name}"),
+                create_date: now,
+            })
     }
 
     /// The named user, or NoSuchEntity.
@@ -114,7 +121,9 @@ impl IamState {
             return Err(ApiError::new(
                 404,
                 "NotSupportedService",
-                format!("No such service {service_name} is supported for Service-Specific Credentials"),
+                format!(
+                    "No such service {service_name} is supported for Service-Specific Credentials"
+                ),
             ));
         }
         let held = self
@@ -126,7 +135,9 @@ impl IamState {
             return Err(ApiError::new(
                 409,
                 "LimitExceeded",
-                format!("Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {CREDENTIALS_PER_SERVICE}"),
+                format!(
+                    "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: {CREDENTIALS_PER_SERVICE}"
+                ),
             ));
         }
         let id = id.unwrap_or_else(random::credential_id);
@@ -160,25 +171,40 @@ impl IamState {
     }
 
     /// Gives the credential a new password, keeping its id.
-    pub(crate) fn reset(&mut self, user_name: &str, id: &str) -> Result<ServiceCredential, ApiError> {
+    pub(crate) fn reset(
+        &mut self,
+        user_name: &str,
+        id: &str,
+    ) -> Result<ServiceCredential, ApiError> {
         let credential = self.find_mut(user_name, id)?;
         credential.password = random::service_password();
         Ok(credential.clone())
     }
 
-    pub(crate) fn set_password(&mut self, user_name: &str, id: &str, password: String) -> Result<(), ApiError> {
+    pub(crate) fn set_password(
+        &mut self,
+        user_name: &str,
+        id: &str,
+        password: String,
+    ) -> Result<(), ApiError> {
         self.find_mut(user_name, id)?.password = password;
         Ok(())
     }
 
     pub(crate) fn delete(&mut self, user_name: &str, id: &str) -> Result<(), ApiError> {
         self.find_mut(user_name, id)?;
-        self.credentials.retain(|c| !(c.id == id && c.user_name == user_name));
+        self.credentials
+            .retain(|c| !(c.id == id && c.user_name == user_name));
         Ok(())
     }
 
     /// Sets the status; the caller has checked it is `Active` or `Inactive`.
-    pub(crate) fn update(&mut self, user_name: &str, id: &str, status: &str) -> Result<(), ApiError> {
+    pub(crate) fn update(
+        &mut self,
+        user_name: &str,
+        id: &str,
+        status: &str,
+    ) -> Result<(), ApiError> {
         self.find_mut(user_name, id)?.status = status.to_string();
         Ok(())
     }
@@ -217,19 +243,28 @@ mod tests {
     fn two_credentials_per_service_then_limit() {
         let mut s = state_with("sofia");
         let now = Utc::now();
-        let a = s.create_credential("sofia", CC, None, None, "123456789012", now).unwrap();
+        let a = s
+            .create_credential("sofia", CC, None, None, "123456789012", now)
+            .unwrap();
         assert_eq!(a.service_user_name, "sofia-at-123456789012");
-        s.create_credential("sofia", CC, None, None, "123456789012", now).unwrap();
-        let err = s.create_credential("sofia", CC, None, None, "123456789012", now).unwrap_err();
+        s.create_credential("sofia", CC, None, None, "123456789012", now)
+            .unwrap();
+        let err = s
+            .create_credential("sofia", CC, None, None, "123456789012", now)
+            .unwrap_err();
         assert_eq!((err.status, err.code), (409, "LimitExceeded"));
-        let err = s.create_credential("nobody", CC, None, None, "1", now).unwrap_err();
+        let err = s
+            .create_credential("nobody", CC, None, None, "1", now)
+            .unwrap_err();
         assert_eq!(err.code, "NoSuchEntity");
     }
 
     #[test]
     fn reset_keeps_id_and_changes_password() {
         let mut s = state_with("sofia");
-        let c = s.create_credential("sofia", CC, None, None, "1", Utc::now()).unwrap();
+        let c = s
+            .create_credential("sofia", CC, None, None, "1", Utc::now())
+            .unwrap();
         let r = s.reset("sofia", &c.id).unwrap();
         assert_eq!(r.id, c.id);
         assert_ne!(r.password, c.password);

@@ -95,7 +95,9 @@ pub(crate) fn handle(
             let user = params.user_name(64)?.unwrap_or(&caller);
             let credential = iam.reset(user, id)?;
             ctx.mutated = true;
-            Ok(render(action, request_id, |w| write_credential(w, &credential, true)))
+            Ok(render(action, request_id, |w| {
+                write_credential(w, &credential, true)
+            }))
         }
         "CreateServiceSpecificCredential" => {
             let user = params
@@ -103,9 +105,12 @@ pub(crate) fn handle(
                 .ok_or_else(|| ApiError::missing(400, VALIDATION, "userName"))?;
             let service = params.required("ServiceName")?;
             let age = params.integer("CredentialAgeDays", 1, 36600)?;
-            let credential = iam.create_credential(user, service, None, age, &ctx.account_id, ctx.now)?;
+            let credential =
+                iam.create_credential(user, service, None, age, &ctx.account_id, ctx.now)?;
             ctx.mutated = true;
-            Ok(render(action, request_id, |w| write_credential(w, &credential, true)))
+            Ok(render(action, request_id, |w| {
+                write_credential(w, &credential, true)
+            }))
         }
         "DeleteServiceSpecificCredential" => {
             let id = params.credential_id()?;
@@ -153,17 +158,28 @@ pub(crate) fn handle(
     }
 }
 
-fn list(iam: &IamState, params: &Params, caller: &str, request_id: &str) -> Result<String, ApiError> {
-    let all_users = params.get("AllUsers").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+fn list(
+    iam: &IamState,
+    params: &Params,
+    caller: &str,
+    request_id: &str,
+) -> Result<String, ApiError> {
+    let all_users = params
+        .get("AllUsers")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let user = params.user_name(64)?;
-    let user = if all_users && user.is_none() { None } else { Some(user.unwrap_or(caller)) };
+    let user = if all_users && user.is_none() {
+        None
+    } else {
+        Some(user.unwrap_or(caller))
+    };
     let service = params.get("ServiceName");
     let max = params.integer("MaxItems", 1, 1000)?.unwrap_or(100) as usize;
     let start = match params.get("Marker") {
         None => 0,
-        Some(m) => m.parse::<usize>().map_err(|_| {
-            ApiError::new(400, VALIDATION, format!("Invalid Marker: {m}"))
-        })?,
+        Some(m) => m
+            .parse::<usize>()
+            .map_err(|_| ApiError::new(400, VALIDATION, format!("Invalid Marker: {m}")))?,
     };
     let all = iam.list(user, service)?;
     let page: Vec<_> = all.iter().skip(start).take(max).collect();
@@ -209,13 +225,17 @@ fn render(action: &str, request_id: &str, result: impl FnOnce(&mut XmlWriter)) -
     w.start(&format!("{action}Result"));
     result(&mut w);
     w.end();
-    w.start("ResponseMetadata").text("RequestId", request_id).end();
+    w.start("ResponseMetadata")
+        .text("RequestId", request_id)
+        .end();
     w.finish()
 }
 
 fn render_empty(action: &str, request_id: &str) -> String {
     let mut w = XmlWriter::document(&format!("{action}Response"), IAM_NAMESPACE);
-    w.start("ResponseMetadata").text("RequestId", request_id).end();
+    w.start("ResponseMetadata")
+        .text("RequestId", request_id)
+        .end();
     w.finish()
 }
 
@@ -242,9 +262,25 @@ mod tests {
         let mut ctx = Ctx::new(&Config::default(), None);
         iam.ensure_user("a<b", "1", ctx.now);
         iam.ensure_user("rekeyd-caller", "1", ctx.now);
-        let xml = handle(&mut iam, &mut ctx, &params("Action=GetUser"), "GetUser", "rid").unwrap();
-        assert!(xml.contains("<GetUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetUserResult>"));
-        let err = handle(&mut iam, &mut ctx, &params("UserName=a%3Cb"), "GetUser", "rid").unwrap_err();
+        let xml = handle(
+            &mut iam,
+            &mut ctx,
+            &params("Action=GetUser"),
+            "GetUser",
+            "rid",
+        )
+        .unwrap();
+        assert!(xml.contains(
+            "<GetUserResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetUserResult>"
+        ));
+        let err = handle(
+            &mut iam,
+            &mut ctx,
+            &params("UserName=a%3Cb"),
+            "GetUser",
+            "rid",
+        )
+        .unwrap_err();
         assert_eq!(err.code, VALIDATION);
     }
 
@@ -253,7 +289,14 @@ mod tests {
         let mut iam = IamState::default();
         let mut ctx = Ctx::new(&Config::default(), None);
         let p = params("ServiceSpecificCredentialId=short");
-        let err = handle(&mut iam, &mut ctx, &p, "ResetServiceSpecificCredential", "r").unwrap_err();
+        let err = handle(
+            &mut iam,
+            &mut ctx,
+            &p,
+            "ResetServiceSpecificCredential",
+            "r",
+        )
+        .unwrap_err();
         assert_eq!((err.status, err.code), (400, VALIDATION));
         let err = handle(&mut iam, &mut ctx, &p, "DeleteUser", "r").unwrap_err();
         assert_eq!(err.code, "InvalidAction");

@@ -54,7 +54,9 @@ pub(crate) fn valid_stage_arn(arn: &str) -> bool {
     };
     arn.len() <= 128
         && !region.is_empty()
-        && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !account.is_empty()
         && account.chars().all(|c| c.is_ascii_digit())
         && !id.is_empty()
@@ -95,7 +97,11 @@ struct GetStageInput {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| invalid(format!("Could not parse request body: {e}")))
 }
 
@@ -104,7 +110,11 @@ impl IvsState {
     pub(crate) fn add_stage(&mut self, arn: &str, name: Option<&str>) -> Result<(), ApiError> {
         check_arn(arn, "arn")?;
         if self.stages.contains_key(arn) {
-            return Err(ApiError::new(409, "ConflictException", format!("Stage {arn} already exists.")));
+            return Err(ApiError::new(
+                409,
+                "ConflictException",
+                format!("Stage {arn} already exists."),
+            ));
         }
         self.stages.insert(
             arn.to_string(),
@@ -123,14 +133,20 @@ impl IvsState {
 
     fn stage_mut(&mut self, arn: &str) -> Result<&mut Stage, ApiError> {
         self.stages.get_mut(arn).ok_or_else(|| {
-            ApiError::new(404, "ResourceNotFoundException", format!("Stage not found: {arn}"))
+            ApiError::new(
+                404,
+                "ResourceNotFoundException",
+                format!("Stage not found: {arn}"),
+            )
         })
     }
 
     /// `CreateParticipantToken`.
     pub(crate) fn create_token(&mut self, ctx: &mut Ctx, body: &[u8]) -> Result<Value, ApiError> {
         let input: CreateTokenInput = parse(body)?;
-        let arn = input.stage_arn.ok_or_else(|| ApiError::missing(400, VALIDATION, "stageArn"))?;
+        let arn = input
+            .stage_arn
+            .ok_or_else(|| ApiError::missing(400, VALIDATION, "stageArn"))?;
         check_arn(&arn, "stageArn")?;
         let duration = input.duration.unwrap_or(720);
         if !(1..=20160).contains(&duration) {
@@ -142,10 +158,10 @@ impl IvsState {
                 "Member must have value between 1 and 20160",
             ));
         }
-        if let Some(user) = &input.user_id {
-            if user.chars().count() > 128 {
-                return Err(invalid("userId must be at most 128 characters"));
-            }
+        if let Some(user) = &input.user_id
+            && user.chars().count() > 128
+        {
+            return Err(invalid("userId must be at most 128 characters"));
         }
         let attributes = input.attributes.unwrap_or_default();
         let attribute_bytes: usize = attributes.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -157,7 +173,11 @@ impl IvsState {
         let capabilities = input
             .capabilities
             .unwrap_or_else(|| CAPABILITIES.iter().map(|c| c.to_string()).collect());
-        if capabilities.len() > 2 || capabilities.iter().any(|c| !CAPABILITIES.contains(&c.as_str())) {
+        if capabilities.len() > 2
+            || capabilities
+                .iter()
+                .any(|c| !CAPABILITIES.contains(&c.as_str()))
+        {
             return Err(invalid(format!(
                 "capabilities must be a subset of [PUBLISH, SUBSCRIBE]; got {capabilities:?}"
             )));
@@ -194,7 +214,9 @@ impl IvsState {
     /// `GetStage`.
     pub(crate) fn get_stage(&mut self, body: &[u8]) -> Result<Value, ApiError> {
         let input: GetStageInput = parse(body)?;
-        let arn = input.arn.ok_or_else(|| ApiError::missing(400, VALIDATION, "arn"))?;
+        let arn = input
+            .arn
+            .ok_or_else(|| ApiError::missing(400, VALIDATION, "arn"))?;
         check_arn(&arn, "arn")?;
         let stage = self.stage_mut(&arn)?;
         let id = arn.rsplit('/').next().unwrap_or_default().to_lowercase();
@@ -249,7 +271,10 @@ mod tests {
             format!(r#"{{"stageArn":"{ARN}","duration":0}}"#),
             format!(r#"{{"stageArn":"{ARN}","duration":"5"}}"#),
             format!(r#"{{"stageArn":"{ARN}","capabilities":["ADMIN"]}}"#),
-            format!(r#"{{"stageArn":"{ARN}","attributes":{{"k":"{}"}}}}"#, "v".repeat(1024)),
+            format!(
+                r#"{{"stageArn":"{ARN}","attributes":{{"k":"{}"}}}}"#,
+                "v".repeat(1024)
+            ),
             format!(r#"{{"stageArn":"{ARN}","userId":"{}"}}"#, "u".repeat(129)),
         ] {
             let err = call(&mut s, &body).unwrap_err();

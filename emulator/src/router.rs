@@ -63,7 +63,9 @@ pub(crate) fn classify(req: &Incoming) -> Route {
                 chime_ids: Some((account.clone(), bot.clone())),
             };
         }
-        [op] if req.method == Method::POST && (op == "CreateParticipantToken" || op == "GetStage") => {
+        [op] if req.method == Method::POST
+            && (op == "CreateParticipantToken" || op == "GetStage") =>
+        {
             return api(Service::IvsRealtime, op);
         }
         _ => {}
@@ -84,7 +86,13 @@ mod tests {
     use bytes::Bytes;
     use http::{HeaderMap, HeaderValue};
 
-    fn req(method: Method, path: &str, query: &[(&str, &str)], target: Option<&str>, body: &str) -> Incoming {
+    fn req(
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        target: Option<&str>,
+        body: &str,
+    ) -> Incoming {
         let mut headers = HeaderMap::new();
         if let Some(t) = target {
             headers.insert("x-amz-target", HeaderValue::from_str(t).unwrap());
@@ -92,7 +100,10 @@ mod tests {
         Incoming {
             method,
             path: path.into(),
-            query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             headers,
             body: Bytes::from(body.to_string()),
         }
@@ -100,13 +111,34 @@ mod tests {
 
     #[test]
     fn routes_each_service() {
-        let sm = req(Method::POST, "/", &[], Some("secretsmanager.PutSecretValue"), "{}");
-        assert_eq!(classify(&sm), api(Service::Secretsmanager, "PutSecretValue"));
-        let iam = req(Method::POST, "/", &[], None, "Action=GetUser&Version=2010-05-08");
+        let sm = req(
+            Method::POST,
+            "/",
+            &[],
+            Some("secretsmanager.PutSecretValue"),
+            "{}",
+        );
+        assert_eq!(
+            classify(&sm),
+            api(Service::Secretsmanager, "PutSecretValue")
+        );
+        let iam = req(
+            Method::POST,
+            "/",
+            &[],
+            None,
+            "Action=GetUser&Version=2010-05-08",
+        );
         assert_eq!(classify(&iam), api(Service::Iam, "GetUser"));
         let ivs = req(Method::POST, "/GetStage", &[], None, "{}");
         assert_eq!(classify(&ivs), api(Service::IvsRealtime, "GetStage"));
-        let chime = req(Method::POST, "/accounts/a%2Db/bots/c", &[("operation", "regenerate-security-token")], None, "");
+        let chime = req(
+            Method::POST,
+            "/accounts/a%2Db/bots/c",
+            &[("operation", "regenerate-security-token")],
+            None,
+            "",
+        );
         assert_eq!(
             classify(&chime),
             Route::Api {
@@ -115,7 +147,13 @@ mod tests {
                 chime_ids: Some(("a-b".into(), "c".into())),
             }
         );
-        assert_eq!(classify(&req(Method::GET, "/_emulator/truth", &[], None, "")), Route::Control);
-        assert_eq!(classify(&req(Method::GET, "/favicon.ico", &[], None, "")), Route::Unknown);
+        assert_eq!(
+            classify(&req(Method::GET, "/_emulator/truth", &[], None, "")),
+            Route::Control
+        );
+        assert_eq!(
+            classify(&req(Method::GET, "/favicon.ico", &[], None, "")),
+            Route::Unknown
+        );
     }
 }

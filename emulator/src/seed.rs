@@ -128,7 +128,9 @@ impl fmt::Display for SeedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SeedError::Json(e) => write!(f, "seed document is not valid: {e}"),
-            SeedError::Invalid { item, message } => write!(f, "seed item {item} refused: {message}"),
+            SeedError::Invalid { item, message } => {
+                write!(f, "seed item {item} refused: {message}")
+            }
         }
     }
 }
@@ -137,7 +139,10 @@ impl std::error::Error for SeedError {}
 
 fn refused(item: impl Into<String>) -> impl FnOnce(ApiError) -> SeedError {
     let item = item.into();
-    move |e| SeedError::Invalid { item, message: e.message }
+    move |e| SeedError::Invalid {
+        item,
+        message: e.message,
+    }
 }
 
 fn check_user(name: &str) -> Result<(), SeedError> {
@@ -176,8 +181,17 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
     for bot in &doc.chime_bots {
         let created = s
             .chime
-            .add_bot(&bot.account_id, bot.bot_id.as_deref(), bot.display_name.as_deref(), bot.security_token.as_deref(), now)
-            .map_err(refused(format!("chime bot {:?}", bot.bot_id.as_deref().unwrap_or(&bot.account_id))))?;
+            .add_bot(
+                &bot.account_id,
+                bot.bot_id.as_deref(),
+                bot.display_name.as_deref(),
+                bot.security_token.as_deref(),
+                now,
+            )
+            .map_err(refused(format!(
+                "chime bot {:?}",
+                bot.bot_id.as_deref().unwrap_or(&bot.account_id)
+            )))?;
         report.chime_bots.push(truth::bot(&created));
     }
     for user in &doc.iam_users {
@@ -186,29 +200,45 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
         report.iam_users.push(user.clone());
     }
     for c in &doc.iam_credentials {
-        let user = c.user_name.clone().unwrap_or_else(|| s.config.caller_user_name.clone());
+        let user = c
+            .user_name
+            .clone()
+            .unwrap_or_else(|| s.config.caller_user_name.clone());
         check_user(&user)?;
         let item = format!("iam credential of {user}");
-        if let Some(id) = &c.credential_id {
-            if !iam::valid_credential_id(id) {
-                return Err(SeedError::Invalid { item, message: format!("credential id {id} must match [\\w]+ (20-128 characters)") });
-            }
+        if let Some(id) = &c.credential_id
+            && !iam::valid_credential_id(id)
+        {
+            return Err(SeedError::Invalid {
+                item,
+                message: format!("credential id {id} must match [\\w]+ (20-128 characters)"),
+            });
         }
         s.iam.ensure_user(&user, &account, now);
-        let service = c.service_name.as_deref().unwrap_or("codecommit.amazonaws.com");
+        let service = c
+            .service_name
+            .as_deref()
+            .unwrap_or("codecommit.amazonaws.com");
         let mut created = s
             .iam
             .create_credential(&user, service, c.credential_id.clone(), None, &account, now)
             .map_err(refused(item.clone()))?;
         if let Some(password) = &c.service_password {
-            s.iam.set_password(&user, &created.id, password.clone()).map_err(refused(item.clone()))?;
+            s.iam
+                .set_password(&user, &created.id, password.clone())
+                .map_err(refused(item.clone()))?;
             created.password = password.clone();
         }
         if let Some(status) = &c.status {
             if !matches!(status.as_str(), "Active" | "Inactive") {
-                return Err(SeedError::Invalid { item, message: format!("status {status} is not Active or Inactive") });
+                return Err(SeedError::Invalid {
+                    item,
+                    message: format!("status {status} is not Active or Inactive"),
+                });
             }
-            s.iam.update(&user, &created.id, status).map_err(refused(item))?;
+            s.iam
+                .update(&user, &created.id, status)
+                .map_err(refused(item))?;
             created.status = status.clone();
         }
         report.iam_credentials.push(truth::credential(&created));
@@ -229,7 +259,10 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
     let now = Utc::now();
     let item = format!("secret {}", seed.name);
     if seed.name.is_empty() || seed.name.len() > 512 {
-        return Err(SeedError::Invalid { item, message: "names are 1 to 512 characters".into() });
+        return Err(SeedError::Invalid {
+            item,
+            message: "names are 1 to 512 characters".into(),
+        });
     }
     let arn = format!(
         "arn:aws:secretsmanager:{}:{}:secret:{}-{}",
@@ -280,11 +313,24 @@ mod tests {
         let report = apply(&mut state, &doc).unwrap();
         assert_eq!(report.iam_credentials[0].user_name, "sofia");
         assert!(report.iam_credentials[0].credential_id.starts_with("ACCA"));
-        assert_eq!(report.secrets[0].current().unwrap().secret_string.as_deref(), Some("v"));
+        assert_eq!(
+            report.secrets[0]
+                .current()
+                .unwrap()
+                .secret_string
+                .as_deref(),
+            Some("v")
+        );
 
         let bad = parse(r#"{"iam_users": ["ok"], "ivs_stages": [{"arn": "nope"}]}"#).unwrap();
-        assert!(matches!(apply(&mut state, &bad), Err(SeedError::Invalid { .. })));
-        assert!(state.iam.user("ok").is_err(), "a refused document creates nothing");
+        assert!(matches!(
+            apply(&mut state, &bad),
+            Err(SeedError::Invalid { .. })
+        ));
+        assert!(
+            state.iam.user("ok").is_err(),
+            "a refused document creates nothing"
+        );
         assert!(matches!(parse(r#"{"bots": []}"#), Err(SeedError::Json(_))));
     }
 }

@@ -29,7 +29,11 @@ impl fmt::Display for DropConnection {
 impl std::error::Error for DropConnection {}
 
 /// Accepts connections until `stop` changes, then aborts the connections still open.
-pub(crate) async fn serve(listener: TcpListener, controls: Controls, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    controls: Controls,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {

@@ -80,7 +80,9 @@ impl Shared {
 
     /// Locks the state; a panic elsewhere never makes the emulator unusable.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -94,7 +94,14 @@ pub(crate) fn error_response(service: Service, err: &ApiError, request_id: &str)
         Service::Iam => {
             let mut w = XmlWriter::document("ErrorResponse", IAM_NAMESPACE);
             w.start("Error")
-                .text("Type", if err.is_sender_fault() { "Sender" } else { "Receiver" })
+                .text(
+                    "Type",
+                    if err.is_sender_fault() {
+                        "Sender"
+                    } else {
+                        "Receiver"
+                    },
+                )
                 .text("Code", err.code)
                 .text("Message", &err.message)
                 .end()
@@ -103,15 +110,24 @@ pub(crate) fn error_response(service: Service, err: &ApiError, request_id: &str)
         }
         Service::Chime => {
             let body = json!({"Code": chime_short_code(err.code), "Message": err.message});
-            with_error_type(json_response(service, err.status, &body, request_id), err.code)
+            with_error_type(
+                json_response(service, err.status, &body, request_id),
+                err.code,
+            )
         }
         Service::IvsRealtime => {
             let body = json!({"exceptionMessage": err.message});
-            with_error_type(json_response(service, err.status, &body, request_id), err.code)
+            with_error_type(
+                json_response(service, err.status, &body, request_id),
+                err.code,
+            )
         }
         Service::Secretsmanager => {
             let body = json!({"__type": err.code, "Message": err.message});
-            with_error_type(json_response(service, err.status, &body, request_id), err.code)
+            with_error_type(
+                json_response(service, err.status, &body, request_id),
+                err.code,
+            )
         }
     }
 }

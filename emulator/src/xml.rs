@@ -38,7 +38,8 @@ impl XmlWriter {
             out: String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"),
             open: Vec::new(),
         };
-        w.out.push_str(&format!("<{root} xmlns=\"{}\">", escape(namespace)));
+        w.out
+            .push_str(&format!("<{root} xmlns=\"{}\">", escape(namespace)));
         w.open.push(root.to_string());
         w
     }
@@ -60,7 +61,8 @@ impl XmlWriter {
 
     /// Writes `<name>text</name>` with the text escaped.
     pub(crate) fn text(&mut self, name: &str, text: &str) -> &mut Self {
-        self.out.push_str(&format!("<{name}>{}</{name}>", escape(text)));
+        self.out
+            .push_str(&format!("<{name}>{}</{name}>", escape(text)));
         self
     }
 

@@ -28,7 +28,13 @@ pub(crate) fn validate(filters: &[Filter]) -> Result<(), ApiError> {
         let key = filter.key.as_deref().unwrap_or("");
         if !matches!(
             key,
-            "description" | "name" | "tag-key" | "tag-value" | "primary-region" | "owning-service" | "all"
+            "description"
+                | "name"
+                | "tag-key"
+                | "tag-value"
+                | "primary-region"
+                | "owning-service"
+                | "all"
         ) {
             return Err(ApiError::constraint(
                 400,
@@ -40,11 +46,15 @@ pub(crate) fn validate(filters: &[Filter]) -> Result<(), ApiError> {
         }
         let values = filter.values.as_deref().unwrap_or(&[]);
         if values.is_empty() || values.len() > 10 {
-            return Err(invalid_parameter("Each filter needs between 1 and 10 values."));
+            return Err(invalid_parameter(
+                "Each filter needs between 1 and 10 values.",
+            ));
         }
         for value in values {
             let ok = value.len() <= 512
-                && value.chars().all(|c| c.is_ascii_alphanumeric() || " :_@/+=.-!".contains(c));
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " :_@/+=.-!".contains(c));
             if !ok {
                 return Err(invalid_parameter(format!("Invalid filter value: {value}")));
             }
@@ -82,7 +92,12 @@ fn field_matches(secret: &Secret, key: &str, needle: &str) -> bool {
         _ => lower.split_whitespace().any(|word| {
             let fields = std::iter::once(secret.name.as_str())
                 .chain(secret.description.as_deref())
-                .chain(secret.tags.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]));
+                .chain(
+                    secret
+                        .tags
+                        .iter()
+                        .flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+                );
             fields.into_iter().any(|f| f.to_lowercase().contains(word))
         }),
     }
@@ -102,8 +117,17 @@ pub(crate) fn offset(token: Option<&str>) -> Result<usize, ApiError> {
         .decode(token)
         .ok()
         .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|s| s.strip_prefix("rekeyd-emulator:").and_then(|n| n.parse().ok()))
-        .ok_or_else(|| ApiError::new(400, "InvalidNextTokenException", "The NextToken value is invalid."))
+        .and_then(|s| {
+            s.strip_prefix("rekeyd-emulator:")
+                .and_then(|n| n.parse().ok())
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "InvalidNextTokenException",
+                "The NextToken value is invalid.",
+            )
+        })
 }
 
 /// Splits `items` into the page starting at `offset` and the token of the next one.
@@ -125,7 +149,10 @@ mod tests {
             arn: format!("arn:{name}"),
             description: Some("Database creds".into()),
             kms_key_id: None,
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             created: Utc::now(),
             last_changed: Utc::now(),
             deletion_date: None,
@@ -146,8 +173,20 @@ mod tests {
         assert!(matches(&s, &[filter("name", &["rekeyd/"])]));
         assert!(!matches(&s, &[filter("name", &["Rekeyd/"])]));
         assert!(matches(&s, &[filter("name", &["!other"])]));
-        assert!(matches(&s, &[filter("tag-key", &["rekeyd:"]), filter("tag-value", &["chime"])]));
-        assert!(!matches(&s, &[filter("tag-key", &["rekeyd:"]), filter("tag-value", &["iam"])]));
+        assert!(matches(
+            &s,
+            &[
+                filter("tag-key", &["rekeyd:"]),
+                filter("tag-value", &["chime"])
+            ]
+        ));
+        assert!(!matches(
+            &s,
+            &[
+                filter("tag-key", &["rekeyd:"]),
+                filter("tag-value", &["iam"])
+            ]
+        ));
         assert!(matches(&s, &[filter("description", &["database"])]));
         assert!(validate(&[filter("colour", &["x"])]).is_err());
         assert!(validate(&[filter("name", &["a*"])]).is_err());

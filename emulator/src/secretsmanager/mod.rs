@@ -57,7 +57,11 @@ pub(crate) enum PutOutcome {
 }
 
 pub(crate) fn not_found() -> ApiError {
-    ApiError::new(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
+    ApiError::new(
+        400,
+        "ResourceNotFoundException",
+        "Secrets Manager can't find the specified secret.",
+    )
 }
 
 pub(crate) fn marked_for_deletion() -> ApiError {
@@ -71,7 +75,9 @@ pub(crate) fn marked_for_deletion() -> ApiError {
 impl Secret {
     /// The version holding `label`.
     pub(crate) fn by_stage(&self, label: &str) -> Option<&Version> {
-        self.versions.iter().find(|v| v.stages.iter().any(|s| s == label))
+        self.versions
+            .iter()
+            .find(|v| v.stages.iter().any(|s| s == label))
     }
 
     pub(crate) fn by_id(&self, id: &str) -> Option<&Version> {
@@ -124,11 +130,14 @@ impl Secret {
             labels.push(AWSCURRENT.to_string());
         }
         labels.dedup();
-        if labels.iter().any(|l| l == AWSCURRENT) {
-            if let Some(old) = self.versions.iter().position(|v| v.stages.iter().any(|s| s == AWSCURRENT)) {
-                self.remove_label(AWSPREVIOUS);
-                self.versions[old].stages.push(AWSPREVIOUS.to_string());
-            }
+        if labels.iter().any(|l| l == AWSCURRENT)
+            && let Some(old) = self
+                .versions
+                .iter()
+                .position(|v| v.stages.iter().any(|s| s == AWSCURRENT))
+        {
+            self.remove_label(AWSPREVIOUS);
+            self.versions[old].stages.push(AWSPREVIOUS.to_string());
         }
         for label in &labels {
             self.remove_label(label);
@@ -192,7 +201,8 @@ impl SecretsState {
         if secret_id.starts_with("arn:") {
             // A full ARN, or a partial one without the random six-character suffix.
             self.secrets.iter().position(|s| {
-                s.arn == secret_id || s.arn.len() == secret_id.len() + 7 && s.arn.starts_with(secret_id)
+                s.arn == secret_id
+                    || s.arn.len() == secret_id.len() + 7 && s.arn.starts_with(secret_id)
             })
         } else {
             self.secrets.iter().position(|s| s.name == secret_id)
@@ -201,7 +211,9 @@ impl SecretsState {
 
     /// The secret named by name or ARN.
     pub(crate) fn find(&self, secret_id: &str) -> Result<&Secret, ApiError> {
-        self.position(secret_id).map(|i| &self.secrets[i]).ok_or_else(not_found)
+        self.position(secret_id)
+            .map(|i| &self.secrets[i])
+            .ok_or_else(not_found)
     }
 
     pub(crate) fn find_mut(&mut self, secret_id: &str) -> Result<&mut Secret, ApiError> {
@@ -224,7 +236,10 @@ impl SecretsState {
                 ApiError::new(
                     400,
                     "ResourceExistsException",
-                    format!("The operation failed because the secret {} already exists.", secret.name),
+                    format!(
+                        "The operation failed because the secret {} already exists.",
+                        secret.name
+                    ),
                 )
             });
         }
@@ -279,7 +294,10 @@ mod tests {
         let mut s = secret();
         let now = Utc::now();
         s.put_version("v1", text("a"), None, now).unwrap();
-        assert_eq!(s.put_version("v1", text("a"), None, now).unwrap(), PutOutcome::AlreadyThere);
+        assert_eq!(
+            s.put_version("v1", text("a"), None, now).unwrap(),
+            PutOutcome::AlreadyThere
+        );
         let err = s.put_version("v1", text("b"), None, now).unwrap_err();
         assert_eq!(err.code, "ResourceExistsException");
         assert_eq!(s.versions.len(), 1);
@@ -288,9 +306,11 @@ mod tests {
     #[test]
     fn first_version_is_current_even_with_custom_stages() {
         let mut s = secret();
-        s.put_version("v1", text("a"), Some(vec!["PENDING".into()]), Utc::now()).unwrap();
+        s.put_version("v1", text("a"), Some(vec!["PENDING".into()]), Utc::now())
+            .unwrap();
         assert_eq!(s.by_stage(AWSCURRENT).unwrap().id, "v1");
-        s.put_version("v2", text("b"), Some(vec!["PENDING".into()]), Utc::now()).unwrap();
+        s.put_version("v2", text("b"), Some(vec!["PENDING".into()]), Utc::now())
+            .unwrap();
         assert_eq!(s.by_stage(AWSCURRENT).unwrap().id, "v1");
         assert_eq!(s.by_stage("PENDING").unwrap().id, "v2");
     }
@@ -300,7 +320,8 @@ mod tests {
         let mut s = secret();
         let day_ago = Utc::now() - Duration::hours(25);
         for i in 0..MAX_VERSIONS {
-            s.put_version(&format!("v{i}"), text(&i.to_string()), None, day_ago).unwrap();
+            s.put_version(&format!("v{i}"), text(&i.to_string()), None, day_ago)
+                .unwrap();
         }
         // All but two are old and unlabeled: the next put prunes the oldest.
         s.put_version("new", text("n"), None, Utc::now()).unwrap();
@@ -309,9 +330,13 @@ mod tests {
 
         let mut young = secret();
         for i in 0..MAX_VERSIONS {
-            young.put_version(&format!("v{i}"), text(&i.to_string()), None, Utc::now()).unwrap();
+            young
+                .put_version(&format!("v{i}"), text(&i.to_string()), None, Utc::now())
+                .unwrap();
         }
-        let err = young.put_version("x", text("x"), None, Utc::now()).unwrap_err();
+        let err = young
+            .put_version("x", text("x"), None, Utc::now())
+            .unwrap_err();
         assert_eq!(err.code, "LimitExceededException");
     }
 
@@ -320,9 +345,23 @@ mod tests {
         let mut state = SecretsState::default();
         state.insert(secret()).unwrap();
         assert!(state.find("s").is_ok());
-        assert!(state.find("arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf").is_ok());
-        assert!(state.find("arn:aws:secretsmanager:us-east-1:123456789012:secret:s").is_ok());
-        assert_eq!(state.find("t").unwrap_err().code, "ResourceNotFoundException");
-        assert_eq!(state.insert(secret()).unwrap_err().code, "ResourceExistsException");
+        assert!(
+            state
+                .find("arn:aws:secretsmanager:us-east-1:123456789012:secret:s-AbCdEf")
+                .is_ok()
+        );
+        assert!(
+            state
+                .find("arn:aws:secretsmanager:us-east-1:123456789012:secret:s")
+                .is_ok()
+        );
+        assert_eq!(
+            state.find("t").unwrap_err().code,
+            "ResourceNotFoundException"
+        );
+        assert_eq!(
+            state.insert(secret()).unwrap_err().code,
+            "ResourceExistsException"
+        );
     }
 }

@@ -16,9 +16,17 @@ pub(super) const VALIDATION: &str = "ValidationException";
 
 /// Parses a request body; an empty body is an empty object.
 pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     serde_json::from_slice(body).map_err(|e| {
-        ApiError::new(400, "SerializationException", format!("Could not parse request body: {e}"))
+        ApiError::new(
+            400,
+            "SerializationException",
+            format!("Could not parse request body: {e}"),
+        )
     })
 }
 
@@ -26,16 +34,30 @@ pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 pub(super) fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
     let n = value.chars().count();
     if n < min {
-        return Err(ApiError::constraint(400, VALIDATION, value, &lower_camel(field), &format!("Member must have length greater than or equal to {min}")));
+        return Err(ApiError::constraint(
+            400,
+            VALIDATION,
+            value,
+            &lower_camel(field),
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
     }
     if n > max {
-        return Err(ApiError::constraint(400, VALIDATION, "***", &lower_camel(field), &format!("Member must have length less than or equal to {max}")));
+        return Err(ApiError::constraint(
+            400,
+            VALIDATION,
+            "***",
+            &lower_camel(field),
+            &format!("Member must have length less than or equal to {max}"),
+        ));
     }
     Ok(())
 }
 
 pub(super) fn required<'a>(field: &str, value: &'a Option<String>) -> Result<&'a str, ApiError> {
-    value.as_deref().ok_or_else(|| ApiError::missing(400, VALIDATION, &lower_camel(field)))
+    value
+        .as_deref()
+        .ok_or_else(|| ApiError::missing(400, VALIDATION, &lower_camel(field)))
 }
 
 fn invalid_parameter(message: impl Into<String>) -> ApiError {
@@ -43,7 +65,12 @@ fn invalid_parameter(message: impl Into<String>) -> ApiError {
 }
 
 /// Serves one Secrets Manager operation.
-pub(crate) fn handle(state: &mut SecretsState, ctx: &mut Ctx, op: &str, body: &[u8]) -> Result<Value, ApiError> {
+pub(crate) fn handle(
+    state: &mut SecretsState,
+    ctx: &mut Ctx,
+    op: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
     match op {
         "CreateSecret" => create_secret(state, ctx, parse(body)?),
         "PutSecretValue" => put_secret_value(state, ctx, parse(body)?),
@@ -54,7 +81,11 @@ pub(crate) fn handle(state: &mut SecretsState, ctx: &mut Ctx, op: &str, body: &[
         "ListSecretVersionIds" => reads::list_secret_version_ids(state, parse(body)?),
         "ListSecrets" => reads::list_secrets(state, parse(body)?),
         "BatchGetSecretValue" => reads::batch_get_secret_value(state, parse(body)?),
-        other => Err(ApiError::new(400, "UnknownOperationException", format!("Unknown operation {other}"))),
+        other => Err(ApiError::new(
+            400,
+            "UnknownOperationException",
+            format!("Unknown operation {other}"),
+        )),
     }
 }
 
@@ -83,7 +114,10 @@ fn tags(input: Option<Vec<TagIn>>) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// The new value from `SecretString`/`SecretBinary`; at most one of them.
-fn secret_value(string: Option<String>, binary: Option<String>) -> Result<Option<SecretValue>, ApiError> {
+fn secret_value(
+    string: Option<String>,
+    binary: Option<String>,
+) -> Result<Option<SecretValue>, ApiError> {
     match (string, binary) {
         (Some(_), Some(_)) => Err(invalid_parameter(
             "You can't specify both a binary secret value and a string secret value in the same secret.",
@@ -94,10 +128,18 @@ fn secret_value(string: Option<String>, binary: Option<String>) -> Result<Option
         }
         (None, Some(b)) => {
             let bytes = STANDARD.decode(b.as_bytes()).map_err(|_| {
-                ApiError::new(400, "SerializationException", "SecretBinary is not valid base64.")
+                ApiError::new(
+                    400,
+                    "SerializationException",
+                    "SecretBinary is not valid base64.",
+                )
             })?;
             if bytes.is_empty() || bytes.len() > 65536 {
-                return Err(ApiError::new(400, VALIDATION, "SecretBinary must be 1 to 65536 bytes."));
+                return Err(ApiError::new(
+                    400,
+                    VALIDATION,
+                    "SecretBinary must be 1 to 65536 bytes.",
+                ));
             }
             Ok(Some(SecretValue::Binary(bytes)))
         }
@@ -107,14 +149,19 @@ fn secret_value(string: Option<String>, binary: Option<String>) -> Result<Option
 
 fn request_token(token: Option<String>) -> Result<String, ApiError> {
     let token = token.ok_or_else(|| {
-        ApiError::new(400, "InvalidRequestException", "You must provide a ClientRequestToken value. We recommend a UUID-type value.")
+        ApiError::new(
+            400,
+            "InvalidRequestException",
+            "You must provide a ClientRequestToken value. We recommend a UUID-type value.",
+        )
     })?;
     check_len("ClientRequestToken", &token, 32, 64)?;
     Ok(token)
 }
 
 fn valid_name(name: &str) -> bool {
-    name.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
 }
 
 #[derive(Deserialize)]
@@ -129,7 +176,11 @@ pub(super) struct CreateSecretInput {
     tags: Option<Vec<TagIn>>,
 }
 
-fn create_secret(state: &mut SecretsState, ctx: &mut Ctx, input: CreateSecretInput) -> Result<Value, ApiError> {
+fn create_secret(
+    state: &mut SecretsState,
+    ctx: &mut Ctx,
+    input: CreateSecretInput,
+) -> Result<Value, ApiError> {
     let name = required("Name", &input.name)?.to_string();
     check_len("Name", &name, 1, 512)?;
     if !valid_name(&name) {
@@ -189,15 +240,24 @@ pub(super) struct PutSecretValueInput {
     version_stages: Option<Vec<String>>,
 }
 
-fn put_secret_value(state: &mut SecretsState, ctx: &mut Ctx, input: PutSecretValueInput) -> Result<Value, ApiError> {
+fn put_secret_value(
+    state: &mut SecretsState,
+    ctx: &mut Ctx,
+    input: PutSecretValueInput,
+) -> Result<Value, ApiError> {
     let secret_id = required("SecretId", &input.secret_id)?;
     check_len("SecretId", secret_id, 1, 2048)?;
     let token = request_token(input.client_request_token)?;
-    let value = secret_value(input.secret_string, input.secret_binary)?
-        .ok_or_else(|| invalid_parameter("You must provide either SecretString or SecretBinary."))?;
+    let value = secret_value(input.secret_string, input.secret_binary)?.ok_or_else(|| {
+        invalid_parameter("You must provide either SecretString or SecretBinary.")
+    })?;
     if let Some(stages) = &input.version_stages {
         if stages.is_empty() || stages.len() > 20 {
-            return Err(ApiError::new(400, VALIDATION, "VersionStages must hold 1 to 20 labels."));
+            return Err(ApiError::new(
+                400,
+                VALIDATION,
+                "VersionStages must hold 1 to 20 labels.",
+            ));
         }
         for stage in stages {
             check_len("VersionStages.member", stage, 1, 256)?;
@@ -208,7 +268,10 @@ fn put_secret_value(state: &mut SecretsState, ctx: &mut Ctx, input: PutSecretVal
     if secret.put_version(&token, value, input.version_stages, ctx.now)? == PutOutcome::Created {
         ctx.mutated = true;
     }
-    let stages = secret.by_id(&token).map(|v| v.stages.clone()).unwrap_or_default();
+    let stages = secret
+        .by_id(&token)
+        .map(|v| v.stages.clone())
+        .unwrap_or_default();
     Ok(json!({"ARN": secret.arn, "Name": secret.name, "VersionId": token, "VersionStages": stages}))
 }
 
@@ -219,7 +282,11 @@ pub(super) struct TagResourceInput {
     tags: Option<Vec<TagIn>>,
 }
 
-fn tag_resource(state: &mut SecretsState, ctx: &mut Ctx, input: TagResourceInput) -> Result<Value, ApiError> {
+fn tag_resource(
+    state: &mut SecretsState,
+    ctx: &mut Ctx,
+    input: TagResourceInput,
+) -> Result<Value, ApiError> {
     let secret_id = required("SecretId", &input.secret_id)?;
     if input.tags.is_none() {
         return Err(ApiError::missing(400, VALIDATION, "tags"));
@@ -244,7 +311,11 @@ pub(super) struct DeleteSecretInput {
     force_delete_without_recovery: Option<bool>,
 }
 
-fn delete_secret(state: &mut SecretsState, ctx: &mut Ctx, input: DeleteSecretInput) -> Result<Value, ApiError> {
+fn delete_secret(
+    state: &mut SecretsState,
+    ctx: &mut Ctx,
+    input: DeleteSecretInput,
+) -> Result<Value, ApiError> {
     let secret_id = required("SecretId", &input.secret_id)?;
     let force = input.force_delete_without_recovery.unwrap_or(false);
     if force && input.recovery_window_in_days.is_some() {
@@ -254,7 +325,9 @@ fn delete_secret(state: &mut SecretsState, ctx: &mut Ctx, input: DeleteSecretInp
     }
     let days = input.recovery_window_in_days.unwrap_or(30);
     if !force && !(7..=30).contains(&days) {
-        return Err(invalid_parameter("The RecoveryWindowInDays value must be between 7 and 30 days (inclusive)."));
+        return Err(invalid_parameter(
+            "The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).",
+        ));
     }
     let secret = state.find_mut(secret_id)?;
     let (arn, name) = (secret.arn.clone(), secret.name.clone());
@@ -289,14 +362,34 @@ mod tests {
     #[test]
     fn create_then_put_then_read() {
         let mut s = SecretsState::default();
-        let out = call(&mut s, "CreateSecret", json!({"Name": "a", "SecretString": "1", "ClientRequestToken": TOKEN})).unwrap();
+        let out = call(
+            &mut s,
+            "CreateSecret",
+            json!({"Name": "a", "SecretString": "1", "ClientRequestToken": TOKEN}),
+        )
+        .unwrap();
         assert_eq!(out["VersionId"], TOKEN);
-        assert!(out["ARN"].as_str().unwrap().starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:a-"));
+        assert!(
+            out["ARN"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:secretsmanager:us-east-1:123456789012:secret:a-")
+        );
         let err = call(&mut s, "CreateSecret", json!({"Name": "a"})).unwrap_err();
         assert_eq!(err.code, "ResourceExistsException");
-        let err = call(&mut s, "PutSecretValue", json!({"SecretId": "a", "SecretString": "2"})).unwrap_err();
+        let err = call(
+            &mut s,
+            "PutSecretValue",
+            json!({"SecretId": "a", "SecretString": "2"}),
+        )
+        .unwrap_err();
         assert_eq!(err.code, "InvalidRequestException");
-        let err = call(&mut s, "PutSecretValue", json!({"SecretId": "a", "SecretString": "2", "ClientRequestToken": "short"})).unwrap_err();
+        let err = call(
+            &mut s,
+            "PutSecretValue",
+            json!({"SecretId": "a", "SecretString": "2", "ClientRequestToken": "short"}),
+        )
+        .unwrap_err();
         assert_eq!(err.code, VALIDATION);
     }
 
@@ -317,9 +410,19 @@ mod tests {
         let mut s = SecretsState::default();
         call(&mut s, "CreateSecret", json!({"Name": "a"})).unwrap();
         call(&mut s, "DeleteSecret", json!({"SecretId": "a"})).unwrap();
-        let err = call(&mut s, "PutSecretValue", json!({"SecretId": "a", "SecretString": "x", "ClientRequestToken": TOKEN})).unwrap_err();
+        let err = call(
+            &mut s,
+            "PutSecretValue",
+            json!({"SecretId": "a", "SecretString": "x", "ClientRequestToken": TOKEN}),
+        )
+        .unwrap_err();
         assert_eq!(err.code, "InvalidRequestException");
-        call(&mut s, "DeleteSecret", json!({"SecretId": "a", "ForceDeleteWithoutRecovery": true})).unwrap();
+        call(
+            &mut s,
+            "DeleteSecret",
+            json!({"SecretId": "a", "ForceDeleteWithoutRecovery": true}),
+        )
+        .unwrap();
         assert!(s.secrets().is_empty());
     }
 }

@@ -75,7 +75,13 @@ fn max_results(value: Option<i64>, max: i64, default: i64) -> Result<usize, ApiE
     if (1..=max).contains(&n) {
         Ok(n as usize)
     } else {
-        Err(ApiError::constraint(400, VALIDATION, &n.to_string(), "maxResults", &format!("Member must have value between 1 and {max}")))
+        Err(ApiError::constraint(
+            400,
+            VALIDATION,
+            &n.to_string(),
+            "maxResults",
+            &format!("Member must have value between 1 and {max}"),
+        ))
     }
 }
 
@@ -87,7 +93,10 @@ pub(super) struct GetSecretValueInput {
     version_stage: Option<String>,
 }
 
-pub(super) fn get_secret_value(state: &SecretsState, input: GetSecretValueInput) -> Result<Value, ApiError> {
+pub(super) fn get_secret_value(
+    state: &SecretsState,
+    input: GetSecretValueInput,
+) -> Result<Value, ApiError> {
     let secret_id = required("SecretId", &input.secret_id)?;
     check_len("SecretId", secret_id, 1, 2048)?;
     if let Some(id) = &input.version_id {
@@ -109,7 +118,11 @@ pub(super) fn get_secret_value(state: &SecretsState, input: GetSecretValueInput)
             (Some(id), _) => format!("VersionId: {id}"),
             (None, stage) => format!("staging label: {}", stage.as_deref().unwrap_or(AWSCURRENT)),
         };
-        ApiError::new(400, "ResourceNotFoundException", format!("Secrets Manager can't find the specified secret value for {what}"))
+        ApiError::new(
+            400,
+            "ResourceNotFoundException",
+            format!("Secrets Manager can't find the specified secret value for {what}"),
+        )
     })?;
     Ok(value_entry(secret, version))
 }
@@ -120,7 +133,10 @@ pub(super) struct DescribeSecretInput {
     secret_id: Option<String>,
 }
 
-pub(super) fn describe_secret(state: &SecretsState, input: DescribeSecretInput) -> Result<Value, ApiError> {
+pub(super) fn describe_secret(
+    state: &SecretsState,
+    input: DescribeSecretInput,
+) -> Result<Value, ApiError> {
     let secret_id = required("SecretId", &input.secret_id)?;
     check_len("SecretId", secret_id, 1, 2048)?;
     Ok(metadata(state.find(secret_id)?, "VersionIdsToStages"))
@@ -135,7 +151,10 @@ pub(super) struct ListSecretVersionIdsInput {
     include_deprecated: Option<bool>,
 }
 
-pub(super) fn list_secret_version_ids(state: &SecretsState, input: ListSecretVersionIdsInput) -> Result<Value, ApiError> {
+pub(super) fn list_secret_version_ids(
+    state: &SecretsState,
+    input: ListSecretVersionIdsInput,
+) -> Result<Value, ApiError> {
     let secret_id = required("SecretId", &input.secret_id)?;
     let max = max_results(input.max_results, 100, 100)?;
     let offset = listing::offset(input.next_token.as_deref())?;
@@ -166,7 +185,10 @@ pub(super) struct ListSecretsInput {
     sort_by: Option<String>,
 }
 
-pub(super) fn list_secrets(state: &SecretsState, input: ListSecretsInput) -> Result<Value, ApiError> {
+pub(super) fn list_secrets(
+    state: &SecretsState,
+    input: ListSecretsInput,
+) -> Result<Value, ApiError> {
     let max = max_results(input.max_results, 100, 100)?;
     let offset = listing::offset(input.next_token.as_deref())?;
     let filters = input.filters.unwrap_or_default();
@@ -186,9 +208,20 @@ pub(super) fn list_secrets(state: &SecretsState, input: ListSecretsInput) -> Res
     match input.sort_order.as_deref() {
         None | Some("asc") => {}
         Some("desc") => found.reverse(),
-        Some(other) => return Err(ApiError::constraint(400, VALIDATION, other, "sortOrder", "Member must satisfy enum value set: [asc, desc]")),
+        Some(other) => {
+            return Err(ApiError::constraint(
+                400,
+                VALIDATION,
+                other,
+                "sortOrder",
+                "Member must satisfy enum value set: [asc, desc]",
+            ));
+        }
     }
-    let entries: Vec<Value> = found.into_iter().map(|s| metadata(s, "SecretVersionsToStages")).collect();
+    let entries: Vec<Value> = found
+        .into_iter()
+        .map(|s| metadata(s, "SecretVersionsToStages"))
+        .collect();
     let (page, next) = listing::page(entries, offset, max);
     let mut out = json!({"SecretList": page});
     if let Some(next) = next {
@@ -210,14 +243,25 @@ fn batch_error(secret_id: &str, err: &ApiError) -> Value {
     json!({"SecretId": secret_id, "ErrorCode": err.code, "Message": err.message})
 }
 
-pub(super) fn batch_get_secret_value(state: &SecretsState, input: BatchGetSecretValueInput) -> Result<Value, ApiError> {
+pub(super) fn batch_get_secret_value(
+    state: &SecretsState,
+    input: BatchGetSecretValueInput,
+) -> Result<Value, ApiError> {
     let (values, errors, next) = match (input.secret_id_list, input.filters) {
         (Some(ids), None) => {
             if input.max_results.is_some() {
-                return Err(ApiError::new(400, "InvalidParameterException", "MaxResults can be used only with Filters."));
+                return Err(ApiError::new(
+                    400,
+                    "InvalidParameterException",
+                    "MaxResults can be used only with Filters.",
+                ));
             }
             if ids.is_empty() || ids.len() > 20 {
-                return Err(ApiError::new(400, VALIDATION, "SecretIdList must hold 1 to 20 secret ids."));
+                return Err(ApiError::new(
+                    400,
+                    VALIDATION,
+                    "SecretIdList must hold 1 to 20 secret ids.",
+                ));
             }
             let mut values = Vec::new();
             let mut errors = Vec::new();
@@ -268,7 +312,11 @@ fn current_value(found: Result<&Secret, ApiError>) -> Result<Value, ApiError> {
     let secret = found?;
     secret.usable()?;
     let version = secret.by_stage(AWSCURRENT).ok_or_else(|| {
-        ApiError::new(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")
+        ApiError::new(
+            400,
+            "ResourceNotFoundException",
+            "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
+        )
     })?;
     Ok(value_entry(secret, version))
 }

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real AWS SDK for Rust (and the AWS CLI) against the emulator over HTTP.
+
+mod util;
+
+mod chime;
+mod cli;
+mod controls;
+mod faults;
+mod iam;
+mod ivs;
+mod secretsmanager;

@@ -8,8 +8,11 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::{GlobalArgs, LogFormat};
 
 /// Installs the global subscriber. Call once, before anything logs.
-pub fn init(args: &GlobalArgs) {
+/// `quiet_by_default` starts at warnings (for commands whose stdout is the
+/// show, like `demo`).
+pub fn init(args: &GlobalArgs, quiet_by_default: bool) {
     let level = match (args.verbose, args.quiet) {
+        (0, 0) if quiet_by_default => "warn",
         (0, 0) => "info",
         (1, _) => "debug",
         (v, _) if v >= 2 => "trace",

@@ -4,14 +4,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rekeyd::cli::Cli;
+use rekeyd::cli::{Cli, Command};
 use rekeyd::exit::{self, UsageError};
 use rekeyd::policy::PolicyError;
 use rekeyd::{commands, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(&cli.global);
+    logging::init(&cli.global, matches!(cli.command, Command::Demo(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

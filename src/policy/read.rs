@@ -255,6 +255,12 @@ fn unknown_key(message: &str) -> Option<String> {
 
 /// serde's Rust type names in TOML terms.
 fn tomlish(message: &str) -> String {
+    // An integer beyond 64 bits reaches serde as i128.
+    if let Some(rest) = message.strip_prefix("invalid type: integer `") {
+        if let Some((number, _)) = rest.split_once("` as i128") {
+            return format!("{number} is out of range");
+        }
+    }
     let mut message = message.to_owned();
     if let Some(at) = message.find("expected struct ") {
         message.replace_range(at.., "expected a table");
@@ -266,7 +272,6 @@ fn tomlish(message: &str) -> String {
         ("expected i64", "expected an integer"),
         ("invalid type: map", "invalid type: table"),
         ("invalid type: sequence", "invalid type: array"),
-        (" as i128", ""),
     ] {
         message = message.replace(rust, toml);
     }

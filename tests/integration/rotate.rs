@@ -33,11 +33,18 @@ async fn rotate_all_stores_exactly_what_each_provider_issued() {
     assert_eq!(ivs["stage_arn"], STAGE_ARN);
     assert_eq!(ivs["user_id"], "bob");
     assert_eq!(ivs["attributes"]["role"], "host");
-    assert_eq!(env.ivs_tokens(), vec![ivs["token"].as_str().unwrap().to_owned()]);
+    assert_eq!(
+        env.ivs_tokens(),
+        vec![ivs["token"].as_str().unwrap().to_owned()]
+    );
 
     // Created secrets carry rekeyd's tags.
     let truth = env.truth();
-    let secret = truth.secrets.iter().find(|s| s.name == "rekeyd/support-bot").unwrap();
+    let secret = truth
+        .secrets
+        .iter()
+        .find(|s| s.name == "rekeyd/support-bot")
+        .unwrap();
     assert_eq!(secret.tags["rekeyd:credential"], "support-bot");
     assert_eq!(secret.tags["rekeyd:kind"], "chime_bot");
 }
@@ -55,12 +62,25 @@ async fn a_second_rotation_adds_one_version_and_keeps_the_old_as_previous() {
 
     let chime = env.secret_stages("rekeyd/support-bot");
     assert_eq!(chime["AWSPREVIOUS"]["security_token"], first_token.as_str());
-    assert_eq!(chime["AWSCURRENT"]["security_token"], env.bot_token().as_str());
+    assert_eq!(
+        chime["AWSCURRENT"]["security_token"],
+        env.bot_token().as_str()
+    );
     assert_ne!(first_token, env.bot_token());
     let iam = env.secret_stages("rekeyd/codecommit-sofia");
-    assert_eq!(iam["AWSPREVIOUS"]["service_password"], first_password.as_str());
-    assert_eq!(iam["AWSCURRENT"]["service_password"], env.iam_password().as_str());
-    for secret in ["rekeyd/support-bot", "rekeyd/codecommit-sofia", "rekeyd/stage-host-bob"] {
+    assert_eq!(
+        iam["AWSPREVIOUS"]["service_password"],
+        first_password.as_str()
+    );
+    assert_eq!(
+        iam["AWSCURRENT"]["service_password"],
+        env.iam_password().as_str()
+    );
+    for secret in [
+        "rekeyd/support-bot",
+        "rekeyd/codecommit-sofia",
+        "rekeyd/stage-host-bob",
+    ] {
         assert_eq!(env.version_count(secret), 2, "{secret}");
     }
 }
@@ -74,7 +94,10 @@ async fn named_rotation_touches_only_the_named_credential() {
     let out = env.rekeyd(&policy, &["rotate", "support-bot"]).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
-    assert_eq!(env.current("rekeyd/support-bot")["security_token"], env.bot_token().as_str());
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
     assert_eq!(env.iam_password(), password_before);
     assert!(env.ivs_tokens().is_empty());
     assert_eq!(env.version_count("rekeyd/codecommit-sofia"), 0);
@@ -85,7 +108,9 @@ async fn an_unknown_name_is_a_usage_error_and_nothing_rotates() {
     let env = TestEnv::new().await;
     let policy = env.write_policy(&env.standard_policy("30d"));
 
-    let out = env.rekeyd(&policy, &["rotate", "support-bot", "no-such-cred"]).await;
+    let out = env
+        .rekeyd(&policy, &["rotate", "support-bot", "no-such-cred"])
+        .await;
     assert_eq!(out.code(), 2);
     assert!(out.stderr.contains("no-such-cred"), "{}", out.stderr);
     assert_eq!(env.mutating_calls(), 0);
@@ -98,10 +123,23 @@ async fn dry_run_calls_nothing_and_says_what_it_would_do() {
 
     let out = env.rekeyd(&policy, &["rotate", "--all", "--dry-run"]).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
-    assert!(out.line_for("support-bot").contains("RegenerateSecurityToken"));
-    assert!(out.line_for("codecommit-sofia").contains("ResetServiceSpecificCredential"));
-    assert!(out.line_for("stage-host-bob").contains("CreateParticipantToken"));
-    assert!(env.emulator.calls().is_empty(), "{:?}", env.emulator.calls());
+    assert!(
+        out.line_for("support-bot")
+            .contains("RegenerateSecurityToken")
+    );
+    assert!(
+        out.line_for("codecommit-sofia")
+            .contains("ResetServiceSpecificCredential")
+    );
+    assert!(
+        out.line_for("stage-host-bob")
+            .contains("CreateParticipantToken")
+    );
+    assert!(
+        env.emulator.calls().is_empty(),
+        "{:?}",
+        env.emulator.calls()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -119,9 +157,21 @@ async fn throttling_on_every_provider_is_retried() {
     }
 
     let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
-    assert_eq!(out.code(), 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
-    assert_eq!(env.current("rekeyd/support-bot")["security_token"], env.bot_token().as_str());
-    assert_eq!(env.current("rekeyd/codecommit-sofia")["service_password"], env.iam_password().as_str());
+    assert_eq!(
+        out.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
+    assert_eq!(
+        env.current("rekeyd/codecommit-sofia")["service_password"],
+        env.iam_password().as_str()
+    );
     let throttled = env
         .emulator
         .calls()
@@ -145,9 +195,22 @@ async fn secrets_manager_failing_the_first_writes_still_stores_one_version() {
         .unwrap();
 
     let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
-    assert_eq!(out.code(), 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
-    assert_eq!(env.current("rekeyd/support-bot")["security_token"], env.bot_token().as_str());
-    for secret in ["rekeyd/support-bot", "rekeyd/codecommit-sofia", "rekeyd/stage-host-bob"] {
+    assert_eq!(
+        out.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
+    for secret in [
+        "rekeyd/support-bot",
+        "rekeyd/codecommit-sofia",
+        "rekeyd/stage-host-bob",
+    ] {
         assert_eq!(env.version_count(secret), 2, "{secret}");
     }
 }
@@ -162,26 +225,52 @@ async fn a_lost_provider_response_is_retried_and_the_valid_secret_stored() {
             .unwrap();
     }
 
-    let out = env.rekeyd(&policy, &["rotate", "support-bot", "codecommit-sofia"]).await;
-    assert_eq!(out.code(), 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let out = env
+        .rekeyd(&policy, &["rotate", "support-bot", "codecommit-sofia"])
+        .await;
+    assert_eq!(
+        out.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
     // The first answer was lost with its secret; what is stored is what works now.
-    assert_eq!(env.current("rekeyd/support-bot")["security_token"], env.bot_token().as_str());
-    assert_eq!(env.current("rekeyd/codecommit-sofia")["service_password"], env.iam_password().as_str());
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
+    assert_eq!(
+        env.current("rekeyd/codecommit-sofia")["service_password"],
+        env.iam_password().as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lost_secrets_manager_response_does_not_make_a_second_version() {
     let env = TestEnv::new().await;
     let policy = env.write_policy(&env.standard_policy("30d"));
-    assert_eq!(env.rekeyd(&policy, &["rotate", "support-bot"]).await.code(), 0);
+    assert_eq!(
+        env.rekeyd(&policy, &["rotate", "support-bot"]).await.code(),
+        0
+    );
     env.emulator
         .inject(FaultRule::new("PutSecretValue", FaultKind::MutateThenDrop).times(2))
         .unwrap();
 
     let out = env.rekeyd(&policy, &["rotate", "support-bot"]).await;
-    assert_eq!(out.code(), 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code(),
+        0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
     assert_eq!(env.version_count("rekeyd/support-bot"), 2);
-    assert_eq!(env.current("rekeyd/support-bot")["security_token"], env.bot_token().as_str());
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -195,7 +284,12 @@ async fn a_failing_credential_does_not_stop_the_others() {
     let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
     assert_eq!(out.code(), 1);
     let line = out.line_for("support-bot");
-    assert!(line.contains("failed") && line.contains("00000000-0000-0000-0000-000000000000") && line.contains("does not exist"), "{line}");
+    assert!(
+        line.contains("failed")
+            && line.contains("00000000-0000-0000-0000-000000000000")
+            && line.contains("does not exist"),
+        "{line}"
+    );
     assert!(out.line_for("codecommit-sofia").contains(" rotated "));
     assert!(out.line_for("stage-host-bob").contains(" rotated "));
     assert_eq!(env.version_count("rekeyd/support-bot"), 0);
@@ -205,7 +299,10 @@ async fn a_failing_credential_does_not_stop_the_others() {
 async fn a_gone_chime_endpoint_gets_a_specific_error() {
     let env = TestEnv::new().await;
     // A port that was free a moment ago: nothing listens there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let text = env.standard_policy("30d").replace(
         "[defaults]",
         &format!("[aws.endpoints]\nchime = \"http://{closed}\"\n\n[defaults]"),
@@ -215,7 +312,10 @@ async fn a_gone_chime_endpoint_gets_a_specific_error() {
     let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
     assert_eq!(out.code(), 1);
     let line = out.line_for("support-bot");
-    assert!(line.contains("end of support") && line.contains("2026-02-20"), "{line}");
+    assert!(
+        line.contains("end of support") && line.contains("2026-02-20"),
+        "{line}"
+    );
     assert!(out.line_for("codecommit-sofia").contains(" rotated "));
 }
 
@@ -243,7 +343,10 @@ async fn trace_logging_never_shows_a_secret() {
         assert!(out.stderr.len() > 10_000, "trace output expected");
         for secret in &issued {
             assert!(!out.stdout.contains(secret.as_str()), "secret in stdout");
-            assert!(!out.stderr.contains(secret.as_str()), "secret in trace stderr");
+            assert!(
+                !out.stderr.contains(secret.as_str()),
+                "secret in trace stderr"
+            );
         }
     }
 }

@@ -201,15 +201,28 @@ attributes = {{ role = "host" }}
     /// Every IVS token the emulator issued on the standard stage.
     pub fn ivs_tokens(&self) -> Vec<String> {
         let truth = self.truth();
-        let stage = truth.ivs_stages.iter().find(|s| s.arn == STAGE_ARN).unwrap();
+        let stage = truth
+            .ivs_stages
+            .iter()
+            .find(|s| s.arn == STAGE_ARN)
+            .unwrap();
         stage.tokens.iter().map(|t| t.token.clone()).collect()
     }
 
     /// Every secret value the emulator ever issued (to scan output for).
     pub fn issued_secrets(&self) -> Vec<String> {
         let truth = self.truth();
-        let mut all: Vec<String> = truth.chime_bots.iter().map(|b| b.security_token.clone()).collect();
-        all.extend(truth.iam_credentials.iter().map(|c| c.service_password.clone()));
+        let mut all: Vec<String> = truth
+            .chime_bots
+            .iter()
+            .map(|b| b.security_token.clone())
+            .collect();
+        all.extend(
+            truth
+                .iam_credentials
+                .iter()
+                .map(|c| c.service_password.clone()),
+        );
         all.extend(
             truth
                 .ivs_stages

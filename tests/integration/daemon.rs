@@ -1,0 +1,134 @@
+//! `rekeyd daemon`: scheduled rotations, catch-up at start, and a SIGTERM
+//! that lets rotations in flight finish.
+
+use std::time::Duration;
+
+use rekeyd_emulator::{FaultKind, FaultRule};
+
+use crate::util::{TestEnv, finish, signal, wait_until};
+
+/// A policy whose chime and IAM credentials rotate every `every`.
+fn chime_and_iam(env: &TestEnv, schedule_line: &str) -> String {
+    let full = env.standard_policy("1h");
+    let without_ivs = full
+        .split("[[ivs_participant_token]]")
+        .next()
+        .unwrap()
+        .to_owned();
+    without_ivs.replace("every = \"1h\"", schedule_line)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotates_on_an_interval_and_stops_on_sigterm() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&chime_and_iam(&env, "every = \"3s\""));
+    let daemon = env.spawn(&policy, &["daemon"]);
+
+    // Missing at start, so rotated at once; then every 3 s.
+    let rotated_thrice = wait_until(Duration::from_secs(30), || {
+        env.version_count("rekeyd/support-bot") >= 3
+            && env.version_count("rekeyd/codecommit-sofia") >= 3
+    })
+    .await;
+    assert!(
+        rotated_thrice,
+        "versions: {}",
+        env.version_count("rekeyd/support-bot")
+    );
+
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(10)).await;
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
+    assert_eq!(
+        env.current("rekeyd/codecommit-sofia")["service_password"],
+        env.iam_password().as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotates_on_a_cron_schedule() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&chime_and_iam(&env, "schedule = \"*/2 * * * * *\""));
+    let daemon = env.spawn(&policy, &["daemon"]);
+
+    let rotated = wait_until(Duration::from_secs(30), || {
+        env.version_count("rekeyd/support-bot") >= 3
+    })
+    .await;
+    assert!(
+        rotated,
+        "versions: {}",
+        env.version_count("rekeyd/support-bot")
+    );
+
+    signal(&daemon, "INT");
+    let out = finish(daemon, Duration::from_secs(10)).await;
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_does_not_rotate_what_is_not_due() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&env.standard_policy("1h"));
+    assert_eq!(env.rekeyd(&policy, &["rotate", "--all"]).await.code(), 0);
+    let mutations = env.mutating_calls();
+
+    let daemon = env.spawn(&policy, &["daemon"]);
+    // Give it time to read every secret and settle.
+    let read_all = wait_until(Duration::from_secs(15), || {
+        env.emulator
+            .calls()
+            .iter()
+            .filter(|c| c.operation == "GetSecretValue")
+            .count()
+            >= 3
+    })
+    .await;
+    assert!(read_all);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(10)).await;
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    assert_eq!(
+        env.mutating_calls(),
+        mutations,
+        "nothing was due, nothing may change"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_a_slow_rotation_finish_and_store_its_secret() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&chime_and_iam(&env, "every = \"1h\""));
+    env.emulator
+        .inject(FaultRule::delay("RegenerateSecurityToken", 3000).times(1))
+        .unwrap();
+    let daemon = env.spawn(&policy, &["daemon"]);
+
+    let in_flight = wait_until(Duration::from_secs(15), || {
+        env.emulator
+            .calls()
+            .iter()
+            .any(|c| c.operation == "RegenerateSecurityToken")
+    })
+    .await;
+    assert!(in_flight);
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(20)).await;
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
+    assert!(
+        env.emulator
+            .calls()
+            .iter()
+            .any(|c| c.fault == Some(FaultKind::Delay)),
+        "the delay applied"
+    );
+}

@@ -1,5 +1,6 @@
 //! Secrets Manager state: secrets, their versions and staging labels, and the rules that move them.
 
+mod input;
 mod listing;
 mod ops;
 mod reads;

@@ -5,8 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::input::{VALIDATION, check_len, required};
 use super::listing::{self, Filter};
-use super::ops::{VALIDATION, check_len, required};
 use super::{AWSCURRENT, Secret, SecretValue, SecretsState, Version};
 use crate::error::ApiError;
 use crate::state::epoch_seconds;

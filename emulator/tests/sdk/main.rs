@@ -8,4 +8,5 @@ mod controls;
 mod faults;
 mod iam;
 mod ivs;
+mod secrets_listing;
 mod secretsmanager;

@@ -190,3 +190,23 @@ async fn every_answer_carries_a_request_id_and_iam_errors_are_xml() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn shutdown_stops_serving_but_controls_remain() {
+    within(async {
+        let env = TestEnv::start().await;
+        let addr = env.emulator.addr();
+        let controls = env.emulator.controls().clone();
+        // An idle keep-alive connection must not keep the server alive.
+        let idle = tokio::net::TcpStream::connect(addr).await.unwrap();
+        env.shutdown().await;
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "nothing listens after shutdown"
+        );
+        drop(idle);
+        controls.seed_iam_user("after").unwrap();
+        assert!(controls.truth().iam_users.contains(&"after".to_string()));
+    })
+    .await;
+}

@@ -150,6 +150,11 @@ pub(crate) fn handle(
                     .end();
             }))
         }
+        "MissingAction" if params.action().is_none() => Err(ApiError::new(
+            400,
+            "MissingAction",
+            "The request must contain the parameter Action.",
+        )),
         other => Err(ApiError::new(
             400,
             "InvalidAction",

@@ -3,6 +3,8 @@
 
 mod daemon;
 mod demo;
+mod emulator_cli;
 mod moto;
+mod policy_cli;
 mod rotate;
 mod util;

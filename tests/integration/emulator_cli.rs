@@ -1,0 +1,71 @@
+//! `rekeyd emulator` as a separate process: seeded from a file, driven by
+//! `rekeyd rotate`, inspected through its HTTP controls.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::util::{ACCOUNT_ID, BOT_ID, finish, read_until, rekeyd_command, run, signal};
+
+/// A plain HTTP/1.1 GET on loopback, returning the body.
+async fn http_get(endpoint: &str, path: &str) -> String {
+    let addr = endpoint.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_emulator_command_serves_seeded_resources_to_rotate() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.json");
+    std::fs::write(
+        &seed,
+        format!(r#"{{"chime_bots": [{{"account_id": "{ACCOUNT_ID}", "bot_id": "{BOT_ID}"}}]}}"#),
+    )
+    .unwrap();
+    let mut emulator = rekeyd_command(dir.path());
+    emulator
+        .args(["emulator", "--listen", "127.0.0.1:0", "--seed"])
+        .arg(&seed)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = emulator.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let endpoint = read_until(&mut stdout, Duration::from_secs(20), |l| l.starts_with("http://127.0.0.1:"))
+        .await
+        .expect("the emulator prints its URL")
+        .trim()
+        .to_owned();
+
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"{endpoint}\"\n\n[[chime_bot]]\nname = \"bot\"\naccount_id = \"{ACCOUNT_ID}\"\nbot_id = \"{BOT_ID}\"\nevery = \"1d\"\n"
+        ),
+    )
+    .unwrap();
+    let mut rotate = rekeyd_command(dir.path());
+    rotate.arg("--config").arg(&policy).args(["rotate", "bot"]);
+    let out = run(rotate).await;
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+
+    let truth: serde_json::Value = serde_json::from_str(&http_get(&endpoint, "/_emulator/truth").await).unwrap();
+    let token = truth["chime_bots"][0]["security_token"].as_str().unwrap();
+    let stored = truth["secrets"][0]["versions"][0]["secret_string"].as_str().unwrap();
+    let stored: serde_json::Value = serde_json::from_str(stored).unwrap();
+    assert_eq!(stored["security_token"], token);
+
+    signal(&child, "TERM");
+    let out = finish(child, Duration::from_secs(10)).await;
+    assert_eq!(out.code(), 0);
+}

@@ -15,10 +15,13 @@ async fn http_get(endpoint: &str, path: &str) -> String {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     response.split_once("\r\n\r\n").unwrap().1.to_owned()
 }
@@ -40,11 +43,13 @@ async fn the_emulator_command_serves_seeded_resources_to_rotate() {
         .stderr(Stdio::piped());
     let mut child = emulator.spawn().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let endpoint = read_until(&mut stdout, Duration::from_secs(20), |l| l.starts_with("http://127.0.0.1:"))
-        .await
-        .expect("the emulator prints its URL")
-        .trim()
-        .to_owned();
+    let endpoint = read_until(&mut stdout, Duration::from_secs(20), |l| {
+        l.starts_with("http://127.0.0.1:")
+    })
+    .await
+    .expect("the emulator prints its URL")
+    .trim()
+    .to_owned();
 
     let policy = dir.path().join("policy.toml");
     std::fs::write(
@@ -59,9 +64,12 @@ async fn the_emulator_command_serves_seeded_resources_to_rotate() {
     let out = run(rotate).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
 
-    let truth: serde_json::Value = serde_json::from_str(&http_get(&endpoint, "/_emulator/truth").await).unwrap();
+    let truth: serde_json::Value =
+        serde_json::from_str(&http_get(&endpoint, "/_emulator/truth").await).unwrap();
     let token = truth["chime_bots"][0]["security_token"].as_str().unwrap();
-    let stored = truth["secrets"][0]["versions"][0]["secret_string"].as_str().unwrap();
+    let stored = truth["secrets"][0]["versions"][0]["secret_string"]
+        .as_str()
+        .unwrap();
     let stored: serde_json::Value = serde_json::from_str(stored).unwrap();
     assert_eq!(stored["security_token"], token);
 

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::util::{Output, run};
 
 fn corpus(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/policies").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/policies")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -33,14 +35,21 @@ async fn every_invalid_policy_exits_2_with_every_problem_located() {
         let out = check(&file).await;
         let name = file.display();
         assert_eq!(out.code(), 2, "{name}: stderr:\n{}", out.stderr);
-        assert!(!out.stderr.contains("panicked"), "{name} panicked:\n{}", out.stderr);
+        assert!(
+            !out.stderr.contains("panicked"),
+            "{name} panicked:\n{}",
+            out.stderr
+        );
         assert!(out.stdout.is_empty(), "{name}: stdout:\n{}", out.stdout);
         for line in out.stderr.lines() {
             let rest = line
                 .strip_prefix(&format!("{name}:"))
                 .unwrap_or_else(|| panic!("{name}: line without FILE: prefix: {line}"));
             let line_no = rest.split(':').next().unwrap();
-            assert!(line_no.parse::<usize>().is_ok(), "{name}: no line number in {line}");
+            assert!(
+                line_no.parse::<usize>().is_ok(),
+                "{name}: no line number in {line}"
+            );
         }
         for expected in text.lines().filter_map(|l| l.strip_prefix("# expect: ")) {
             assert!(
@@ -67,7 +76,9 @@ async fn the_example_policy_passes_check_and_matches_config_example() {
     command.arg("example-policy");
     let example = run(command).await;
     assert_eq!(example.code(), 0);
-    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+            .unwrap();
     assert_eq!(example.stdout, shipped);
 
     let path = home.path().join("example.toml");
@@ -81,5 +92,9 @@ async fn the_example_policy_passes_check_and_matches_config_example() {
 async fn a_missing_policy_file_is_a_usage_error_naming_the_file() {
     let out = check(Path::new("/nonexistent/rekeyd/policy.toml")).await;
     assert_eq!(out.code(), 2);
-    assert!(out.stderr.contains("/nonexistent/rekeyd/policy.toml"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("/nonexistent/rekeyd/policy.toml"),
+        "{}",
+        out.stderr
+    );
 }

@@ -17,6 +17,8 @@ mod check_tests;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+mod report_tests;
+#[cfg(test)]
 mod tests;
 
 use std::io;

@@ -124,7 +124,11 @@ impl<'a> Sink<'a> {
     /// A syntax error from the TOML parser.
     pub fn syntax(&mut self, error: &toml::de::Error) {
         let line = self.line(error.span().map_or(0, |s| s.start));
-        let message = format!("invalid TOML: {}", one_line(error.message()));
+        let message = match error.message() {
+            "duplicate key" => "duplicate key or table: each may be defined once",
+            message => message,
+        };
+        let message = format!("invalid TOML: {}", one_line(message));
         self.problems.push(Problem {
             line,
             credential: None,

@@ -29,8 +29,12 @@ pub(crate) fn read(text: &str, sink: &mut Sink<'_>) -> RawPolicy {
     for error in &errors {
         sink.syntax(error);
     }
+    let mut root = root.into_inner();
+    if !errors.is_empty() {
+        drop_made_up(&mut root, 0);
+    }
     let mut raw = RawPolicy::default();
-    for (key, value) in root.into_inner() {
+    for (key, value) in root {
         let header = value.span().start;
         match key.get_ref().as_ref() {
             "aws" => raw.aws = table(value, &Ctx::settings("aws.", header), sink, no_hint),
@@ -49,6 +53,25 @@ pub(crate) fn read(text: &str, sink: &mut Sink<'_>) -> RawPolicy {
     }
     raw.credentials.sort_by_key(|c| c.header);
     raw
+}
+
+/// Removes the values the parser made up to recover from a syntax error
+/// (they span nothing), so they are not checked as if the user wrote them.
+fn drop_made_up(table: &mut DeTable<'_>, depth: usize) {
+    let made_up: Vec<String> = (table.iter())
+        .filter(|(_, value)| value.span().is_empty())
+        .map(|(key, _)| key.get_ref().to_string())
+        .collect();
+    for key in made_up {
+        table.remove(key.as_str());
+    }
+    if depth < MAX_DEPTH {
+        for (_, value) in table.iter_mut() {
+            if let DeValue::Table(inner) = value.get_mut() {
+                drop_made_up(inner, depth + 1);
+            }
+        }
+    }
 }
 
 /// The entries of one `[[kind]]` array of tables.

@@ -26,12 +26,17 @@ pub(crate) fn positive_duration(text: &str) -> Result<Duration, String> {
 
 /// A six-field cron expression, seconds first.
 pub(crate) fn cron(text: &str) -> Result<Cron, String> {
+    const SIX_FIELDS: &str = "rekeyd's have six, seconds first \
+                              (sec min hour day-of-month month day-of-week)";
     let fields = text.split_whitespace().count();
     if fields == 5 {
+        let hint = format!("try \"0 {}\"", text.trim());
+        return Err(format!("cron {text:?} has 5 fields; {SIX_FIELDS}: {hint}"));
+    }
+    if fields != 6 && !text.trim_start().starts_with('@') {
+        let plural = if fields == 1 { "" } else { "s" };
         return Err(format!(
-            "cron {text:?} has 5 fields; rekeyd's have six, seconds first \
-             (sec min hour day-of-month month day-of-week): try \"0 {}\"",
-            text.trim()
+            "cron {text:?} has {fields} field{plural}; {SIX_FIELDS}"
         ));
     }
     CronParser::builder()

@@ -158,7 +158,7 @@ fn timed_schedule(
         Val::Set(Timing::Every(every), _) => Some(Schedule::Every(every)),
         Val::Set(Timing::Cron { expression, cron }, _) => Some(Schedule::Cron(CronSchedule {
             expression,
-            cron,
+            cron: *cron,
             timezone: timezone.clone().or_default(chrono_tz::UTC)?,
         })),
     }

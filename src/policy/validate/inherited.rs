@@ -14,7 +14,7 @@ use crate::policy::values;
 pub(super) enum Timing {
     Cron {
         expression: String,
-        cron: croner::Cron,
+        cron: Box<croner::Cron>,
     },
     Every(Duration),
 }
@@ -70,7 +70,7 @@ pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
     let schedule = t.check("schedule", &raw.schedule, |s| {
         values::cron(s).map(|cron| Timing::Cron {
             expression: s.clone(),
-            cron,
+            cron: Box::new(cron),
         })
     });
     let every = t.check("every", &raw.every, |e| {

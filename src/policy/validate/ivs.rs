@@ -41,7 +41,7 @@ pub(super) fn token(
             ))
         }
     });
-    let attributes = t.check("attributes", &raw.attributes, |a| attributes(a));
+    let attributes = t.check("attributes", &raw.attributes, attributes);
     let capabilities = t.check("capabilities", &raw.capabilities, |c| capabilities(c));
     let refresh_before = refresh_before?;
     let token = IvsParticipantToken {

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod daemon;
 pub mod exit;
 pub mod logging;
+pub mod metrics;
 pub mod policy;
 pub mod providers;
 pub mod record;

@@ -1,5 +1,6 @@
-//! The one shutdown path: SIGTERM and SIGINT cancel a token that everything
-//! long-running takes as an argument (tests cancel it themselves).
+//! Signals: SIGTERM and SIGINT cancel a token that everything
+//! long-running takes as an argument (tests cancel it themselves); SIGHUP
+//! becomes a reload request.
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -23,4 +24,19 @@ pub fn on_signals() -> std::io::Result<CancellationToken> {
         cancel.cancel();
     });
     Ok(token)
+}
+
+/// One message per SIGHUP: a request to reload the policy.
+pub fn reload_requests() -> std::io::Result<tokio::sync::mpsc::UnboundedReceiver<()>> {
+    let mut hup = signal(SignalKind::hangup())?;
+    let (requests, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            info!(signal = "SIGHUP", "reloading the policy");
+            if requests.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(received)
 }

@@ -121,6 +121,7 @@ impl Gate {
                     source: Box::new(err),
                 });
             }
+            crate::metrics::registry().retry(self.service, &failure.code);
             warn!(
                 service = self.service,
                 operation,

@@ -15,9 +15,10 @@ use aws_sdk_secretsmanager::config::Credentials;
 use rekeyd_emulator::Emulator;
 use tokio::sync::mpsc;
 
-use crate::aws::{Aws, AwsOverrides};
+use crate::aws::AwsOverrides;
 use crate::cli::DemoArgs;
-use crate::daemon::{self, Event};
+use crate::daemon::notify::Notifier;
+use crate::daemon::{self, Event, Options};
 use crate::policy::{self, Policy};
 use crate::record::format_time;
 use crate::{exit, shutdown};
@@ -87,8 +88,6 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
             "demo",
         )),
     };
-    let aws = Arc::new(Aws::build(&policy.aws, overrides).await);
-
     intro(&emulator, &policy, args.run_for);
     let (events, mut received) = mpsc::unbounded_channel();
     let printer = tokio::spawn(async move {
@@ -96,7 +95,15 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
             print_event(&event);
         }
     });
-    let stopped = daemon::run(&policy, aws, shutdown, Some(events)).await?;
+    let options = Options {
+        policy_path: None,
+        aws_overrides: overrides,
+        shutdown,
+        reloads: None,
+        events: Some(events),
+        notifier: Arc::new(Notifier::disabled()),
+    };
+    let stopped = daemon::run(policy.clone(), options).await?;
     printer.await.context("the event printer failed")?;
     summary(&emulator, &policy);
     emulator.shutdown().await;

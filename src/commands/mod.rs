@@ -21,7 +21,7 @@ pub use rotate::{error_chain, result_line};
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let config = cli.global.config.as_path();
     match &cli.command {
-        Command::Daemon => daemon::run(load_policy(config)?).await,
+        Command::Daemon => daemon::run(load_policy(config)?, config).await,
         Command::Rotate(args) => rotate::run(load_policy(config)?, args).await,
         Command::Check => {
             let policy = load_policy(config)?;

@@ -34,7 +34,8 @@ impl Alarm {
             return Ok(());
         }
         if let Some((job, _)) = self.armed.take() {
-            self.scheduler.remove(&job).await?;
+            // The job may have fired and removed itself already.
+            let _ = self.scheduler.remove(&job).await;
         }
         let Some(at) = at else { return Ok(()) };
         let wait = (at - Utc::now()).to_std().unwrap_or_default();
@@ -46,6 +47,24 @@ impl Alarm {
         let id = self.scheduler.add(job).await?;
         self.armed = Some((id, at));
         Ok(())
+    }
+
+    /// A repeated job that sends the time every `every`: proof that the
+    /// scheduler (and whoever reads the channel) is alive.
+    pub async fn heartbeat(
+        &mut self,
+        every: std::time::Duration,
+    ) -> Result<tokio::sync::mpsc::Receiver<DateTime<Utc>>, JobSchedulerError> {
+        let (beats, received) = tokio::sync::mpsc::channel(1);
+        let job = Job::new_repeated_async(every, move |_, _| {
+            let beats = beats.clone();
+            // A full channel means the reader is behind: drop the beat.
+            Box::pin(async move {
+                let _ = beats.try_send(Utc::now());
+            })
+        })?;
+        self.scheduler.add(job).await?;
+        Ok(received)
     }
 
     /// Completes when the alarm rings.

@@ -1,5 +1,6 @@
 //! The daemon's book: per credential, what runs next and when, whether it is
-//! running, and its failures; plus the timeline ordered by due time.
+//! running, what Secrets Manager last said, and its failures; plus the
+//! timeline ordered by due time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -27,6 +28,15 @@ struct Slot {
     failures: u32,
 }
 
+/// What a reload changed, by credential name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub added: Vec<CredentialName>,
+    pub removed: Vec<CredentialName>,
+    pub changed: Vec<CredentialName>,
+    pub unchanged: usize,
+}
+
 /// All credentials' slots and the timeline of their due times.
 pub struct Slots {
     slots: BTreeMap<CredentialName, Slot>,
@@ -41,22 +51,72 @@ impl Slots {
             timeline: BTreeSet::new(),
         };
         for credential in credentials {
-            slots.slots.insert(
-                credential.name.clone(),
-                Slot {
-                    credential: Arc::new(credential.clone()),
-                    next: None,
-                    running: None,
-                    failures: 0,
-                },
-            );
-            let due = Due {
-                at: now,
-                reason: Reason::Missing,
-            };
-            slots.set_next(&credential.name, due, Task::Refresh);
+            slots.add(credential, now);
         }
         slots
+    }
+
+    fn add(&mut self, credential: &Credential, now: DateTime<Utc>) {
+        self.slots.insert(
+            credential.name.clone(),
+            Slot {
+                credential: Arc::new(credential.clone()),
+                next: None,
+                running: None,
+                failures: 0,
+            },
+        );
+        self.set_next(
+            &credential.name,
+            Due::at(now, Reason::Missing),
+            Task::Refresh,
+        );
+    }
+
+    /// Applies a reloaded policy: new credentials are read (and rotated if
+    /// due), removed ones dropped, changed ones re-read (or rotated at once
+    /// when what they rotate changed), the rest left exactly as they were.
+    pub fn apply(&mut self, credentials: &[Credential], now: DateTime<Utc>) -> Applied {
+        let mut applied = Applied::default();
+        let wanted: BTreeSet<&CredentialName> = credentials.iter().map(|c| &c.name).collect();
+        let gone: Vec<CredentialName> = self
+            .slots
+            .keys()
+            .filter(|name| !wanted.contains(name))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some((due, _)) = self.slots.remove(&name).and_then(|slot| slot.next) {
+                self.timeline.remove(&(due.at, name.clone()));
+            }
+            applied.removed.push(name);
+        }
+        for credential in credentials {
+            let Some(slot) = self.slots.get_mut(&credential.name) else {
+                self.add(credential, now);
+                applied.added.push(credential.name.clone());
+                continue;
+            };
+            if *slot.credential == *credential {
+                applied.unchanged += 1;
+                continue;
+            }
+            let target_changed = slot.credential.target != credential.target;
+            slot.credential = Arc::new(credential.clone());
+            slot.failures = 0;
+            applied.changed.push(credential.name.clone());
+            if slot.running.is_some() {
+                // It settles with the new definition when it finishes.
+                continue;
+            }
+            let task = if target_changed {
+                Task::Rotate
+            } else {
+                Task::Refresh
+            };
+            self.set_next(&credential.name, Due::at(now, Reason::Changed), task);
+        }
+        applied
     }
 
     /// Takes every run due by `now` off the timeline and marks it running.
@@ -77,7 +137,12 @@ impl Slots {
 
     /// The earliest due time on the timeline.
     pub fn earliest(&self) -> Option<DateTime<Utc>> {
-        self.timeline.first().map(|(at, _)| *at)
+        self.next().map(|(at, _)| at)
+    }
+
+    /// The earliest due time and whose it is.
+    pub fn next(&self) -> Option<(DateTime<Utc>, &CredentialName)> {
+        self.timeline.first().map(|(at, name)| (*at, name))
     }
 
     pub fn kind(&self, name: &CredentialName) -> Option<Kind> {
@@ -144,7 +209,9 @@ impl Slots {
             None => 1,
         };
         let due = timing::retry_due(failures, now);
-        self.set_next(name, due, task);
+        if self.slots.contains_key(name) {
+            self.set_next(name, due, task);
+        }
         due
     }
 

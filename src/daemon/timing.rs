@@ -44,6 +44,8 @@ pub enum Reason {
     TokenExpiry,
     /// Retrying after a failure.
     Retry,
+    /// Its definition changed in a reloaded policy.
+    Changed,
 }
 
 impl fmt::Display for Reason {
@@ -58,6 +60,7 @@ impl fmt::Display for Reason {
             Reason::Interval => "interval",
             Reason::TokenExpiry => "token expiry",
             Reason::Retry => "retry after failure",
+            Reason::Changed => "changed in the policy",
         })
     }
 }
@@ -70,6 +73,10 @@ pub struct Due {
 }
 
 impl Due {
+    pub fn at(at: DateTime<Utc>, reason: Reason) -> Due {
+        Due { at, reason }
+    }
+
     fn now(now: DateTime<Utc>, reason: Reason) -> Due {
         Due { at: now, reason }
     }

@@ -1,0 +1,373 @@
+//! The daemon's main loop: dispatch what is due, settle what finished,
+//! reload on request, keep systemd and the metrics informed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::alarm::Alarm;
+use super::notify::{self, Notifier};
+use super::slots::{Applied, Slots, Task};
+use super::timing::Last;
+use super::{Event, Stopped};
+use crate::aws::{Aws, AwsOverrides};
+use crate::commands::error_chain;
+use crate::metrics;
+use crate::policy::{self, Credential, CredentialName, Policy};
+use crate::rotation::{self, Rotated, RotationError};
+use crate::store::{self, StoreError};
+
+/// Everything the daemon takes besides the policy.
+pub struct Options {
+    /// Re-read on each reload request; `None`: reloads are refused.
+    pub policy_path: Option<PathBuf>,
+    pub aws_overrides: AwsOverrides,
+    pub shutdown: CancellationToken,
+    /// One message per reload request (SIGHUP).
+    pub reloads: Option<mpsc::UnboundedReceiver<()>>,
+    pub events: Option<mpsc::UnboundedSender<Event>>,
+    pub notifier: Arc<Notifier>,
+}
+
+/// What one task did.
+enum Outcome {
+    Refreshed(Result<Last, StoreError>),
+    Rotated(Result<Rotated, RotationError>),
+    /// Shutdown came before the task could start.
+    NotStarted,
+}
+
+type Tasks = JoinSet<(CredentialName, Outcome)>;
+
+/// The daemon's running state.
+struct Daemon {
+    policy: Policy,
+    options: Options,
+    aws: Arc<Aws>,
+    permits: Arc<Semaphore>,
+    slots: Slots,
+    tasks: Tasks,
+    last_failure: Option<String>,
+}
+
+/// How often the scheduler proves it is alive.
+const TICK: Duration = Duration::from_secs(1);
+
+/// Runs until `options.shutdown` is cancelled, then waits up to the policy's
+/// `shutdown_timeout` for rotations in flight.
+pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
+    let mut alarm = Alarm::start().await.context("cannot start the scheduler")?;
+    let mut ticks = alarm
+        .heartbeat(TICK)
+        .await
+        .context("cannot start the scheduler")?;
+    if let Some(listen) = policy.daemon.metrics_listen {
+        metrics::serve(listen, options.shutdown.clone())
+            .await
+            .with_context(|| format!("cannot listen for metrics on {listen}"))?;
+    }
+    let aws = Arc::new(Aws::build(&policy.aws, options.aws_overrides.clone()).await);
+    let mut reloads = options.reloads.take();
+    let mut daemon = Daemon {
+        permits: Arc::new(Semaphore::new(policy.daemon.concurrency.get())),
+        slots: Slots::new(&policy.credentials, Utc::now()),
+        aws,
+        policy,
+        options,
+        tasks: JoinSet::new(),
+        last_failure: None,
+    };
+    for credential in &daemon.policy.credentials {
+        metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
+    }
+    metrics::registry().scheduler_tick(Utc::now());
+    spawn_watchdog(&daemon.options.notifier, &daemon.options.shutdown);
+    info!(
+        credentials = daemon.policy.credentials.len(),
+        concurrency = daemon.policy.daemon.concurrency.get(),
+        "daemon started"
+    );
+    let mut ready = false;
+    loop {
+        daemon.dispatch_due();
+        alarm
+            .arm(daemon.slots.earliest())
+            .await
+            .context("cannot arm the scheduler")?;
+        if !ready {
+            // The policy is valid and the schedule armed.
+            daemon.options.notifier.ready();
+            ready = true;
+        }
+        daemon.report_status();
+        tokio::select! {
+            biased;
+            () = daemon.options.shutdown.cancelled() => break,
+            Some(joined) = daemon.tasks.join_next(), if !daemon.tasks.is_empty() => {
+                let (name, outcome) = joined.context("a rotation task panicked")?;
+                daemon.settle(&name, outcome);
+            }
+            Some(()) = recv_or_pending(&mut reloads) => daemon.reload().await,
+            Some(now) = ticks.recv() => metrics::registry().scheduler_tick(now),
+            () = alarm.rung() => alarm.spent(),
+        }
+    }
+    daemon.options.notifier.stopping();
+    alarm.stop().await;
+    Ok(daemon.drain().await)
+}
+
+/// Waits for the next reload request; pending forever without a channel.
+async fn recv_or_pending(reloads: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
+    match reloads {
+        Some(reloads) => reloads.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends WATCHDOG=1 at half `$WATCHDOG_USEC`, but only while the scheduler
+/// ticks: a stalled scheduler lets systemd's watchdog fire.
+fn spawn_watchdog(notifier: &Arc<Notifier>, shutdown: &CancellationToken) {
+    let Some(interval) = notify::watchdog_interval() else {
+        return;
+    };
+    let notifier = Arc::clone(notifier);
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(interval) => {}
+            }
+            match metrics::registry().health(Utc::now()) {
+                Ok(()) => notifier.watchdog(),
+                Err(why) => error!(reason = %why, "withholding the systemd watchdog ping"),
+            }
+        }
+    });
+}
+
+impl Daemon {
+    fn dispatch_due(&mut self) {
+        for (credential, task) in self.slots.take_due(Utc::now()) {
+            self.spawn(credential, task);
+        }
+    }
+
+    fn spawn(&mut self, credential: Arc<Credential>, task: Task) {
+        let aws = Arc::clone(&self.aws);
+        let permits = Arc::clone(&self.permits);
+        let shutdown = self.options.shutdown.clone();
+        self.tasks.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed");
+            if shutdown.is_cancelled() {
+                return (credential.name.clone(), Outcome::NotStarted);
+            }
+            let outcome = match task {
+                Task::Refresh => Outcome::Refreshed(read_last(&aws, &credential).await),
+                Task::Rotate => Outcome::Rotated(rotation::rotate(&aws, &credential).await),
+            };
+            (credential.name.clone(), outcome)
+        });
+    }
+
+    /// Records a finished task and schedules what comes next.
+    fn settle(&mut self, name: &CredentialName, outcome: Outcome) {
+        let now = Utc::now();
+        let Some(kind) = self.slots.kind(name) else {
+            // Removed from the policy while running.
+            return;
+        };
+        let registry = metrics::registry();
+        let due = match outcome {
+            Outcome::NotStarted => {
+                self.slots.not_started(name);
+                None
+            }
+            Outcome::Refreshed(Ok(last)) => {
+                if let Last::Rotated { at, expires_at } = last {
+                    registry.rotated(name.as_str(), at, expires_at);
+                }
+                self.slots.refreshed(name, last, now)
+            }
+            Outcome::Refreshed(Err(err)) => {
+                let due = self.slots.failed(name, Task::Refresh, now);
+                warn!(credential = %name, error = %error_chain(&err), retry_at = %due.at, "cannot read the stored secret");
+                Some(due)
+            }
+            Outcome::Rotated(Ok(rotated)) => {
+                registry.rotated(name.as_str(), rotated.rotated_at, rotated.expires_at);
+                let due = self.slots.rotated(name, &rotated, now);
+                self.emit(Event::Rotated {
+                    name: name.clone(),
+                    kind,
+                    rotated,
+                });
+                due
+            }
+            Outcome::Rotated(Err(err)) => {
+                registry.failed(name.as_str());
+                let due = self.slots.failed(name, Task::Rotate, now);
+                let text = error_chain(&err);
+                error!(credential = %name, kind = %kind, error = %text, retry_at = %due.at, "rotation failed");
+                self.last_failure = Some(format!("{name} at {}: {text}", now.format("%H:%M:%SZ")));
+                self.emit(Event::Failed {
+                    name: name.clone(),
+                    kind,
+                    error: text,
+                    in_doubt: err.is_in_doubt(),
+                });
+                Some(due)
+            }
+        };
+        if let Some(due) = due {
+            registry.next_due(name.as_str(), due.at);
+            info!(credential = %name, next = %due.at, reason = %due.reason, "next run scheduled");
+            self.emit(Event::Scheduled {
+                name: name.clone(),
+                due,
+            });
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(events) = &self.options.events {
+            let _ = events.send(event);
+        }
+    }
+
+    /// Re-reads the policy; applies only what changed, or keeps the running
+    /// policy when the new one is invalid.
+    async fn reload(&mut self) {
+        let notifier = Arc::clone(&self.options.notifier);
+        notifier.reloading();
+        let Some(path) = self.options.policy_path.clone() else {
+            warn!("reload requested, but this daemon has no policy file to re-read");
+            notifier.ready();
+            return;
+        };
+        match policy::load(&path) {
+            Err(err) => {
+                let text = err.to_string();
+                error!(policy = %path.display(), problems = %text.trim_end(), "policy reload failed: keeping the running policy");
+                self.last_failure = Some(format!(
+                    "reload failed: {}",
+                    text.lines().next().unwrap_or_default()
+                ));
+            }
+            Ok(new) => self.apply(new).await,
+        }
+        notifier.ready();
+    }
+
+    async fn apply(&mut self, new: Policy) {
+        if new.aws != self.policy.aws {
+            info!("[aws] changed: new AWS clients for the rotations that start from now on");
+            self.aws = Arc::new(Aws::build(&new.aws, self.options.aws_overrides.clone()).await);
+        }
+        if new.daemon.concurrency != self.policy.daemon.concurrency {
+            self.permits = Arc::new(Semaphore::new(new.daemon.concurrency.get()));
+        }
+        if new.daemon.metrics_listen != self.policy.daemon.metrics_listen
+            || new.daemon.state_dir != self.policy.daemon.state_dir
+        {
+            warn!("[daemon] metrics_listen and state_dir changes take effect at the next start");
+        }
+        let Applied {
+            added,
+            removed,
+            changed,
+            unchanged,
+        } = self.slots.apply(&new.credentials, Utc::now());
+        let registry = metrics::registry();
+        for name in &removed {
+            registry.forget_credential(name.as_str());
+        }
+        for credential in &new.credentials {
+            registry.credential(credential.name.as_str(), credential.kind().as_str());
+        }
+        info!(
+            added = added.len(),
+            removed = removed.len(),
+            changed = changed.len(),
+            unchanged,
+            "policy reloaded"
+        );
+        self.policy = new;
+    }
+
+    /// The one-line STATUS systemd shows.
+    fn report_status(&self) {
+        if !self.options.notifier.is_enabled() {
+            return;
+        }
+        let mut status = format!(
+            "{} credentials, {} rotating",
+            self.policy.credentials.len(),
+            self.slots.in_flight().len()
+        );
+        if let Some((at, name)) = self.slots.next() {
+            status.push_str(&format!(
+                "; next: {name} at {}",
+                at.format("%Y-%m-%d %H:%M:%SZ")
+            ));
+        }
+        if let Some(failure) = &self.last_failure {
+            status.push_str("; last failure: ");
+            status.push_str(failure.chars().take(200).collect::<String>().as_str());
+        }
+        self.options.notifier.status(&status);
+    }
+
+    /// Waits for rotations in flight, up to `shutdown_timeout`.
+    async fn drain(mut self) -> Stopped {
+        let timeout = self.policy.daemon.shutdown_timeout;
+        if !self.tasks.is_empty() {
+            info!(in_flight = self.tasks.len(), timeout = %humantime::format_duration(timeout), "waiting for rotations in flight");
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(Ok((name, outcome)))) => self.settle(&name, outcome),
+                Ok(Some(Err(err))) => error!(error = %err, "a rotation task failed"),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        let abandoned = self.slots.in_flight();
+        if !abandoned.is_empty() {
+            let names: Vec<&str> = abandoned.iter().map(CredentialName::as_str).collect();
+            error!(credentials = %names.join(","), "shutdown timeout reached: these rotations did not finish and are in doubt");
+            self.tasks.abort_all();
+        }
+        info!("daemon stopped");
+        Stopped { abandoned }
+    }
+}
+
+/// What Secrets Manager holds for the credential, as the schedule needs it.
+pub async fn read_last(aws: &Aws, credential: &Credential) -> Result<Last, StoreError> {
+    let current = store::read_current(aws, &credential.secret_name).await?;
+    Ok(match current {
+        None => Last::Missing,
+        Some(current) => match current.record {
+            Some(record) if record.is_written_for(credential.kind(), credential.name.as_str()) => {
+                Last::Rotated {
+                    at: record.rotated_at,
+                    expires_at: record.expiration_time,
+                }
+            }
+            // Not rekeyd's format, or another credential's: drift.
+            _ => Last::Foreign,
+        },
+    })
+}

@@ -1,0 +1,150 @@
+//! Prometheus metrics: a process-wide registry that the rotation, the AWS
+//! gate and the daemon write to, rendered in the text exposition format.
+//! Names follow cert-manager's certificate metrics
+//! (`..._expiration_timestamp_seconds`, `..._renewal_timestamp_seconds`).
+
+mod http;
+mod render;
+
+pub use http::serve;
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+/// Upper bounds of the rotation duration histogram, in seconds.
+pub const DURATION_BUCKETS: [f64; 11] =
+    [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// The scheduler counts as stalled when it has not ticked for this long.
+pub const STALL_AFTER: Duration = Duration::from_secs(15);
+
+/// Every metric rekeyd keeps.
+#[derive(Debug, Default)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// (kind, result) → count; result is success, failure or in_doubt.
+    rotations: BTreeMap<(String, String), u64>,
+    durations: BTreeMap<String, Histogram>,
+    /// (service, error code) → count.
+    retries: BTreeMap<(String, String), u64>,
+    credentials: BTreeMap<String, CredentialGauges>,
+    scheduler_tick: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    /// Cumulative counts per bucket of [`DURATION_BUCKETS`].
+    buckets: [u64; DURATION_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct CredentialGauges {
+    kind: String,
+    last_success: Option<DateTime<Utc>>,
+    next_due: Option<DateTime<Utc>>,
+    expires: Option<DateTime<Utc>>,
+    consecutive_failures: u64,
+}
+
+/// The process-wide registry.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::default)
+}
+
+impl Registry {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        f(&mut self.inner.lock().expect("metrics lock"))
+    }
+
+    /// A rotation ended with `result` (`success`, `failure`, `in_doubt`).
+    pub fn rotation_finished(&self, kind: &str, result: &str, took: Duration) {
+        self.with(|m| {
+            *m.rotations.entry((kind.into(), result.into())).or_default() += 1;
+            let histogram = m.durations.entry(kind.into()).or_default();
+            let seconds = took.as_secs_f64();
+            histogram.count += 1;
+            histogram.sum += seconds;
+            for (bucket, bound) in histogram.buckets.iter_mut().zip(DURATION_BUCKETS) {
+                if seconds <= bound {
+                    *bucket += 1;
+                }
+            }
+        });
+    }
+
+    /// An AWS call is being retried after failing with `code`.
+    pub fn retry(&self, service: &str, code: &str) {
+        self.with(|m| *m.retries.entry((service.into(), code.into())).or_default() += 1);
+    }
+
+    /// The credential is under the daemon's care (or its kind changed).
+    pub fn credential(&self, name: &str, kind: &str) {
+        self.with(|m| m.credentials.entry(name.into()).or_default().kind = kind.into());
+    }
+
+    /// The credential left the policy.
+    pub fn forget_credential(&self, name: &str) {
+        self.with(|m| m.credentials.remove(name));
+    }
+
+    pub fn next_due(&self, name: &str, at: DateTime<Utc>) {
+        self.with(|m| m.credentials.entry(name.into()).or_default().next_due = Some(at));
+    }
+
+    /// The last successful rotation, from a rotation or read back at start.
+    pub fn rotated(&self, name: &str, at: DateTime<Utc>, expires: Option<DateTime<Utc>>) {
+        self.with(|m| {
+            let gauges = m.credentials.entry(name.into()).or_default();
+            gauges.last_success = Some(at);
+            gauges.expires = expires;
+            gauges.consecutive_failures = 0;
+        });
+    }
+
+    pub fn failed(&self, name: &str) {
+        self.with(|m| {
+            m.credentials
+                .entry(name.into())
+                .or_default()
+                .consecutive_failures += 1
+        });
+    }
+
+    /// The scheduler proved it is alive.
+    pub fn scheduler_tick(&self, now: DateTime<Utc>) {
+        self.with(|m| m.scheduler_tick = Some(now));
+    }
+
+    /// `Ok` when the scheduler ticked within [`STALL_AFTER`]; else why not.
+    pub fn health(&self, now: DateTime<Utc>) -> Result<(), String> {
+        match self.with(|m| m.scheduler_tick) {
+            None => Err("the scheduler has not started".into()),
+            Some(tick) => {
+                let age = (now - tick).to_std().unwrap_or_default();
+                if age <= STALL_AFTER {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the scheduler stalled: last tick {}s ago",
+                        age.as_secs()
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        self.with(|m| render::render(m))
+    }
+}

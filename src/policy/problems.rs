@@ -98,9 +98,11 @@ impl Ctx {
 pub(crate) struct Sink<'a> {
     text: &'a str,
     problems: Vec<Problem>,
-    /// Set after syntax errors: a key the parser dropped would otherwise be
-    /// reported a second time as missing.
-    quiet_missing: bool,
+    /// Byte offsets of syntax errors: a key the parser dropped there would
+    /// otherwise be reported a second time, as missing.
+    syntax_errors: Vec<usize>,
+    /// Byte offsets of every table header, sorted: a table runs to the next.
+    headers: Vec<usize>,
 }
 
 impl<'a> Sink<'a> {
@@ -108,7 +110,8 @@ impl<'a> Sink<'a> {
         Sink {
             text,
             problems: Vec::new(),
-            quiet_missing: false,
+            syntax_errors: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -123,7 +126,8 @@ impl<'a> Sink<'a> {
 
     /// A syntax error from the TOML parser.
     pub fn syntax(&mut self, error: &toml::de::Error) {
-        let line = self.line(error.span().map_or(0, |s| s.start));
+        let offset = error.span().map_or(0, |s| s.start);
+        let line = self.line(offset);
         let message = match error.message() {
             "duplicate key" => "duplicate key or table: each may be defined once",
             message => message,
@@ -135,7 +139,13 @@ impl<'a> Sink<'a> {
             key: None,
             message,
         });
-        self.quiet_missing = true;
+        self.syntax_errors.push(offset);
+    }
+
+    /// Where the tables start (see [`Sink::missing`]).
+    pub fn set_headers(&mut self, mut headers: Vec<usize>) {
+        headers.sort_unstable();
+        self.headers = headers;
     }
 
     /// A problem with `key` (relative to the table of `ctx`; `""`: the table
@@ -151,12 +161,24 @@ impl<'a> Sink<'a> {
     }
 
     /// A required `key` is not in the table of `ctx`; silent when the key
-    /// already has a problem (say, a wrong type) or the file has syntax errors.
+    /// already has a problem (say, a wrong type) or the table has a syntax error.
     pub fn missing(&mut self, ctx: &Ctx, key: &str, message: &str) {
-        if self.quiet_missing || self.has_problem(ctx, key) {
+        if self.has_problem(ctx, key) || self.has_syntax_error(ctx.header) {
             return;
         }
         self.push(ctx, ctx.header, key, message);
+    }
+
+    /// Whether a syntax error lies in the table whose header is at `header`
+    /// (or anywhere, when that table is not known).
+    fn has_syntax_error(&self, header: usize) -> bool {
+        let Some(start) = self.headers.iter().position(|&h| h == header) else {
+            return !self.syntax_errors.is_empty();
+        };
+        let end = self.headers.get(start + 1).copied().unwrap_or(usize::MAX);
+        self.syntax_errors
+            .iter()
+            .any(|&e| (header..end).contains(&e))
     }
 
     /// Whether `key` of the table of `ctx` already has a problem.

@@ -32,6 +32,9 @@ pub(crate) fn read(text: &str, sink: &mut Sink<'_>) -> RawPolicy {
     let mut root = root.into_inner();
     if !errors.is_empty() {
         drop_made_up(&mut root, 0);
+        let mut starts = Vec::new();
+        headers(text, &root, &mut starts, 0);
+        sink.set_headers(starts);
     }
     let mut raw = RawPolicy::default();
     for (key, value) in root {
@@ -65,11 +68,43 @@ fn drop_made_up(table: &mut DeTable<'_>, depth: usize) {
     for key in made_up {
         table.remove(key.as_str());
     }
-    if depth < MAX_DEPTH {
-        for (_, value) in table.iter_mut() {
-            if let DeValue::Table(inner) = value.get_mut() {
-                drop_made_up(inner, depth + 1);
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    for (_, value) in table.iter_mut() {
+        match value.get_mut() {
+            DeValue::Table(inner) => drop_made_up(inner, depth + 1),
+            DeValue::Array(items) => {
+                for item in items.iter_mut() {
+                    if let DeValue::Table(inner) = item.get_mut() {
+                        drop_made_up(inner, depth + 1);
+                    }
+                }
             }
+            _ => {}
+        }
+    }
+}
+
+/// The byte offsets of the `[table]` and `[[table]]` headers in `table`.
+fn headers(text: &str, table: &DeTable<'_>, out: &mut Vec<usize>, depth: usize) {
+    if depth >= MAX_DEPTH {
+        return;
+    }
+    let visit = |value: &Spanned<DeValue<'_>>, out: &mut Vec<usize>| {
+        if let DeValue::Table(inner) = value.get_ref() {
+            let start = value.span().start;
+            // Not inline tables (`{`) nor tables implied by dotted keys.
+            if text.get(start..).is_some_and(|t| t.starts_with('[')) {
+                out.push(start);
+            }
+            headers(text, inner, out, depth + 1);
+        }
+    };
+    for (_, value) in table {
+        match value.get_ref() {
+            DeValue::Array(items) => items.iter().for_each(|item| visit(item, out)),
+            _ => visit(value, out),
         }
     }
 }

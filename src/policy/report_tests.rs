@@ -203,3 +203,72 @@ fn nasty_input_never_panics() {
         let _ = parse(Path::new("p.toml"), text);
     }
 }
+
+#[test]
+fn a_syntax_error_hides_missing_keys_of_its_own_table_only() {
+    let text = "[[chime_bot]]\nname = \"a\"\nevery = \"1d\"\nbot_id = = \"x\"\n\n[[chime_bot]]\nname = \"b\"\nevery = \"1d\"\n";
+    let found = problems(text);
+    let summary: Vec<_> = found
+        .iter()
+        .map(|p| (p.line, p.credential.as_deref(), p.key.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (4, None, None),
+            (4, None, None),
+            (6, Some("chime_bot \"b\""), Some("account_id")),
+            (6, Some("chime_bot \"b\""), Some("bot_id")),
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn load_names_the_file_in_every_error() {
+    let missing = Path::new("/nonexistent/rekeyd/policy.toml");
+    let error = load(missing).expect_err("no such file");
+    assert!(matches!(error, PolicyError::Read { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("/nonexistent/rekeyd/policy.toml"),
+        "{error}"
+    );
+
+    let file = std::env::temp_dir().join(format!("rekeyd-policy-{}.toml", std::process::id()));
+    std::fs::write(&file, "[daemon]\nconcurrency = 0\nbogus = 1\n").expect("temp file");
+    let error = load(&file).expect_err("invalid policy");
+    std::fs::remove_file(&file).expect("remove temp file");
+    let PolicyError::Invalid(problems) = &error else {
+        panic!("expected Invalid, got {error:?}");
+    };
+    assert_eq!(problems.problems.len(), 2);
+    let prefix = format!("{}:", file.display());
+    assert!(
+        error.to_string().lines().all(|l| l.starts_with(&prefix)),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains(":2: key `daemon.concurrency`: "),
+        "{error}"
+    );
+}
+
+#[test]
+fn load_reads_the_example() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
+    let policy = load(&file).expect("valid example");
+    assert_eq!(policy.source, file);
+    assert_eq!(policy.credentials.len(), 3);
+}
+
+#[test]
+fn no_prefix_of_the_example_panics_or_passes_silently() {
+    for (end, _) in EXAMPLE.char_indices() {
+        if let Err(problems) = parse(Path::new("p.toml"), &EXAMPLE[..end]) {
+            assert!(!problems.problems.is_empty());
+            assert!(problems.problems.iter().all(|p| p.line >= 1));
+        }
+    }
+}

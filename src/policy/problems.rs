@@ -37,7 +37,9 @@ impl fmt::Display for Problem {
 /// Every problem of one policy file, sorted by line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problems {
+    /// The policy file, as given to [`super::load`] or [`super::parse`].
     pub file: PathBuf,
+    /// At least one; sorted by line.
     pub problems: Vec<Problem>,
 }
 
@@ -60,8 +62,11 @@ impl std::error::Error for Problems {}
 /// (`aws.` for `[aws]`) and the byte offset of the table's header.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
+    /// The credential's label, for [`Problem::credential`].
     pub credential: Option<String>,
+    /// Prepended to keys: `aws.`, `defaults.`, `daemon.` or nothing.
     pub prefix: &'static str,
+    /// Byte offset of the table's header, where missing keys are reported.
     pub header: usize,
 }
 

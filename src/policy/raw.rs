@@ -34,6 +34,7 @@ pub(crate) struct RawCredential {
     pub label: String,
     /// Byte offset of the table's header.
     pub header: usize,
+    /// The table's keys.
     pub body: RawBody,
 }
 
@@ -202,14 +203,23 @@ pub(crate) struct RawIvsParticipantToken {
 /// The keys every credential kind shares, gathered for validation.
 #[derive(Debug, Default)]
 pub(crate) struct RawCommon {
+    /// Unique credential name.
     pub name: Str,
+    /// Cron expression (never set for IVS tokens).
     pub schedule: Str,
+    /// Rotation interval (never set for IVS tokens).
     pub every: Str,
+    /// Random delay added to each scheduled run.
     pub jitter: Str,
+    /// Explicit secret name.
     pub secret: Str,
+    /// Secret name = prefix + name.
     pub secret_prefix: Str,
+    /// KMS key for a secret rekeyd creates.
     pub kms_key_id: Str,
+    /// Audit: older than this is overdue.
     pub max_age: Str,
+    /// IANA zone for `schedule`.
     pub timezone: Str,
 }
 

@@ -47,7 +47,7 @@ pub(super) fn credential(
         t.missing("name", "missing; every credential needs a unique `name`");
     }
     let unique_name = match &name {
-        Val::Set(name, at) => unique(&mut t, &mut seen.names, name.as_str(), at, &label, "name"),
+        Val::Set(name, at) => unique(&mut t, &mut seen.names, name.as_str(), *at, &label, "name"),
         _ => true,
     };
 
@@ -70,7 +70,7 @@ pub(super) fn credential(
     // A duplicate name already explains a duplicate prefix + name.
     if let Val::Set(secret, at) = &secret {
         if unique_name || common.secret.is_some() {
-            unique(&mut t, &mut seen.secrets, secret, at, &label, "secret");
+            unique(&mut t, &mut seen.secrets, secret, *at, &label, "secret");
         }
     }
 
@@ -125,16 +125,16 @@ fn unique(
     t: &mut Table<'_, '_>,
     seen: &mut HashMap<String, (usize, String)>,
     value: &str,
-    at: &usize,
+    at: usize,
     label: &str,
     key: &str,
 ) -> bool {
-    let line = t.line(*at);
+    let line = t.line(at);
     if let Some((first, first_label)) = seen.get(value) {
         let what = if key == "name" { "name" } else { "secret name" };
         let message =
             format!("duplicate {what} {value:?}: {first_label} at line {first} has it too");
-        t.problem(key, *at, message);
+        t.problem(key, at, message);
         false
     } else {
         seen.insert(value.to_owned(), (line, label.to_owned()));

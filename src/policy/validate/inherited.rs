@@ -22,6 +22,7 @@ pub(super) enum Timing {
 /// The inheritable keys of one table, checked.
 #[derive(Debug, Clone)]
 pub(super) struct Inherited {
+    /// `schedule` or `every`.
     pub timing: Val<Timing>,
     pub jitter: Val<Duration>,
     pub secret_prefix: Val<String>,

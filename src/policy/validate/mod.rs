@@ -43,8 +43,11 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
 /// good, with the byte offset of its key.
 #[derive(Debug, Clone)]
 pub(crate) enum Val<T> {
+    /// Not in the table.
     Unset,
+    /// In the table but wrong; the problem is reported.
     Bad,
+    /// Good, with the byte offset of its value.
     Set(T, usize),
 }
 
@@ -79,7 +82,9 @@ impl<T> Val<T> {
 
 /// One table being checked: where problems go and how they are labelled.
 pub(crate) struct Table<'s, 'a> {
+    /// Where problems go.
     pub sink: &'s mut Sink<'a>,
+    /// Which table this is.
     pub ctx: Ctx,
 }
 

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
 fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(PolicyError::Invalid(problems)) = err.downcast_ref::<PolicyError>() {
         // One problem per line, each starting FILE:LINE: (SPEC.md).
-        eprint!("{problems}");
+        eprintln!("{problems}");
         return ExitCode::from(exit::USAGE);
     }
     eprintln!("rekeyd: {err:#}");

@@ -64,9 +64,21 @@ pub async fn rotate(aws: &Aws, credential: &Credential) -> Result<Rotated, Rotat
         kind = %credential.kind(),
         rotation = %rotation_id,
     );
-    rotate_as(aws, credential, rotation_id)
+    let started = std::time::Instant::now();
+    let result = rotate_as(aws, credential, rotation_id)
         .instrument(span)
-        .await
+        .await;
+    let outcome = match &result {
+        Ok(_) => "success",
+        Err(err) if err.is_in_doubt() => "in_doubt",
+        Err(_) => "failure",
+    };
+    crate::metrics::registry().rotation_finished(
+        credential.kind().as_str(),
+        outcome,
+        started.elapsed(),
+    );
+    result
 }
 
 async fn rotate_as(

@@ -2,9 +2,11 @@
 //! emulator (and moto's Secrets Manager), as a user runs it.
 
 mod daemon;
+mod daemon_ops;
 mod demo;
 mod emulator_cli;
 mod moto;
 mod policy_cli;
 mod rotate;
+mod systemd_units;
 mod util;

@@ -287,9 +287,12 @@ async fn metrics_are_valid_prometheus_text() {
     assert_eq!(out.code(), 0);
 }
 
+/// One sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
 /// Parses the text exposition format strictly enough to catch mistakes:
 /// every sample line is `name{labels} value`, every family has HELP and TYPE.
-fn parse_prometheus(text: &str) -> Vec<(String, Vec<(String, String)>, f64)> {
+fn parse_prometheus(text: &str) -> Vec<Sample> {
     let mut typed = std::collections::BTreeSet::new();
     let mut samples = Vec::new();
     for line in text.lines() {

@@ -53,8 +53,10 @@ pub enum Command {
     Daemon,
     /// Rotate credentials now and print one line per credential.
     Rotate(RotateArgs),
-    /// Validate the policy and exit.
-    Check,
+    /// Audit every credential's secret, read-only (exit 1 on findings).
+    Audit(AuditArgs),
+    /// Validate the policy and exit (`--online`: also confirm each resource exists).
+    Check(CheckArgs),
     /// Print a commented example policy.
     ExamplePolicy,
     /// Serve the bundled AWS emulator (IAM, Chime, IVS real-time, Secrets Manager, in memory).
@@ -75,6 +77,38 @@ pub struct RotateArgs {
     /// Validate and show what would be called; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Output format (default: a table).
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+    /// Ask no provider (Chime, IAM, IVS): read Secrets Manager only.
+    #[arg(long)]
+    pub offline: bool,
+    /// Unmanaged secrets (tagged rekeyd:credential, in no policy) fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Statuses that fail the run (default: all but ok and unmanaged).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "STATUS,...")]
+    pub fail_on: Vec<crate::audit::status::Status>,
+    /// Time past a scheduled rotation, beyond its jitter, before it is overdue.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Also confirm, read-only, that each bot, IAM credential, stage and secret exists.
+    #[arg(long)]
+    pub online: bool,
 }
 
 #[derive(Debug, Args)]

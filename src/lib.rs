@@ -4,6 +4,7 @@
 //! new secrets, `store` writes them to Secrets Manager, `rotation` ties one
 //! rotation together and `daemon` schedules them.
 
+pub mod audit;
 pub mod aws;
 pub mod cli;
 pub mod commands;

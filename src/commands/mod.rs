@@ -1,5 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
+mod audit;
+mod check;
 mod demo;
 mod emulator;
 mod rotate;
@@ -23,20 +25,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Daemon => daemon::run(load_policy(config)?, config).await,
         Command::Rotate(args) => rotate::run(load_policy(config)?, args).await,
-        Command::Check => {
-            let policy = load_policy(config)?;
-            println!(
-                "{}: ok, {} credential{}",
-                config.display(),
-                policy.credentials.len(),
-                if policy.credentials.len() == 1 {
-                    ""
-                } else {
-                    "s"
-                }
-            );
-            Ok(ExitCode::from(exit::SUCCESS))
-        }
+        Command::Audit(args) => audit::run(load_policy(config)?, args).await,
+        Command::Check(args) => check::run(load_policy(config)?, config, args).await,
         Command::ExamplePolicy => {
             print!("{}", policy::EXAMPLE);
             Ok(ExitCode::from(exit::SUCCESS))

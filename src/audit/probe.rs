@@ -1,0 +1,289 @@
+//! Read-only provider probes, shared by `audit` and `check --online`: does
+//! the bot, the IAM credential, the stage still exist, and is it usable?
+//! Each resource is asked about once however many credentials share it (an
+//! IAM user's credentials, a stage's tokens), at most `concurrency` at a time,
+//! through the rate-limited gates. No probe reads a secret value.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use aws_sdk_chime::operation::get_bot::GetBotError;
+use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
+use aws_sdk_iam::types::StatusType;
+use aws_sdk_ivsrealtime::operation::get_stage::GetStageError;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::policy::Target;
+
+/// AWS ended support for the Amazon Chime service on this day.
+const CHIME_END_OF_SUPPORT: &str = "2026-02-20";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("chime GetBot for bot {bot_id} in account {account_id} failed: {source}")]
+    GetBot {
+        account_id: String,
+        bot_id: String,
+        #[source]
+        source: CallError<GetBotError>,
+    },
+    #[error(
+        "the Amazon Chime endpoint did not answer GetBot for bot {bot_id}: Amazon Chime reached end of support on {CHIME_END_OF_SUPPORT} and its API may be gone for good ({source})"
+    )]
+    ChimeGone {
+        bot_id: String,
+        #[source]
+        source: CallError<GetBotError>,
+    },
+    #[error("iam ListServiceSpecificCredentials {owner} failed: {source}")]
+    ListCredentials {
+        owner: String,
+        #[source]
+        source: CallError<ListServiceSpecificCredentialsError>,
+    },
+    #[error("ivs GetStage for {stage_arn} failed: {source}")]
+    GetStage {
+        stage_arn: String,
+        #[source]
+        source: CallError<GetStageError>,
+    },
+}
+
+/// A provider-side resource; several credentials may share one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Resource {
+    ChimeBot {
+        account_id: String,
+        bot_id: String,
+    },
+    /// An IAM user's service-specific credentials (`None`: the caller's).
+    IamUser {
+        user_name: Option<String>,
+    },
+    IvsStage {
+        arn: String,
+        region: String,
+    },
+}
+
+impl Resource {
+    pub fn of(target: &Target) -> Resource {
+        match target {
+            Target::ChimeBot(bot) => Resource::ChimeBot {
+                account_id: bot.account_id.clone(),
+                bot_id: bot.bot_id.clone(),
+            },
+            Target::IamServiceCredential(iam) => Resource::IamUser {
+                user_name: iam.user_name.clone(),
+            },
+            Target::IvsParticipantToken(token) => Resource::IvsStage {
+                arn: token.stage_arn.as_str().to_owned(),
+                region: token.stage_arn.region().to_owned(),
+            },
+        }
+    }
+}
+
+/// What a provider answered about a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Bot {
+        disabled: bool,
+    },
+    IamCredentials(Vec<IamCredentialState>),
+    Stage,
+    /// The bot, user or stage does not exist.
+    NotFound,
+}
+
+/// One service-specific credential's metadata (never its password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamCredentialState {
+    pub id: String,
+    pub service_name: String,
+    pub active: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The answers, by resource.
+pub type Answers = HashMap<Resource, Result<Found, Arc<ProbeError>>>;
+
+/// Asks about every distinct resource once, `concurrency` at a time.
+pub async fn look_all(
+    aws: &Arc<Aws>,
+    resources: impl IntoIterator<Item = Resource>,
+    concurrency: usize,
+) -> Answers {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let unique: HashSet<Resource> = resources.into_iter().collect();
+    for resource in unique {
+        let aws = Arc::clone(aws);
+        let permits = Arc::clone(&permits);
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let found = look(&aws, &resource).await.map_err(Arc::new);
+            (resource, found)
+        });
+    }
+    let mut answers = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((resource, found)) => {
+                answers.insert(resource, found);
+            }
+            Err(err) => tracing::error!(error = %err, "a provider probe task failed"),
+        }
+    }
+    answers
+}
+
+/// Asks the provider about one resource, read-only.
+pub async fn look(aws: &Aws, resource: &Resource) -> Result<Found, ProbeError> {
+    match resource {
+        Resource::ChimeBot { account_id, bot_id } => get_bot(aws, account_id, bot_id).await,
+        Resource::IamUser { user_name } => list_credentials(aws, user_name.as_deref()).await,
+        Resource::IvsStage { arn, region } => get_stage(aws, arn, region).await,
+    }
+}
+
+async fn get_bot(aws: &Aws, account_id: &str, bot_id: &str) -> Result<Found, ProbeError> {
+    let answer = aws
+        .gates
+        .chime
+        .call("GetBot", RetryPolicy::PROVIDER, || {
+            aws.chime
+                .get_bot()
+                .account_id(account_id)
+                .bot_id(bot_id)
+                .send()
+        })
+        .await;
+    match answer {
+        Ok(out) => {
+            let Some(mut bot) = out.bot else {
+                return Ok(Found::NotFound);
+            };
+            // GetBot answers with the token: hold it as a secret, drop it unread.
+            drop(bot.security_token.take().map(SecretString::from));
+            Ok(Found::Bot {
+                disabled: bot.disabled.unwrap_or(false),
+            })
+        }
+        Err(err)
+            if err
+                .service_error()
+                .is_some_and(GetBotError::is_not_found_exception) =>
+        {
+            Ok(Found::NotFound)
+        }
+        Err(source) => {
+            let status = source.source.raw_response().map(|r| r.status().as_u16());
+            if source.unreachable || matches!(status, Some(404 | 410)) {
+                Err(ProbeError::ChimeGone {
+                    bot_id: bot_id.to_owned(),
+                    source,
+                })
+            } else {
+                Err(ProbeError::GetBot {
+                    account_id: account_id.to_owned(),
+                    bot_id: bot_id.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+async fn list_credentials(aws: &Aws, user_name: Option<&str>) -> Result<Found, ProbeError> {
+    let mut all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let answer = aws
+            .gates
+            .iam
+            .call(
+                "ListServiceSpecificCredentials",
+                RetryPolicy::PROVIDER,
+                || {
+                    aws.iam
+                        .list_service_specific_credentials()
+                        .set_user_name(user_name.map(str::to_owned))
+                        .set_marker(marker.clone())
+                        .send()
+                },
+            )
+            .await;
+        let page = match answer {
+            Ok(page) => page,
+            Err(err)
+                if err.service_error().is_some_and(
+                    ListServiceSpecificCredentialsError::is_no_such_entity_exception,
+                ) =>
+            {
+                return Ok(Found::NotFound);
+            }
+            Err(source) => {
+                return Err(ProbeError::ListCredentials {
+                    owner: owner(user_name),
+                    source,
+                });
+            }
+        };
+        all.extend(
+            page.service_specific_credentials
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| IamCredentialState {
+                    active: c.status == StatusType::Active,
+                    expires_at: c
+                        .expiration_date
+                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                    id: c.service_specific_credential_id,
+                    service_name: c.service_name,
+                }),
+        );
+        match page.marker {
+            Some(next) if page.is_truncated && !next.is_empty() => marker = Some(next),
+            _ => return Ok(Found::IamCredentials(all)),
+        }
+    }
+}
+
+async fn get_stage(aws: &Aws, arn: &str, region: &str) -> Result<Found, ProbeError> {
+    let client = aws.ivs(region);
+    let answer = aws
+        .gates
+        .ivs_realtime
+        .call("GetStage", RetryPolicy::PROVIDER, || {
+            client.get_stage().arn(arn).send()
+        })
+        .await;
+    match answer {
+        Ok(out) if out.stage.is_some() => Ok(Found::Stage),
+        Ok(_) => Ok(Found::NotFound),
+        Err(err)
+            if err
+                .service_error()
+                .is_some_and(GetStageError::is_resource_not_found_exception) =>
+        {
+            Ok(Found::NotFound)
+        }
+        Err(source) => Err(ProbeError::GetStage {
+            stage_arn: arn.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// `of user NAME` or `of the calling user`, for messages.
+pub fn owner(user_name: Option<&str>) -> String {
+    match user_name {
+        Some(user) => format!("of user {user}"),
+        None => "of the calling user".to_owned(),
+    }
+}

@@ -1,0 +1,178 @@
+//! The audit's Secrets Manager reads: AWSCURRENT of every credential's secret
+//! in batches of 20 (BatchGetSecretValue), and the secrets tagged
+//! `rekeyd:credential` (ListSecrets with a `tag-key` filter), through the
+//! rate-limited gate. Values are wrapped in [`SecretString`] at once and
+//! parsed into [`StoredRecord`] only.
+
+use std::collections::HashMap;
+
+use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::aws::{Aws, RetryPolicy};
+use crate::record::StoredRecord;
+use crate::store::{self, TAG_CREDENTIAL, TAG_KIND};
+
+/// BatchGetSecretValue takes at most this many ids per call.
+pub const BATCH_SIZE: usize = 20;
+/// ListSecrets' largest page.
+const LIST_PAGE: i32 = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("secretsmanager ListSecrets (tag-key {TAG_CREDENTIAL}) failed: {detail}")]
+    List { code: String, detail: String },
+}
+
+/// One secret's AWSCURRENT, as far as the audit needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Read {
+    /// No such secret (or no AWSCURRENT version).
+    NotFound,
+    /// The value: `None` when it is not rekeyd's JSON (or is binary).
+    Value(Option<StoredRecord>),
+    /// This secret could not be read: code and message.
+    Failed { code: String, detail: String },
+}
+
+/// A secret tagged `rekeyd:credential`, as ListSecrets describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub secret: String,
+    pub arn: Option<String>,
+    /// The `rekeyd:credential` tag's value.
+    pub credential: String,
+    /// The `rekeyd:kind` tag's value, if any.
+    pub kind: Option<String>,
+}
+
+/// Reads the AWSCURRENT value of up to [`BATCH_SIZE`] secrets in one call.
+/// When the batch call itself fails (no permission for it, say), each secret
+/// is read on its own with GetSecretValue, so one bad id never hides others.
+pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
+    let answer = aws
+        .gates
+        .secretsmanager
+        .call("BatchGetSecretValue", RetryPolicy::PROVIDER, || {
+            aws.secretsmanager
+                .batch_get_secret_value()
+                .set_secret_id_list(Some(ids.to_vec()))
+                .send()
+        })
+        .await;
+    let out = match answer {
+        Ok(out) => out,
+        Err(err) => {
+            tracing::debug!(code = %err.code, error = %err.detail, secrets = ids.len(), "BatchGetSecretValue failed; reading one by one");
+            return read_each(aws, ids).await;
+        }
+    };
+    let mut found = HashMap::with_capacity(ids.len());
+    for entry in out.secret_values.unwrap_or_default() {
+        let (names, record) = parse_entry(entry);
+        if let Some(id) = ids.iter().find(|id| names.iter().any(|n| n == *id)) {
+            found.insert(id.clone(), Read::Value(record));
+        }
+    }
+    for error in out.errors.unwrap_or_default() {
+        let Some(id) = error.secret_id else { continue };
+        let code = error.error_code.unwrap_or_else(|| "unknown".to_owned());
+        let read = if code == "ResourceNotFoundException" {
+            Read::NotFound
+        } else {
+            Read::Failed {
+                code,
+                detail: error.message.unwrap_or_default(),
+            }
+        };
+        found.insert(id, read);
+    }
+    for id in ids {
+        found.entry(id.clone()).or_insert_with(|| Read::Failed {
+            code: "unanswered".to_owned(),
+            detail: "BatchGetSecretValue returned neither a value nor an error for it".to_owned(),
+        });
+    }
+    found
+}
+
+/// The secret's name and ARN, and its value parsed; the raw value is held as
+/// a [`SecretString`] (zeroized when dropped) and never leaves this function.
+fn parse_entry(mut entry: SecretValueEntry) -> (Vec<String>, Option<StoredRecord>) {
+    let value = entry.secret_string.take().map(SecretString::from);
+    let _binary = entry.secret_binary.take();
+    let record = value
+        .as_ref()
+        .and_then(|v| StoredRecord::parse(v.expose_secret()));
+    let names = [entry.name, entry.arn].into_iter().flatten().collect();
+    (names, record)
+}
+
+async fn read_each(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for id in ids {
+        let read = match store::read_current(aws, id).await {
+            Ok(None) => Read::NotFound,
+            Ok(Some(current)) => Read::Value(current.record),
+            Err(err) => Read::Failed {
+                code: match &err {
+                    store::StoreError::Call { code, .. } => code.clone(),
+                    _ => "error".to_owned(),
+                },
+                detail: err.to_string(),
+            },
+        };
+        found.insert(id.clone(), read);
+    }
+    found
+}
+
+/// Every secret tagged `rekeyd:credential` (not those scheduled for deletion).
+pub async fn list_tagged(aws: &Aws) -> Result<Vec<Tagged>, SecretsError> {
+    let filter = Filter::builder()
+        .key(FilterNameStringType::TagKey)
+        .values(TAG_CREDENTIAL)
+        .build();
+    let mut tagged = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let page = aws
+            .gates
+            .secretsmanager
+            .call("ListSecrets", RetryPolicy::PROVIDER, || {
+                aws.secretsmanager
+                    .list_secrets()
+                    .filters(filter.clone())
+                    .max_results(LIST_PAGE)
+                    .set_next_token(next_token.clone())
+                    .send()
+            })
+            .await
+            .map_err(|err| SecretsError::List {
+                code: err.code.clone(),
+                detail: err.detail.clone(),
+            })?;
+        for entry in page.secret_list.unwrap_or_default() {
+            let tags = entry.tags.unwrap_or_default();
+            let tag = |key: &str| {
+                tags.iter()
+                    .find(|t| t.key.as_deref() == Some(key))
+                    .and_then(|t| t.value.clone())
+            };
+            // The filter matches key prefixes: keep the exact key only.
+            let (Some(name), Some(credential)) = (entry.name, tag(TAG_CREDENTIAL)) else {
+                continue;
+            };
+            tagged.push(Tagged {
+                secret: name,
+                arn: entry.arn,
+                credential,
+                kind: tag(TAG_KIND),
+            });
+        }
+        match page.next_token {
+            Some(token) if !token.is_empty() => next_token = Some(token),
+            _ => return Ok(tagged),
+        }
+    }
+}

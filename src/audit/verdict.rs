@@ -1,0 +1,85 @@
+//! What a provider's answer means for one credential: fine, drifted (gone,
+//! disabled, inactive, expired) or unknown. Pure, shared by `audit` and
+//! `check --online`.
+
+use chrono::{DateTime, Utc};
+
+use super::probe::{Answers, Found, IamCredentialState, Resource, owner};
+use super::status::ProviderView;
+use crate::commands::error_chain;
+use crate::policy::Target;
+use crate::record::format_time;
+
+/// The resource a credential's target names, for messages.
+pub fn describe(target: &Target) -> String {
+    match target {
+        Target::ChimeBot(bot) => format!("chime bot {} in account {}", bot.bot_id, bot.account_id),
+        Target::IamServiceCredential(iam) => format!(
+            "iam service-specific credential {} {}",
+            iam.credential_id,
+            owner(iam.user_name.as_deref())
+        ),
+        Target::IvsParticipantToken(token) => format!("ivs stage {}", token.stage_arn),
+    }
+}
+
+/// Judges `target` from the probes' `answers`. `credential_id` is the IAM
+/// credential id to look for (the stored one when known, else the policy's).
+pub fn judge(
+    target: &Target,
+    credential_id: Option<&str>,
+    answers: &Answers,
+    now: DateTime<Utc>,
+) -> ProviderView {
+    let found = match answers.get(&Resource::of(target)) {
+        None => return ProviderView::Unreachable("the provider was not asked".to_owned()),
+        Some(Err(err)) => return ProviderView::Unreachable(error_chain(err.as_ref())),
+        Some(Ok(found)) => found,
+    };
+    match (target, found) {
+        (Target::ChimeBot(bot), Found::NotFound) => ProviderView::Drift(format!(
+            "chime bot {} does not exist in account {} (GetBot: NotFound): check account_id and bot_id",
+            bot.bot_id, bot.account_id
+        )),
+        (Target::ChimeBot(bot), Found::Bot { disabled: true }) => ProviderView::Drift(format!(
+            "chime bot {} in account {} is disabled: its token does not work until it is enabled",
+            bot.bot_id, bot.account_id
+        )),
+        (Target::IamServiceCredential(iam), Found::NotFound) => {
+            ProviderView::Drift(match &iam.user_name {
+                Some(user) => format!("iam user {user} does not exist: check user_name"),
+                None => "the calling iam user does not exist".to_owned(),
+            })
+        }
+        (Target::IamServiceCredential(iam), Found::IamCredentials(all)) => {
+            let id = credential_id.unwrap_or(&iam.credential_id);
+            let whose = owner(iam.user_name.as_deref());
+            match all.iter().find(|c| c.id == id) {
+                None => ProviderView::Drift(format!(
+                    "iam service-specific credential {id} {whose} no longer exists: check credential_id in the policy"
+                )),
+                Some(c) if !c.active => ProviderView::Drift(format!(
+                    "iam service-specific credential {id} {whose} is Inactive: the stored password does not work; reactivate it (aws iam update-service-specific-credential --status Active) or fix the policy"
+                )),
+                Some(IamCredentialState {
+                    expires_at: Some(at),
+                    ..
+                }) if *at <= now => ProviderView::Drift(format!(
+                    "iam service-specific credential {id} {whose} expired at {}: create a new one and set credential_id",
+                    format_time(*at)
+                )),
+                Some(_) => ProviderView::Fine,
+            }
+        }
+        (Target::IvsParticipantToken(token), Found::NotFound) => ProviderView::Drift(format!(
+            "ivs stage {} does not exist (GetStage: ResourceNotFoundException): its tokens no longer work; check stage_arn",
+            token.stage_arn
+        )),
+        (Target::ChimeBot(_), Found::Bot { .. })
+        | (Target::IvsParticipantToken(_), Found::Stage) => ProviderView::Fine,
+        (_, other) => ProviderView::Unreachable(format!(
+            "unexpected provider answer for {}: {other:?}",
+            describe(target)
+        )),
+    }
+}

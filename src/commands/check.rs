@@ -1,0 +1,126 @@
+//! `rekeyd check [--online]`: validate the policy; online, also confirm
+//! read-only that each bot, IAM credential, stage and secret exists and is
+//! reachable with the current AWS identity (the audit's probes).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::Utc;
+use tokio::task::JoinSet;
+
+use crate::audit::probe::{self, Resource};
+use crate::audit::status::ProviderView;
+use crate::audit::verdict::{describe, judge};
+use crate::aws::{Aws, AwsOverrides};
+use crate::cli::CheckArgs;
+use crate::commands::error_chain;
+use crate::exit;
+use crate::policy::{Credential, Policy};
+use crate::store::{self, SecretState};
+
+pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<ExitCode> {
+    let n = policy.credentials.len();
+    println!(
+        "{}: ok, {n} credential{}",
+        config.display(),
+        if n == 1 { "" } else { "s" }
+    );
+    if !args.online {
+        return Ok(ExitCode::from(exit::SUCCESS));
+    }
+    let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
+    let concurrency = policy.daemon.concurrency.get();
+    let resources = policy.credentials.iter().map(|c| Resource::of(&c.target));
+    let answers = probe::look_all(&aws, resources, concurrency).await;
+    let secrets = probe_secrets(&aws, &policy).await;
+    let now = Utc::now();
+    let mut all_ok = true;
+    let mut out = std::io::stdout().lock();
+    for (credential, secret) in policy.credentials.iter().zip(secrets) {
+        let provider = judge(&credential.target, None, &answers, now);
+        let (ok, line) = line(credential, &provider, &secret);
+        all_ok &= ok;
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(exit::from_success(all_ok))
+}
+
+/// DescribeSecret of each credential's secret, `concurrency` at a time.
+async fn probe_secrets(
+    aws: &Arc<Aws>,
+    policy: &Policy,
+) -> Vec<Result<SecretState, store::StoreError>> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(policy.daemon.concurrency.get()));
+    let mut tasks = JoinSet::new();
+    for (i, credential) in policy.credentials.iter().enumerate() {
+        let aws = Arc::clone(aws);
+        let permits = Arc::clone(&permits);
+        let secret = credential.secret_name.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            (i, store::probe(&aws, &secret).await)
+        });
+    }
+    let mut results: Vec<Option<Result<SecretState, store::StoreError>>> =
+        (0..policy.credentials.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((i, result)) = joined {
+            results[i] = Some(result);
+        }
+    }
+    results
+        .into_iter()
+        .zip(&policy.credentials)
+        .map(|(result, credential)| {
+            result.unwrap_or_else(|| {
+                Err(store::StoreError::Call {
+                    operation: "DescribeSecret",
+                    secret: credential.secret_name.clone(),
+                    code: "task".to_owned(),
+                    detail: "the probe task failed".to_owned(),
+                })
+            })
+        })
+        .collect()
+}
+
+/// `NAME: ok kind=K ...`, `NAME: missing kind=K ...` or `NAME: unreachable kind=K ...`.
+fn line(
+    credential: &Credential,
+    provider: &ProviderView,
+    secret: &Result<SecretState, store::StoreError>,
+) -> (bool, String) {
+    let name = &credential.name;
+    let kind = credential.kind();
+    let what = describe(&credential.target);
+    let secret_name = &credential.secret_name;
+    let secret_text = match secret {
+        Ok(SecretState::Exists) => format!("secret {secret_name} exists"),
+        Ok(SecretState::Missing) => format!(
+            "secret {secret_name} does not exist yet (rekeyd creates it at the first rotation)"
+        ),
+        Err(err) => format!("secret {secret_name}: {}", error_chain(err)),
+    };
+    match (provider, secret) {
+        (ProviderView::Drift(why), _) => (
+            false,
+            format!("{name}: missing kind={kind} {why}; {secret_text}"),
+        ),
+        (ProviderView::Unreachable(why), _) => (
+            false,
+            format!("{name}: unreachable kind={kind} {what}: {why}; {secret_text}"),
+        ),
+        (_, Err(_)) => (
+            false,
+            format!("{name}: unreachable kind={kind} {what} exists; {secret_text}"),
+        ),
+        _ => (
+            true,
+            format!("{name}: ok kind={kind} {what} exists; {secret_text}"),
+        ),
+    }
+}

@@ -57,6 +57,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Validate the policy and exit (`--online`: also confirm each resource exists).
     Check(CheckArgs),
+    /// Show every credential's next rotation time and why.
+    Plan(PlanArgs),
     /// Print a commented example policy.
     ExamplePolicy,
     /// Serve the bundled AWS emulator (IAM, Chime, IVS real-time, Secrets Manager, in memory).
@@ -109,6 +111,20 @@ pub struct CheckArgs {
     /// Also confirm, read-only, that each bot, IAM credential, stage and secret exists.
     #[arg(long)]
     pub online: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// A report as a table for people or JSON for programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod demo;
 mod emulator;
+mod plan;
 mod rotate;
 
 pub mod daemon;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rotate(args) => rotate::run(load_policy(config)?, args).await,
         Command::Audit(args) => audit::run(load_policy(config)?, args).await,
         Command::Check(args) => check::run(load_policy(config)?, config, args).await,
+        Command::Plan(args) => plan::run(load_policy(config)?, args).await,
         Command::ExamplePolicy => {
             print!("{}", policy::EXAMPLE);
             Ok(ExitCode::from(exit::SUCCESS))

@@ -9,7 +9,7 @@ mod run;
 mod slots;
 pub mod timing;
 
-pub use run::{Options, run};
+pub use run::{Options, read_last, run};
 
 use crate::policy::{CredentialName, Kind};
 use crate::rotation::Rotated;

@@ -6,6 +6,7 @@ mod daemon_ops;
 mod demo;
 mod emulator_cli;
 mod moto;
+mod plan;
 mod policy_cli;
 mod rotate;
 mod systemd_units;

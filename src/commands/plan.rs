@@ -1,0 +1,188 @@
+//! `rekeyd plan`: every credential's next rotation time and why, from the
+//! schedule and what Secrets Manager holds (read-only).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::aws::{Aws, AwsOverrides};
+use crate::cli::{OutputFormat, PlanArgs};
+use crate::daemon::read_last;
+use crate::daemon::timing::{self, Last, Reason};
+use crate::exit;
+use crate::policy::{Credential, Policy, Schedule};
+use crate::record::format_time;
+
+/// One credential's plan.
+#[derive(Debug, Serialize)]
+struct Planned {
+    name: String,
+    kind: &'static str,
+    secret: String,
+    /// RFC 3339; `null` when the secret could not be read.
+    next_rotation: Option<String>,
+    /// Why then: cron, interval, token expiry, missing, ...
+    reason: String,
+    /// The schedule as written.
+    schedule: String,
+    last_rotated: Option<String>,
+    expires_at: Option<String>,
+    /// The daemon adds up to this much at random (IVS: takes it off).
+    jitter: String,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Plan {
+    planned_at: String,
+    credentials: Vec<Planned>,
+}
+
+pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
+    let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
+    let now = Utc::now();
+    let permits = Arc::new(Semaphore::new(policy.daemon.concurrency.get()));
+    let mut reads = JoinSet::new();
+    for (index, credential) in policy.credentials.iter().cloned().enumerate() {
+        let aws = Arc::clone(&aws);
+        let permits = Arc::clone(&permits);
+        reads.spawn(async move {
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("semaphore never closed");
+            let last = read_last(&aws, &credential).await;
+            (
+                index,
+                plan_one(
+                    &credential,
+                    last.map_err(|e| crate::commands::error_chain(&e)),
+                    now,
+                ),
+            )
+        });
+    }
+    let mut planned: Vec<(usize, Planned)> = Vec::new();
+    while let Some(joined) = reads.join_next().await {
+        planned.push(joined?);
+    }
+    planned.sort_by_key(|(index, _)| *index);
+    let plan = Plan {
+        planned_at: format_time(now),
+        credentials: planned.into_iter().map(|(_, p)| p).collect(),
+    };
+    let all_read = plan.credentials.iter().all(|p| p.error.is_none());
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?,
+        OutputFormat::Table => write_table(&mut out, &plan, now)?,
+    }
+    Ok(exit::from_success(all_read))
+}
+
+fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<Utc>) -> Planned {
+    let mut planned = Planned {
+        name: credential.name.to_string(),
+        kind: credential.kind().as_str(),
+        secret: credential.secret_name.clone(),
+        next_rotation: None,
+        reason: String::new(),
+        schedule: describe_schedule(&credential.schedule),
+        last_rotated: None,
+        expires_at: None,
+        jitter: humantime::format_duration(credential.jitter).to_string(),
+        error: None,
+    };
+    match last {
+        Err(error) => {
+            planned.reason = "cannot read the secret".into();
+            planned.error = Some(error);
+        }
+        Ok(last) => {
+            if let Last::Rotated { at, expires_at } = last {
+                planned.last_rotated = Some(format_time(at));
+                planned.expires_at = expires_at.map(format_time);
+            }
+            let due = timing::first_due(&credential.schedule, last, now);
+            planned.next_rotation = Some(format_time(due.at));
+            planned.reason = match due.reason {
+                Reason::Missing => "no secret yet: rotated at daemon start".into(),
+                Reason::Foreign => {
+                    "the secret holds something rekeyd did not write: rotated at daemon start"
+                        .into()
+                }
+                other => other.to_string(),
+            };
+        }
+    }
+    planned
+}
+
+fn describe_schedule(schedule: &Schedule) -> String {
+    match schedule {
+        Schedule::Cron(cron) => format!("cron \"{}\" ({})", cron.expression, cron.timezone),
+        Schedule::Every(every) => format!("every {}", humantime::format_duration(*every)),
+        Schedule::BeforeExpiry { refresh_before } => {
+            format!(
+                "{} before token expiry",
+                humantime::format_duration(*refresh_before)
+            )
+        }
+    }
+}
+
+fn write_table(out: &mut impl Write, plan: &Plan, now: DateTime<Utc>) -> std::io::Result<()> {
+    let name_width = plan
+        .credentials
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    writeln!(
+        out,
+        "{:<name_width$}  {:<22}  {:<20}  {:<12}  WHY",
+        "NAME", "KIND", "NEXT ROTATION", "IN"
+    )?;
+    for p in &plan.credentials {
+        let next = p.next_rotation.as_deref().unwrap_or("-");
+        let wait = p
+            .next_rotation
+            .as_deref()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+            .map_or("-".to_owned(), |t| until(t, now));
+        let why = match &p.error {
+            Some(error) => format!("{}: {error}", p.reason),
+            None => format!("{} [{}]", p.reason, p.schedule),
+        };
+        writeln!(
+            out,
+            "{:<name_width$}  {:<22}  {:<20}  {:<12}  {why}",
+            p.name, p.kind, next, wait
+        )?;
+    }
+    Ok(())
+}
+
+/// `now`, or a rounded humantime span such as `2h 5m`.
+fn until(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (at - now).num_seconds();
+    if secs <= 0 {
+        return "now".into();
+    }
+    let secs = u64::try_from(secs).unwrap_or(0);
+    let rounded = if secs >= 86_400 {
+        secs / 3600 * 3600
+    } else if secs >= 3600 {
+        secs / 60 * 60
+    } else {
+        secs
+    };
+    humantime::format_duration(std::time::Duration::from_secs(rounded)).to_string()
+}

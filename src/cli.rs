@@ -84,8 +84,8 @@ pub struct RotateArgs {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Output format (default: a table).
-    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
-    pub format: AuditFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
     /// Ask no provider (Chime, IAM, IVS): read Secrets Manager only.
     #[arg(long)]
     pub offline: bool,
@@ -98,12 +98,6 @@ pub struct AuditArgs {
     /// Time past a scheduled rotation, beyond its jitter, before it is overdue.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
     pub grace: Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuditFormat {
-    Table,
-    Json,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use tracing::info;
 use crate::audit::status::Status;
 use crate::audit::{self, Options, table};
 use crate::aws::{Aws, AwsOverrides};
-use crate::cli::{AuditArgs, AuditFormat};
+use crate::cli::{AuditArgs, OutputFormat};
 use crate::exit;
 use crate::policy::Policy;
 
@@ -24,8 +24,8 @@ pub async fn run(policy: Policy, args: &AuditArgs) -> Result<ExitCode> {
     let report = audit::audit(aws, &policy, &options).await;
     let stdout = std::io::stdout();
     let text = match args.format {
-        AuditFormat::Json => report.to_json() + "\n",
-        AuditFormat::Table => {
+        OutputFormat::Json => report.to_json() + "\n",
+        OutputFormat::Table => {
             let colour = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
             table::render(&report, colour)
         }

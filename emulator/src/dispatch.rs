@@ -10,6 +10,7 @@ use crate::control_http;
 use crate::controls::Controls;
 use crate::error::ApiError;
 use crate::faults::FaultKind;
+use crate::hostile;
 use crate::iam_wire::{self, Params};
 use crate::router::{self, Route};
 use crate::secretsmanager;
@@ -75,6 +76,7 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         return Reply::Drop;
     }
     let mut ctx = Ctx::new(&state.config, req.signed_region());
+    ctx.fault = record.fault;
     let result = execute(
         &mut state,
         &mut ctx,
@@ -85,11 +87,19 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         &request_id,
     );
     record.mutated = ctx.mutated;
-    if record.fault == Some(FaultKind::MutateThenDrop) {
-        state.calls.push(record);
-        return Reply::Drop;
+    match record.fault {
+        Some(FaultKind::MutateThenDrop) => {
+            state.calls.push(record);
+            Reply::Drop
+        }
+        Some(FaultKind::Garbage) => answer(
+            &mut state,
+            record,
+            service,
+            Ok(hostile::garbage(service, &request_id)),
+        ),
+        _ => answer(&mut state, record, service, result),
     }
-    answer(&mut state, record, service, result)
 }
 
 fn answer(
@@ -117,6 +127,7 @@ fn answer(
     Reply::Answer(resp)
 }
 
+/// Runs the operation; `ctx.fault` may bend a successful answer (see [`hostile`]).
 fn execute(
     state: &mut State,
     ctx: &mut Ctx,
@@ -126,11 +137,16 @@ fn execute(
     req: &Incoming,
     request_id: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let json = |value: serde_json::Value| wire::json_ok(service, &value, request_id);
+    let fault = ctx.fault;
+    let json = |mut value: serde_json::Value| {
+        hostile::bend_json(fault, op, &mut value);
+        wire::json_ok(service, &value, request_id)
+    };
     match service {
         Service::Iam => {
             let params = Params::parse(req);
             let xml = iam_wire::handle(&mut state.iam, ctx, &params, op, request_id)?;
+            let xml = hostile::bend_iam_xml(fault, xml);
             Ok(wire::response(200, "text/xml", xml, request_id))
         }
         Service::Chime => {

@@ -1,4 +1,5 @@
-//! Fault injection: rules per operation that throttle, fail, delay or drop the next matching calls.
+//! Fault injection: rules per operation that throttle, fail, delay or drop the next matching calls,
+//! or answer them in ways that break a client's expectations (see `hostile.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,38 @@ pub enum FaultKind {
     MutateThenDrop,
     /// Close the connection without performing the operation.
     Unavailable,
+    /// Perform the operation, then answer HTTP 200 with a body that is not the protocol's format.
+    Garbage,
+    /// Perform the operation (a new secret is issued and held), then answer it well-formed
+    /// but with the secret empty. Only operations that issue a secret.
+    EmptySecret,
+    /// Perform the operation, then answer it well-formed but without the secret field.
+    /// Only operations that issue a secret.
+    MissingFields,
+    /// IVS `CreateParticipantToken` issues (and holds) a token whose expiration time has passed.
+    ExpiredToken,
+}
+
+/// Operations whose answer carries a newly issued secret.
+pub(crate) const ISSUING_OPERATIONS: &[&str] = &[
+    "RegenerateSecurityToken",
+    "ResetServiceSpecificCredential",
+    "CreateServiceSpecificCredential",
+    "CreateParticipantToken",
+];
+
+impl FaultKind {
+    /// Whether this kind can affect `operation`: the answer-shaping kinds pass over
+    /// operations that have no secret (or no token) to break, even under `*`.
+    pub fn applies_to(self, operation: &str) -> bool {
+        match self {
+            FaultKind::EmptySecret | FaultKind::MissingFields => {
+                ISSUING_OPERATIONS.contains(&operation)
+            }
+            FaultKind::ExpiredToken => operation == "CreateParticipantToken",
+            _ => true,
+        }
+    }
 }
 
 /// One fault rule. JSON: `{"operation": "PutSecretValue", "kind": "throttle", "times": 1}`.
@@ -83,6 +116,19 @@ impl FaultRule {
         {
             return refuse(format!("probability {p} is outside 0.0..=1.0"));
         }
+        if self.operation != "*" && !self.kind.applies_to(&self.operation) {
+            let kind = serde_json::to_value(self.kind).unwrap_or_default();
+            return refuse(format!(
+                "kind {} never applies to {}: it needs an operation that issues a {}",
+                kind.as_str().unwrap_or("?"),
+                self.operation,
+                if self.kind == FaultKind::ExpiredToken {
+                    "token (CreateParticipantToken)"
+                } else {
+                    "secret"
+                }
+            ));
+        }
         if self.kind == FaultKind::Delay && self.delay_ms.is_none() {
             return refuse("kind delay needs delay_ms".into());
         }
@@ -97,7 +143,7 @@ impl FaultRule {
     }
 
     fn matches(&self, operation: &str) -> bool {
-        self.operation == "*" || self.operation == operation
+        (self.operation == "*" || self.operation == operation) && self.kind.applies_to(operation)
     }
 }
 
@@ -204,5 +250,34 @@ mod tests {
                 .unwrap();
         assert!(bad.validate().is_err());
         assert!(serde_json::from_str::<FaultRule>(r#"{"operation":"x","kind":"nope"}"#).is_err());
+        for kind in ["garbage", "empty_secret", "missing_fields", "expired_token"] {
+            let json = format!(r#"{{"operation":"*","kind":"{kind}"}}"#);
+            let rule: FaultRule = serde_json::from_str(&json).unwrap();
+            assert!(rule.validate().is_ok(), "{kind}");
+            assert_eq!(serde_json::to_value(rule.kind).unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn answer_shaping_kinds_skip_operations_without_a_secret() {
+        let mut set = FaultSet::default();
+        set.push(FaultRule::new("*", FaultKind::ExpiredToken).times(1));
+        set.push(FaultRule::new("*", FaultKind::EmptySecret).times(1));
+        assert!(set.take("PutSecretValue").is_none());
+        assert_eq!(
+            set.take("RegenerateSecurityToken").unwrap().kind,
+            FaultKind::EmptySecret
+        );
+        assert_eq!(
+            set.take("CreateParticipantToken").unwrap().kind,
+            FaultKind::ExpiredToken
+        );
+        assert!(set.rules().is_empty());
+        let never = FaultRule::new("GetBot", FaultKind::MissingFields);
+        assert!(never.validate().is_err());
+        set.push(never);
+        assert!(set.take("GetBot").is_none());
+        set.push(FaultRule::new("GetBot", FaultKind::Garbage));
+        assert_eq!(set.take("GetBot").unwrap().kind, FaultKind::Garbage);
     }
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::faults::FaultKind;
 use crate::random;
 use crate::state::{Ctx, iso8601};
 
@@ -184,7 +185,12 @@ impl IvsState {
         }
         let stage = self.stage_mut(&arn)?;
         let participant_id = random::alnum(12);
-        let expiration_time = ctx.now + Duration::minutes(duration);
+        let expiration_time = if ctx.fault == Some(FaultKind::ExpiredToken) {
+            // A token that expired an hour before it was issued.
+            ctx.now - Duration::hours(1)
+        } else {
+            ctx.now + Duration::minutes(duration)
+        };
         let issued = IssuedToken {
             token: random::participant_token(&participant_id, expiration_time.timestamp()),
             participant_id,

@@ -10,6 +10,7 @@ mod dispatch;
 mod emulator;
 mod error;
 mod faults;
+mod hostile;
 mod iam;
 mod iam_wire;
 mod ivs;

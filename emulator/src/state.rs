@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::calls::CallLog;
 use crate::chime::ChimeState;
-use crate::faults::FaultSet;
+use crate::faults::{FaultKind, FaultSet};
 use crate::iam::IamState;
 use crate::ivs::IvsState;
 use crate::secretsmanager::SecretsState;
@@ -96,6 +96,9 @@ pub(crate) struct Ctx {
     pub now: DateTime<Utc>,
     /// Set by handlers that changed state.
     pub mutated: bool,
+    /// The injected fault that applies to this call, for the kinds that shape how it is
+    /// carried out or answered (`expired_token`, `empty_secret`, ...).
+    pub fault: Option<FaultKind>,
 }
 
 impl Ctx {
@@ -106,6 +109,7 @@ impl Ctx {
             caller_user_name: config.caller_user_name.clone(),
             now: Utc::now(),
             mutated: false,
+            fault: None,
         }
     }
 }

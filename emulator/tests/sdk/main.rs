@@ -6,6 +6,7 @@ mod chime;
 mod cli;
 mod controls;
 mod faults;
+mod hostile;
 mod iam;
 mod ivs;
 mod secrets_listing;

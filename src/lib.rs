@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod daemon;
 pub mod exit;
+pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod policy;

@@ -1,13 +1,15 @@
-//! One rotation of one credential: check the secret can be written, have the
-//! provider issue a new secret, store it under a fixed request token.
+//! One rotation of one credential: lock it, check the secret can be written,
+//! journal the intent, have the provider issue a new secret, store it under a
+//! fixed request token, retire what it replaced, clear the journal.
 
 use chrono::{DateTime, Utc};
-use tracing::{Instrument, error, info, info_span};
+use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::aws::Aws;
-use crate::policy::Credential;
-use crate::providers::{self, ProviderError};
+use crate::journal::{Intent, Journal, JournalError};
+use crate::policy::{Credential, IamStrategy, Target};
+use crate::providers::{self, Current, ProviderError};
 use crate::store::{self, StoreError};
 
 /// A successful rotation.
@@ -20,10 +22,17 @@ pub struct Rotated {
     pub rotated_at: DateTime<Utc>,
     /// When the new secret stops working by itself (IVS).
     pub expires_at: Option<DateTime<Utc>>,
+    /// Something after the store went wrong (the old IAM credential could
+    /// not be deleted); the new secret is stored and works.
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RotationError {
+    /// Nothing was rotated: another process is rotating it, or the journal
+    /// cannot record the rotation.
+    #[error("not rotated: {0}")]
+    NotStarted(#[from] JournalError),
     /// Nothing was rotated: the secret cannot be written, so the provider was
     /// not asked (its old secret still works).
     #[error("not rotated, secret {secret} cannot be written: {source}")]
@@ -32,7 +41,7 @@ pub enum RotationError {
         #[source]
         source: StoreError,
     },
-    /// The provider did not issue a new secret; the old one is untouched.
+    /// The provider did not issue a new secret.
     #[error(transparent)]
     Provider(#[from] ProviderError),
     /// The provider issued a new secret but it could not be stored: the
@@ -56,7 +65,11 @@ impl RotationError {
 }
 
 /// Rotates `credential` now.
-pub async fn rotate(aws: &Aws, credential: &Credential) -> Result<Rotated, RotationError> {
+pub async fn rotate(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+) -> Result<Rotated, RotationError> {
     let rotation_id = Uuid::new_v4();
     let span = info_span!(
         "rotation",
@@ -65,7 +78,7 @@ pub async fn rotate(aws: &Aws, credential: &Credential) -> Result<Rotated, Rotat
         rotation = %rotation_id,
     );
     let started = std::time::Instant::now();
-    let result = rotate_as(aws, credential, rotation_id)
+    let result = rotate_as(aws, journal, credential, rotation_id)
         .instrument(span)
         .await;
     let outcome = match &result {
@@ -83,9 +96,12 @@ pub async fn rotate(aws: &Aws, credential: &Credential) -> Result<Rotated, Rotat
 
 async fn rotate_as(
     aws: &Aws,
+    journal: &Journal,
     credential: &Credential,
     rotation_id: Uuid,
 ) -> Result<Rotated, RotationError> {
+    let name = credential.name.as_str();
+    let _lock = journal.lock(name)?;
     let secret = credential.secret_name.clone();
     let state =
         store::probe(aws, &secret)
@@ -94,31 +110,93 @@ async fn rotate_as(
                 secret: secret.clone(),
                 source,
             })?;
-    let record = providers::issue(aws, credential).await?;
+    // What an interrupted earlier rotation left behind.
+    let earlier = journal.pending(name);
+    let stored_id = stored_credential_id(aws, credential).await?;
+    let mut intent = Intent {
+        credential: name.to_owned(),
+        kind: credential.kind().as_str().to_owned(),
+        rotation: rotation_id.to_string(),
+        started_at: Utc::now(),
+        pid: std::process::id(),
+        issued_credential_id: None,
+    };
+    // Durable before the provider is asked: a crash from here on leaves the
+    // rotation in doubt for the next start.
+    journal.record(&intent)?;
+    let current = Current {
+        stored_credential_id: stored_id.as_deref(),
+        orphan_credential_id: earlier
+            .as_ref()
+            .and_then(|e| e.issued_credential_id.as_deref())
+            .filter(|orphan| Some(*orphan) != stored_id.as_deref()),
+    };
+    let issued = providers::issue(aws, credential, current).await?;
+    if issued.retire.is_some() {
+        // A new IAM credential exists: note its id (never its password).
+        intent.issued_credential_id = issued.record.credential_id().map(str::to_owned);
+        journal.record(&intent)?;
+    }
     info!(secret = %secret, "provider issued a new secret, storing it");
-    let value = record.to_secret_json();
+    let value = issued.record.to_secret_json();
     // The request token is fixed for this rotation: retries of the write are
     // idempotent and never add a second version.
     let request_token = rotation_id.to_string();
-    match store::write(aws, credential, &value, &request_token, state).await {
-        Ok(stored) => {
-            info!(
-                secret = %secret,
-                version = %stored.version_id,
-                created = stored.created,
-                "rotation finished"
-            );
-            Ok(Rotated {
-                secret,
-                version_id: stored.version_id,
-                created: stored.created,
-                rotated_at: record.rotated_at(),
-                expires_at: record.expires_at(),
-            })
-        }
+    let stored = match store::write(aws, credential, &value, &request_token, state).await {
+        Ok(stored) => stored,
         Err(source) => {
             error!(secret = %secret, error = %source, "new secret not stored: rotation in doubt");
-            Err(RotationError::InDoubt { secret, source })
+            return Err(RotationError::InDoubt { secret, source });
+        }
+    };
+    let mut warning = None;
+    if let Some(retire) = &issued.retire {
+        if let Err(err) = providers::retire(aws, retire).await {
+            let text = crate::commands::error_chain(&err);
+            error!(error = %text, "the new secret is stored, but the old credential was not deleted");
+            warning = Some(format!("old credential not deleted: {text}"));
         }
     }
+    if let Err(err) = journal.clear(name) {
+        // Harmless: the next start rotates it once more.
+        warn!(error = %err, "cannot clear the journal entry");
+    }
+    info!(
+        secret = %secret,
+        version = %stored.version_id,
+        created = stored.created,
+        "rotation finished"
+    );
+    Ok(Rotated {
+        secret,
+        version_id: stored.version_id,
+        created: stored.created,
+        rotated_at: issued.record.rotated_at(),
+        expires_at: issued.record.expires_at(),
+        warning,
+    })
+}
+
+/// For IAM `overlap`: the credential id the stored secret holds, when the
+/// current version is rekeyd's own.
+async fn stored_credential_id(
+    aws: &Aws,
+    credential: &Credential,
+) -> Result<Option<String>, RotationError> {
+    let Target::IamServiceCredential(iam) = &credential.target else {
+        return Ok(None);
+    };
+    if iam.strategy != IamStrategy::Overlap {
+        return Ok(None);
+    }
+    let current = store::read_current(aws, &credential.secret_name)
+        .await
+        .map_err(|source| RotationError::SecretUnusable {
+            secret: credential.secret_name.clone(),
+            source,
+        })?;
+    Ok(current
+        .and_then(|c| c.record)
+        .filter(|r| r.is_written_for(credential.kind(), credential.name.as_str()))
+        .and_then(|r| r.credential_id))
 }

@@ -29,11 +29,15 @@ const CREDENTIAL_ID: &str = "ACCADEMOCODECOMMIT0001";
 const STAGE_ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/DemoStage01";
 
 /// The demo's policy: every kind, on schedules of seconds.
-fn demo_policy(endpoint: &str) -> String {
+fn demo_policy(endpoint: &str, state_dir: &Path) -> String {
+    let state_dir = state_dir.display();
     format!(
         r#"[aws]
 region = "us-east-1"
 endpoint_url = "{endpoint}"
+
+[daemon]
+state_dir = "{state_dir}"
 
 [defaults]
 secret_prefix = "demo/"
@@ -74,11 +78,11 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
         .await
         .context("cannot start the emulator")?;
     seed(&emulator)?;
-    let policy = policy::parse(
-        Path::new("<demo policy>"),
-        &demo_policy(&emulator.endpoint_url()),
-    )
-    .map_err(|problems| anyhow::anyhow!("the demo policy is invalid:\n{problems}"))?;
+    // The demo's journal lives in a temporary directory, removed at the end.
+    let state_dir = std::env::temp_dir().join(format!("rekeyd-demo-{}", std::process::id()));
+    let text = demo_policy(&emulator.endpoint_url(), &state_dir);
+    let policy = policy::parse(Path::new("<demo policy>"), &text)
+        .map_err(|problems| anyhow::anyhow!("the demo policy is invalid:\n{problems}"))?;
     let overrides = AwsOverrides {
         credentials: Some(Credentials::new(
             "AKIDDEMO",
@@ -103,7 +107,9 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
         events: Some(events),
         notifier: Arc::new(Notifier::disabled()),
     };
-    let stopped = daemon::run(policy.clone(), options).await?;
+    let stopped = daemon::run(policy.clone(), options).await;
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let stopped = stopped?;
     printer.await.context("the event printer failed")?;
     summary(&emulator, &policy);
     emulator.shutdown().await;

@@ -13,6 +13,7 @@ use tracing::info;
 use crate::aws::{Aws, AwsOverrides};
 use crate::cli::RotateArgs;
 use crate::exit::{self, UsageError};
+use crate::journal::Journal;
 use crate::policy::{Credential, Policy};
 use crate::providers::planned_call;
 use crate::rotation::{self, Rotated, RotationError};
@@ -26,8 +27,10 @@ pub async fn run(policy: Policy, args: &RotateArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(exit::SUCCESS));
     }
+    let journal = Journal::open(policy.daemon.state_dir.as_deref())?;
+    report_in_doubt(&journal, &chosen);
     let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
-    let all_ok = rotate_all(aws, chosen, policy.daemon.concurrency.get()).await?;
+    let all_ok = rotate_all(aws, journal, chosen, policy.daemon.concurrency.get()).await?;
     Ok(exit::from_success(all_ok))
 }
 
@@ -69,6 +72,7 @@ fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, Us
 /// finishes. True when all succeeded.
 async fn rotate_all(
     aws: Arc<Aws>,
+    journal: Journal,
     chosen: Vec<Arc<Credential>>,
     concurrency: usize,
 ) -> Result<bool> {
@@ -76,13 +80,14 @@ async fn rotate_all(
     let mut tasks = JoinSet::new();
     for credential in chosen {
         let aws = Arc::clone(&aws);
+        let journal = journal.clone();
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .expect("semaphore never closed");
-            let result = rotation::rotate(&aws, &credential).await;
+            let result = rotation::rotate(&aws, &journal, &credential).await;
             (credential, result)
         });
     }
@@ -101,6 +106,24 @@ async fn rotate_all(
     Ok(failed == 0)
 }
 
+/// Says which in-doubt rotations this run does not redo.
+fn report_in_doubt(journal: &Journal, chosen: &[Arc<Credential>]) {
+    let recovered = journal.recover();
+    for corrupt in &recovered.corrupt {
+        tracing::error!(entry = %corrupt, "unreadable journal entry");
+    }
+    for intent in recovered.in_doubt {
+        if !chosen.iter().any(|c| c.name.as_str() == intent.credential) {
+            tracing::warn!(
+                credential = %intent.credential,
+                since = %intent.started_at,
+                "an earlier rotation is in doubt: `rekeyd rotate {}` or a daemon start redoes it",
+                intent.credential
+            );
+        }
+    }
+}
+
 /// `NAME: rotated kind=K secret=S version=V` or `NAME: failed kind=K error=...`.
 pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationError>) -> String {
     let name = &credential.name;
@@ -113,6 +136,9 @@ pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationErr
             );
             if done.created {
                 line.push_str(" created=true");
+            }
+            if let Some(warning) = &done.warning {
+                line.push_str(&format!(" warning={warning:?}"));
             }
             if let Some(expires) = done.expires_at {
                 line.push_str(&format!(

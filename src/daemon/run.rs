@@ -19,6 +19,7 @@ use super::timing::Last;
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
 use crate::commands::error_chain;
+use crate::journal::Journal;
 use crate::metrics;
 use crate::policy::{self, Credential, CredentialName, Policy};
 use crate::rotation::{self, Rotated, RotationError};
@@ -51,6 +52,7 @@ struct Daemon {
     policy: Policy,
     options: Options,
     aws: Arc<Aws>,
+    journal: Journal,
     permits: Arc<Semaphore>,
     slots: Slots,
     tasks: Tasks,
@@ -73,12 +75,15 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
             .await
             .with_context(|| format!("cannot listen for metrics on {listen}"))?;
     }
+    let journal = Journal::open(policy.daemon.state_dir.as_deref())?;
+    let in_doubt = recover(&journal, &policy);
     let aws = Arc::new(Aws::build(&policy.aws, options.aws_overrides.clone()).await);
     let mut reloads = options.reloads.take();
     let mut daemon = Daemon {
         permits: Arc::new(Semaphore::new(policy.daemon.concurrency.get())),
-        slots: Slots::new(&policy.credentials, Utc::now()),
+        slots: Slots::new(&policy.credentials, &in_doubt, Utc::now()),
         aws,
+        journal,
         policy,
         options,
         tasks: JoinSet::new(),
@@ -124,6 +129,29 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     Ok(daemon.drain().await)
 }
 
+/// The credentials whose last rotation is in doubt (rotated again at once);
+/// entries of credentials no longer in the policy are reported and dropped.
+fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName> {
+    let recovered = journal.recover();
+    for corrupt in &recovered.corrupt {
+        error!(entry = %corrupt, "unreadable journal entry: set aside; if a rotation was in flight, check that credential");
+    }
+    let mut in_doubt = Vec::new();
+    for intent in recovered.in_doubt {
+        match policy.credential(&intent.credential) {
+            Some(credential) => {
+                warn!(credential = %intent.credential, since = %intent.started_at, "the last rotation is in doubt: rotating again now");
+                in_doubt.push(credential.name.clone());
+            }
+            None => {
+                warn!(credential = %intent.credential, "dropping an in-doubt journal entry of a credential no longer in the policy");
+                let _ = journal.clear(&intent.credential);
+            }
+        }
+    }
+    in_doubt
+}
+
 /// Waits for the next reload request; pending forever without a channel.
 async fn recv_or_pending(reloads: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
     match reloads {
@@ -163,6 +191,7 @@ impl Daemon {
 
     fn spawn(&mut self, credential: Arc<Credential>, task: Task) {
         let aws = Arc::clone(&self.aws);
+        let journal = self.journal.clone();
         let permits = Arc::clone(&self.permits);
         let shutdown = self.options.shutdown.clone();
         self.tasks.spawn(async move {
@@ -175,7 +204,9 @@ impl Daemon {
             }
             let outcome = match task {
                 Task::Refresh => Outcome::Refreshed(read_last(&aws, &credential).await),
-                Task::Rotate => Outcome::Rotated(rotation::rotate(&aws, &credential).await),
+                Task::Rotate => {
+                    Outcome::Rotated(rotation::rotate(&aws, &journal, &credential).await)
+                }
             };
             (credential.name.clone(), outcome)
         });

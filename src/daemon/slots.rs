@@ -44,14 +44,26 @@ pub struct Slots {
 }
 
 impl Slots {
-    /// Every credential starts by reading its stored state, at once.
-    pub fn new(credentials: &[Credential], now: DateTime<Utc>) -> Slots {
+    /// Every credential starts by reading its stored state, at once; those
+    /// whose last rotation is in doubt are rotated at once instead.
+    pub fn new(
+        credentials: &[Credential],
+        in_doubt: &[CredentialName],
+        now: DateTime<Utc>,
+    ) -> Slots {
         let mut slots = Slots {
             slots: BTreeMap::new(),
             timeline: BTreeSet::new(),
         };
         for credential in credentials {
             slots.add(credential, now);
+            if in_doubt.contains(&credential.name) {
+                slots.set_next(
+                    &credential.name,
+                    Due::at(now, Reason::InDoubt),
+                    Task::Rotate,
+                );
+            }
         }
         slots
     }

@@ -46,6 +46,8 @@ pub enum Reason {
     Retry,
     /// Its definition changed in a reloaded policy.
     Changed,
+    /// The journal says an earlier rotation may not have been stored.
+    InDoubt,
 }
 
 impl fmt::Display for Reason {
@@ -61,6 +63,7 @@ impl fmt::Display for Reason {
             Reason::TokenExpiry => "token expiry",
             Reason::Retry => "retry after failure",
             Reason::Changed => "changed in the policy",
+            Reason::InDoubt => "last rotation in doubt",
         })
     }
 }

@@ -3,10 +3,12 @@
 
 mod chime;
 mod iam;
+mod iam_overlap;
 mod ivs;
 
 pub use chime::ChimeError;
 pub use iam::IamError;
+pub use iam_overlap::OverlapError;
 pub use ivs::IvsError;
 
 use crate::aws::Aws;
@@ -20,18 +22,77 @@ pub enum ProviderError {
     #[error(transparent)]
     Iam(#[from] IamError),
     #[error(transparent)]
+    Overlap(#[from] OverlapError),
+    #[error(transparent)]
     Ivs(#[from] IvsError),
+}
+
+/// What a rotation must do once the new secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retire {
+    /// IAM `overlap`: delete the credential the new one replaces.
+    IamCredential {
+        user_name: String,
+        credential_id: String,
+    },
+}
+
+/// A new secret, and what to retire once it is stored.
+#[derive(Debug)]
+pub struct Issued {
+    pub record: SecretRecord,
+    pub retire: Option<Retire>,
+}
+
+/// What the provider needs to know about the credential's current state.
+#[derive(Debug, Default, Clone)]
+pub struct Current<'a> {
+    /// The IAM credential id the stored secret holds (rekeyd's own version).
+    pub stored_credential_id: Option<&'a str>,
+    /// A credential an interrupted rotation created but never stored.
+    pub orphan_credential_id: Option<&'a str>,
 }
 
 /// Asks the provider for a new secret. From the moment this returns `Ok`,
 /// the secret exists only in the returned record until it is stored.
-pub async fn issue(aws: &Aws, credential: &Credential) -> Result<SecretRecord, ProviderError> {
+pub async fn issue(
+    aws: &Aws,
+    credential: &Credential,
+    current: Current<'_>,
+) -> Result<Issued, ProviderError> {
     let name = credential.name.as_str();
-    Ok(match &credential.target {
-        Target::ChimeBot(bot) => chime::regenerate(aws, name, bot).await?,
-        Target::IamServiceCredential(iam) => iam::reset(aws, name, iam).await?,
-        Target::IvsParticipantToken(token) => ivs::create_token(aws, name, token).await?,
-    })
+    let (record, retire) = match &credential.target {
+        Target::ChimeBot(bot) => (chime::regenerate(aws, name, bot).await?, None),
+        Target::IamServiceCredential(iam) => match iam.strategy {
+            IamStrategy::Reset => (iam::reset(aws, name, iam).await?, None),
+            IamStrategy::Overlap => {
+                // The stored secret's id follows each rotation; the policy's
+                // only seeds the first.
+                let current_id = current.stored_credential_id.unwrap_or(&iam.credential_id);
+                let (record, retire) = iam_overlap::create_next(
+                    aws,
+                    name,
+                    iam,
+                    current_id,
+                    current.orphan_credential_id,
+                )
+                .await?;
+                (record, Some(retire))
+            }
+        },
+        Target::IvsParticipantToken(token) => (ivs::create_token(aws, name, token).await?, None),
+    };
+    Ok(Issued { record, retire })
+}
+
+/// Retires what the new secret replaced (after it is stored).
+pub async fn retire(aws: &Aws, retire: &Retire) -> Result<(), ProviderError> {
+    match retire {
+        Retire::IamCredential {
+            user_name,
+            credential_id,
+        } => Ok(iam_overlap::delete(aws, user_name, credential_id).await?),
+    }
 }
 
 /// The provider call a rotation makes, for `--dry-run` and logs.
@@ -49,7 +110,7 @@ pub fn planned_call(credential: &Credential) -> String {
                     iam.credential_id
                 ),
                 IamStrategy::Overlap => format!(
-                    "iam:CreateServiceSpecificCredential user_name={user}, then iam:DeleteServiceSpecificCredential credential_id={}",
+                    "iam:CreateServiceSpecificCredential user_name={user} (same service as the credential in use, first {}), then iam:DeleteServiceSpecificCredential of the old one once stored",
                     iam.credential_id
                 ),
             }

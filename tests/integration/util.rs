@@ -243,12 +243,21 @@ attributes = {{ role = "host" }}
 pub fn rekeyd_command(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rekeyd"));
     for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") || key == "RUST_LOG" || key == "REKEYD_CONFIG" {
+        let inherited_config = [
+            "RUST_LOG",
+            "REKEYD_CONFIG",
+            "STATE_DIRECTORY",
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+        ];
+        if key.starts_with("AWS_") || inherited_config.contains(&key.as_str()) {
             command.env_remove(key);
         }
     }
     command
         .env("HOME", home)
+        .env("STATE_DIRECTORY", home.join("state"))
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "test-secret-key")
         .env("AWS_REGION", "us-east-1")

@@ -1,0 +1,302 @@
+//! The intent journal in the state directory: before a provider is asked for
+//! a new secret, an fsync'd record of the rotation (never the secret); removed
+//! once the secret is stored. What is still there at the next start is in
+//! doubt and is rotated again at once. Also the per-credential lock that keeps
+//! two rekeyd processes from rotating one credential at the same time.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+/// Where the state directory is when neither the policy nor systemd says.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/rekeyd";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot use state directory {}: {source} (set [daemon] state_dir or STATE_DIRECTORY)", path.display())]
+    StateDir { path: PathBuf, source: io::Error },
+    #[error("cannot write the journal entry {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock { path: PathBuf, source: io::Error },
+    #[error("credential {credential} is being rotated by another rekeyd process right now")]
+    Busy { credential: String },
+}
+
+/// One rotation in progress, as written before the provider call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub credential: String,
+    pub kind: String,
+    /// Also the Secrets Manager `ClientRequestToken` of the rotation.
+    pub rotation: String,
+    pub started_at: DateTime<Utc>,
+    pub pid: u32,
+    /// IAM `overlap`: the credential created for this rotation, once known,
+    /// so that a restart can delete it if its secret was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_credential_id: Option<String>,
+}
+
+/// What the journal held at start.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    pub in_doubt: Vec<Intent>,
+    /// Entries that could not be read (set aside as `*.corrupt`), described.
+    pub corrupt: Vec<String>,
+}
+
+/// The journal and locks under one state directory.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    entries: PathBuf,
+    locks: PathBuf,
+}
+
+/// Held while a credential rotates; released on drop (or process death).
+#[derive(Debug)]
+pub struct CredentialLock {
+    _file: File,
+}
+
+impl Journal {
+    /// The state directory: the policy's, else `$STATE_DIRECTORY` (systemd),
+    /// else [`DEFAULT_STATE_DIR`], falling back to the user's state directory
+    /// when that default is not writable.
+    pub fn open(configured: Option<&Path>) -> Result<Journal, JournalError> {
+        if let Some(path) = configured {
+            return Journal::open_at(path);
+        }
+        if let Some(systemd) = std::env::var_os("STATE_DIRECTORY") {
+            // systemd may list several, separated by ':'; the first is ours.
+            let first = systemd
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            return Journal::open_at(Path::new(&first));
+        }
+        match Journal::open_at(Path::new(DEFAULT_STATE_DIR)) {
+            Ok(journal) => Ok(journal),
+            Err(err) => match user_state_dir() {
+                Some(fallback) => {
+                    warn!(error = %err, fallback = %fallback.display(), "using the user's state directory");
+                    Journal::open_at(&fallback)
+                }
+                None => Err(err),
+            },
+        }
+    }
+
+    /// Opens (creating, mode 0700) the journal under `state_dir`.
+    pub fn open_at(state_dir: &Path) -> Result<Journal, JournalError> {
+        let entries = state_dir.join("in-flight");
+        let locks = state_dir.join("locks");
+        for dir in [state_dir, &entries, &locks] {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| JournalError::StateDir {
+                    path: dir.to_owned(),
+                    source,
+                })?;
+        }
+        // Fail now, not at the first rotation, when it is not writable.
+        let probe = entries.join(".writable");
+        File::create(&probe)
+            .and_then(|_| fs::remove_file(&probe))
+            .map_err(|source| JournalError::StateDir {
+                path: entries.clone(),
+                source,
+            })?;
+        Ok(Journal { entries, locks })
+    }
+
+    /// Every rotation left in the journal by an earlier run.
+    pub fn recover(&self) -> Recovered {
+        let mut recovered = Recovered::default();
+        let Ok(dir) = fs::read_dir(&self.entries) else {
+            return recovered;
+        };
+        for entry in dir.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            match fs::read(&path).map(|bytes| serde_json::from_slice::<Intent>(&bytes)) {
+                Ok(Ok(intent)) => recovered.in_doubt.push(intent),
+                Ok(Err(err)) => {
+                    let aside = path.with_extension("corrupt");
+                    let _ = fs::rename(&path, &aside);
+                    recovered.corrupt.push(format!(
+                        "{}: {err} (moved to {})",
+                        path.display(),
+                        aside.display()
+                    ));
+                }
+                Err(err) => recovered.corrupt.push(format!("{}: {err}", path.display())),
+            }
+        }
+        recovered
+            .in_doubt
+            .sort_by(|a, b| a.credential.cmp(&b.credential));
+        recovered
+    }
+
+    /// Takes the credential's lock without waiting.
+    pub fn lock(&self, credential: &str) -> Result<CredentialLock, JournalError> {
+        let path = self.locks.join(format!("{credential}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| JournalError::Lock {
+                path: path.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(CredentialLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => Err(JournalError::Busy {
+                credential: credential.to_owned(),
+            }),
+            Err(fs::TryLockError::Error(source)) => Err(JournalError::Lock { path, source }),
+        }
+    }
+
+    /// The entry an earlier, interrupted rotation of `credential` left.
+    pub fn pending(&self, credential: &str) -> Option<Intent> {
+        let bytes = fs::read(self.entry_path(credential)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Records (or updates) an intent durably: written to a temporary file,
+    /// fsync'd, renamed into place, and the directory fsync'd. A crash at
+    /// any instant leaves either the old entry or the new one, never half.
+    pub fn record(&self, intent: &Intent) -> Result<(), JournalError> {
+        let path = self.entry_path(&intent.credential);
+        let write = || -> io::Result<()> {
+            let temp = path.with_extension(format!("tmp.{}", std::process::id()));
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .mode(0o600)
+                .open(&temp)?;
+            file.write_all(&serde_json::to_vec(intent).map_err(io::Error::other)?)?;
+            file.sync_all()?;
+            fs::rename(&temp, &path)?;
+            File::open(&self.entries)?.sync_all()
+        };
+        write().map_err(|source| JournalError::Write { path, source })
+    }
+
+    /// The rotation of `credential` is settled: its secret is stored.
+    pub fn clear(&self, credential: &str) -> Result<(), JournalError> {
+        let path = self.entry_path(credential);
+        let remove = || -> io::Result<()> {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(err) => return Err(err),
+            }
+            File::open(&self.entries)?.sync_all()
+        };
+        remove().map_err(|source| JournalError::Write { path, source })
+    }
+
+    fn entry_path(&self, credential: &str) -> PathBuf {
+        // Credential names are [a-zA-Z0-9_.-]+, so `name.json` stays inside.
+        self.entries.join(format!("{credential}.json"))
+    }
+}
+
+/// `$XDG_STATE_HOME/rekeyd`, else `~/.local/state/rekeyd`.
+fn user_state_dir() -> Option<PathBuf> {
+    if let Some(xdg) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(xdg).join("rekeyd"));
+    }
+    std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state/rekeyd"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn intent(name: &str) -> Intent {
+        Intent {
+            credential: name.into(),
+            kind: "chime_bot".into(),
+            rotation: "3f2a5f9e-0000-4000-8000-000000000000".into(),
+            started_at: "2026-11-23T10:00:00Z".parse().unwrap(),
+            pid: 42,
+            issued_credential_id: None,
+        }
+    }
+
+    #[test]
+    fn records_survive_and_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open_at(dir.path()).unwrap();
+        journal.record(&intent("a")).unwrap();
+        journal.record(&intent("b")).unwrap();
+        journal.clear("a").unwrap();
+        journal.clear("never-there").unwrap();
+        let reopened = Journal::open_at(dir.path()).unwrap().recover();
+        assert_eq!(reopened.in_doubt, vec![intent("b")]);
+        assert!(reopened.corrupt.is_empty());
+        let mode = fs::metadata(dir.path().join("in-flight/b.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let mode = fs::metadata(dir.path().join("in-flight"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_torn_or_corrupt_entry_is_reported_and_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open_at(dir.path()).unwrap();
+        journal.record(&intent("good")).unwrap();
+        fs::write(
+            dir.path().join("in-flight/torn.json"),
+            b"{\"credential\": \"torn\", \"ki",
+        )
+        .unwrap();
+        // A crash before the rename leaves only a temporary file: ignored.
+        fs::write(dir.path().join("in-flight/x.tmp.7"), b"{").unwrap();
+        let recovered = journal.recover();
+        assert_eq!(recovered.in_doubt, vec![intent("good")]);
+        assert_eq!(recovered.corrupt.len(), 1, "{:?}", recovered.corrupt);
+        assert!(dir.path().join("in-flight/torn.corrupt").exists());
+        assert!(journal.recover().corrupt.is_empty(), "reported once");
+    }
+
+    #[test]
+    fn a_held_lock_makes_others_busy_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open_at(dir.path()).unwrap();
+        let held = journal.lock("bot").unwrap();
+        assert!(matches!(
+            journal.lock("bot"),
+            Err(JournalError::Busy { .. })
+        ));
+        assert!(journal.lock("other").is_ok());
+        drop(held);
+        assert!(journal.lock("bot").is_ok());
+    }
+}

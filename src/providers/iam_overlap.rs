@@ -1,0 +1,204 @@
+//! `iam_service_credential`, strategy `overlap` (zero downtime): create a
+//! second credential for the same user and service, store it, then delete the
+//! old one. Never deletes a credential it cannot account for.
+
+use aws_sdk_iam::operation::create_service_specific_credential::CreateServiceSpecificCredentialError;
+use aws_sdk_iam::operation::delete_service_specific_credential::DeleteServiceSpecificCredentialError;
+use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
+use chrono::Utc;
+use secrecy::SecretString;
+
+use super::Retire;
+use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::policy::IamServiceCredential;
+use crate::record::{IamServiceCredentialRecord, SecretRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OverlapError {
+    #[error("iam ListServiceSpecificCredentials for {user} failed: {source}")]
+    List {
+        user: String,
+        #[source]
+        source: CallError<ListServiceSpecificCredentialsError>,
+    },
+    #[error(
+        "iam service-specific credential {credential_id} is not among {user}'s credentials: check credential_id (or the stored secret's credential_id)"
+    )]
+    CurrentMissing { user: String, credential_id: String },
+    #[error(
+        "user {user} already holds two {service} credentials ({first} and {second}); overlap rotation needs a free slot and deletes nothing it did not create: delete the one not in use, then rotate again"
+    )]
+    NoFreeSlot {
+        user: String,
+        service: String,
+        first: String,
+        second: String,
+    },
+    #[error("iam CreateServiceSpecificCredential for {user} ({service}) failed: {source}")]
+    Create {
+        user: String,
+        service: String,
+        #[source]
+        source: CallError<CreateServiceSpecificCredentialError>,
+    },
+    #[error("iam CreateServiceSpecificCredential for {user} answered {problem}")]
+    BadAnswer { user: String, problem: String },
+    #[error("iam DeleteServiceSpecificCredential {credential_id} of {user} failed: {source}")]
+    Delete {
+        user: String,
+        credential_id: String,
+        #[source]
+        source: CallError<DeleteServiceSpecificCredentialError>,
+    },
+}
+
+/// Creates the next credential. `current_id` is the credential in use (the
+/// stored secret's, or the policy's for the first rotation); `orphan` a
+/// credential an interrupted rotation created whose password was never
+/// stored: it is deleted first, as nobody can be using it.
+pub async fn create_next(
+    aws: &Aws,
+    name: &str,
+    credential: &IamServiceCredential,
+    current_id: &str,
+    orphan: Option<&str>,
+) -> Result<(SecretRecord, Retire), OverlapError> {
+    let who = credential
+        .user_name
+        .clone()
+        .unwrap_or_else(|| "the calling user".into());
+    let listed = list(aws, credential.user_name.as_deref(), &who).await?;
+    let current = listed
+        .iter()
+        .find(|c| c.service_specific_credential_id == current_id)
+        .ok_or_else(|| OverlapError::CurrentMissing {
+            user: who.clone(),
+            credential_id: current_id.to_owned(),
+        })?;
+    let user = current.user_name.clone();
+    let service = current.service_name.clone();
+    let mut others: Vec<&str> = listed
+        .iter()
+        .filter(|c| c.service_name == service && c.service_specific_credential_id != current_id)
+        .map(|c| c.service_specific_credential_id.as_str())
+        .collect();
+    if let Some(orphan) = orphan.filter(|o| others.contains(o)) {
+        delete(aws, &user, orphan).await?;
+        others.retain(|o| *o != orphan);
+    }
+    if let Some(second) = others.first() {
+        return Err(OverlapError::NoFreeSlot {
+            user,
+            service,
+            first: current_id.to_owned(),
+            second: (*second).to_owned(),
+        });
+    }
+    let created = aws
+        .gates
+        .iam
+        .call(
+            "CreateServiceSpecificCredential",
+            RetryPolicy::PROVIDER,
+            || {
+                aws.iam
+                    .create_service_specific_credential()
+                    .user_name(&user)
+                    .service_name(&service)
+                    .send()
+            },
+        )
+        .await
+        .map_err(|source| OverlapError::Create {
+            user: user.clone(),
+            service: service.clone(),
+            source,
+        })?;
+    let rotated_at = Utc::now();
+    let issued = created
+        .service_specific_credential
+        .ok_or_else(|| OverlapError::BadAnswer {
+            user: user.clone(),
+            problem: "without a credential".into(),
+        })?;
+    if issued.service_password.is_empty() {
+        return Err(OverlapError::BadAnswer {
+            user,
+            problem: "with an empty password".into(),
+        });
+    }
+    let record = SecretRecord::IamServiceCredential(IamServiceCredentialRecord {
+        name: name.to_owned(),
+        user_name: issued.user_name,
+        service_name: issued.service_name,
+        service_user_name: issued.service_user_name,
+        service_password: SecretString::from(issued.service_password),
+        credential_id: issued.service_specific_credential_id,
+        rotated_at,
+    });
+    let retire = Retire::IamCredential {
+        user_name: user,
+        credential_id: current_id.to_owned(),
+    };
+    Ok((record, retire))
+}
+
+/// Deletes a credential of `user`; one already gone counts as deleted.
+pub async fn delete(aws: &Aws, user: &str, credential_id: &str) -> Result<(), OverlapError> {
+    let deleted = aws
+        .gates
+        .iam
+        .call(
+            "DeleteServiceSpecificCredential",
+            RetryPolicy::PROVIDER,
+            || {
+                aws.iam
+                    .delete_service_specific_credential()
+                    .user_name(user)
+                    .service_specific_credential_id(credential_id)
+                    .send()
+            },
+        )
+        .await;
+    match deleted {
+        Ok(_) => Ok(()),
+        Err(err)
+            if err
+                .service_error()
+                .is_some_and(DeleteServiceSpecificCredentialError::is_no_such_entity_exception) =>
+        {
+            Ok(())
+        }
+        Err(source) => Err(OverlapError::Delete {
+            user: user.to_owned(),
+            credential_id: credential_id.to_owned(),
+            source,
+        }),
+    }
+}
+
+async fn list(
+    aws: &Aws,
+    user_name: Option<&str>,
+    who: &str,
+) -> Result<Vec<aws_sdk_iam::types::ServiceSpecificCredentialMetadata>, OverlapError> {
+    let listed = aws
+        .gates
+        .iam
+        .call(
+            "ListServiceSpecificCredentials",
+            RetryPolicy::PROVIDER,
+            || {
+                aws.iam
+                    .list_service_specific_credentials()
+                    .set_user_name(user_name.map(str::to_owned))
+                    .send()
+            },
+        )
+        .await
+        .map_err(|source| OverlapError::List {
+            user: who.to_owned(),
+            source,
+        })?;
+    Ok(listed.service_specific_credentials.unwrap_or_default())
+}

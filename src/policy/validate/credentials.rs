@@ -68,11 +68,10 @@ pub(super) fn credential(
         secret => secret,
     };
     // A duplicate name already explains a duplicate prefix + name.
-    if let Val::Set(secret, at) = &secret {
-        if unique_name || common.secret.is_some() {
+    if let Val::Set(secret, at) = &secret
+        && (unique_name || common.secret.is_some()) {
             unique(&mut t, &mut seen.secrets, secret, *at, &label, "secret");
         }
-    }
 
     let (target, schedule) = match body {
         RawBody::IvsParticipantToken(raw) => match ivs::token(&mut t, &raw) {

@@ -151,11 +151,12 @@ async fn rotate_as(
     };
     let mut warning = None;
     if let Some(retire) = &issued.retire
-        && let Err(err) = providers::retire(aws, retire).await {
-            let text = crate::commands::error_chain(&err);
-            error!(error = %text, "the new secret is stored, but the old credential was not deleted");
-            warning = Some(format!("old credential not deleted: {text}"));
-        }
+        && let Err(err) = providers::retire(aws, retire).await
+    {
+        let text = crate::commands::error_chain(&err);
+        error!(error = %text, "the new secret is stored, but the old credential was not deleted");
+        warning = Some(format!("old credential not deleted: {text}"));
+    }
     if let Err(err) = journal.clear(name) {
         // Harmless: the next start rotates it once more.
         warn!(error = %err, "cannot clear the journal entry");

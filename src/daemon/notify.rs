@@ -95,9 +95,10 @@ impl Notifier {
 /// is set for this process (`$WATCHDOG_PID`, if set, must be ours).
 pub fn watchdog_interval() -> Option<Duration> {
     if let Ok(pid) = std::env::var("WATCHDOG_PID")
-        && pid.trim() != std::process::id().to_string() {
-            return None;
-        }
+        && pid.trim() != std::process::id().to_string()
+    {
+        return None;
+    }
     let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
     (usec > 0).then(|| Duration::from_micros(usec / 2))
 }

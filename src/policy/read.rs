@@ -240,10 +240,11 @@ fn locate(table: &DeTable<'_>, error: &Range<usize>, depth: usize) -> Option<(Ve
     for (key, value) in table {
         if depth < MAX_DEPTH
             && let DeValue::Table(inner) = value.get_ref()
-                && let Some((mut path, offset)) = locate(inner, error, depth + 1) {
-                    path.insert(0, key.get_ref().to_string());
-                    return Some((path, offset));
-                }
+            && let Some((mut path, offset)) = locate(inner, error, depth + 1)
+        {
+            path.insert(0, key.get_ref().to_string());
+            return Some((path, offset));
+        }
         if contains(&key.span(), error) || holds(value, error, depth) {
             return Some((vec![key.get_ref().to_string()], key.span().start));
         }
@@ -313,9 +314,10 @@ fn unknown_key(message: &str) -> Option<String> {
 fn tomlish(message: &str) -> String {
     // An integer beyond 64 bits reaches serde as i128.
     if let Some(rest) = message.strip_prefix("invalid type: integer `")
-        && let Some((number, _)) = rest.split_once("` as i128") {
-            return format!("{number} is out of range");
-        }
+        && let Some((number, _)) = rest.split_once("` as i128")
+    {
+        return format!("{number} is out of range");
+    }
     let mut message = message.to_owned();
     if let Some(at) = message.find("expected struct ") {
         message.replace_range(at.., "expected a table");

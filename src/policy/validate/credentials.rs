@@ -69,9 +69,10 @@ pub(super) fn credential(
     };
     // A duplicate name already explains a duplicate prefix + name.
     if let Val::Set(secret, at) = &secret
-        && (unique_name || common.secret.is_some()) {
-            unique(&mut t, &mut seen.secrets, secret, *at, &label, "secret");
-        }
+        && (unique_name || common.secret.is_some())
+    {
+        unique(&mut t, &mut seen.secrets, secret, *at, &label, "secret");
+    }
 
     let (target, schedule) = match body {
         RawBody::IvsParticipantToken(raw) => match ivs::token(&mut t, &raw) {

@@ -2,10 +2,12 @@
 //! emulator (and moto's Secrets Manager), as a user runs it.
 
 mod audit;
+mod crash_safety;
 mod daemon;
 mod daemon_ops;
 mod demo;
 mod emulator_cli;
+mod hostile;
 mod moto;
 mod plan;
 mod policy_cli;

@@ -1,0 +1,168 @@
+//! Nothing lost: the intent journal across a kill -9, the per-credential
+//! lock between processes, and IAM's zero-downtime `overlap` strategy.
+
+use std::time::Duration;
+
+use rekeyd_emulator::FaultRule;
+
+use crate::util::{CREDENTIAL_ID, TestEnv, finish, signal, wait_until};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_killed_before_storing_is_redone_at_the_next_start() {
+    let env = TestEnv::new().await;
+    let full = env.standard_policy("30d");
+    let policy = env.write_policy(full.split("[[iam_service_credential]]").next().unwrap());
+    // The provider answers at once; the store hangs long enough to kill us.
+    env.emulator
+        .inject(FaultRule::delay("CreateSecret", 10_000).times(1))
+        .unwrap();
+    env.emulator
+        .inject(FaultRule::delay("PutSecretValue", 10_000).times(1))
+        .unwrap();
+    let seeded_token = env.bot_token();
+    let mut rotate = env.spawn(&policy, &["rotate", "support-bot"]);
+    // The bot's token changes when the provider acts; the store then hangs.
+    let issued = wait_until(Duration::from_secs(15), || env.bot_token() != seeded_token).await;
+    assert!(issued, "the provider issued a new token");
+    let token_killed = env.bot_token();
+    rotate.kill().await.unwrap();
+    let _ = rotate.wait().await;
+
+    // The journal holds the rotation, never the secret.
+    let entry = env.dir.path().join("state/in-flight/support-bot.json");
+    let text = std::fs::read_to_string(&entry).expect("an in-doubt journal entry");
+    assert!(
+        !text.contains(&token_killed),
+        "the journal must not hold the secret"
+    );
+    assert_eq!(
+        env.version_count("rekeyd/support-bot"),
+        0,
+        "the lost secret was never stored"
+    );
+
+    let daemon = env.spawn(&policy, &["daemon"]);
+    let redone = wait_until(Duration::from_secs(30), || {
+        env.version_count("rekeyd/support-bot") == 1
+    })
+    .await;
+    assert!(redone, "the in-doubt rotation is redone at start");
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
+    assert_ne!(env.bot_token(), token_killed);
+    assert!(
+        wait_until(Duration::from_secs(5), || !entry.exists()).await,
+        "cleared once stored"
+    );
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(15)).await;
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    assert!(out.stderr.contains("in doubt"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_never_rotate_one_credential_at_once() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&env.standard_policy("30d"));
+    env.emulator
+        .inject(FaultRule::delay("CreateSecret", 3000).times(1))
+        .unwrap();
+    let seeded_token = env.bot_token();
+    let first = env.spawn(&policy, &["rotate", "support-bot"]);
+    // Once the provider acted, the first process is storing, holding the lock.
+    let started = wait_until(Duration::from_secs(15), || env.bot_token() != seeded_token).await;
+    assert!(started);
+
+    let second = env.rekeyd(&policy, &["rotate", "support-bot"]).await;
+    assert_eq!(second.code(), 1);
+    assert!(
+        second
+            .line_for("support-bot")
+            .contains("another rekeyd process"),
+        "{}",
+        second.stdout
+    );
+    let first = finish(first, Duration::from_secs(30)).await;
+    assert_eq!(first.code(), 0, "stderr:\n{}", first.stderr);
+    assert_eq!(env.version_count("rekeyd/support-bot"), 1);
+    assert_eq!(
+        env.current("rekeyd/support-bot")["security_token"],
+        env.bot_token().as_str()
+    );
+}
+
+fn overlap_policy(env: &TestEnv) -> String {
+    env.standard_policy("30d").replace(
+        &format!("credential_id = \"{CREDENTIAL_ID}\""),
+        &format!("credential_id = \"{CREDENTIAL_ID}\"\nstrategy = \"overlap\""),
+    )
+}
+
+/// The IAM credentials the emulator holds for sofia.
+fn sofias_credentials(env: &TestEnv) -> Vec<(String, String)> {
+    env.truth()
+        .iam_credentials
+        .iter()
+        .filter(|c| c.user_name == "sofia")
+        .map(|c| (c.credential_id.clone(), c.service_password.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlap_creates_stores_then_deletes_the_old_credential() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&overlap_policy(&env));
+
+    for round in 1..=3 {
+        let out = env.rekeyd(&policy, &["rotate", "codecommit-sofia"]).await;
+        assert_eq!(
+            out.code(),
+            0,
+            "round {round}: {}\n{}",
+            out.stdout,
+            out.stderr
+        );
+        let held = sofias_credentials(&env);
+        assert_eq!(
+            held.len(),
+            1,
+            "round {round}: exactly one credential left: {held:?}"
+        );
+        let (id, password) = &held[0];
+        assert_ne!(
+            id, CREDENTIAL_ID,
+            "a new credential replaced the seeded one"
+        );
+        let stored = env.current("rekeyd/codecommit-sofia");
+        assert_eq!(
+            stored["credential_id"],
+            id.as_str(),
+            "the stored id follows the new credential"
+        );
+        assert_eq!(stored["service_password"], password.as_str());
+        assert_eq!(env.version_count("rekeyd/codecommit-sofia"), round);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlap_with_no_free_slot_names_both_and_deletes_nothing() {
+    let env = TestEnv::new().await;
+    let other = env
+        .emulator
+        .seed_service_credential("sofia", "codecommit.amazonaws.com")
+        .unwrap()
+        .credential_id;
+    let policy = env.write_policy(&overlap_policy(&env));
+
+    let out = env.rekeyd(&policy, &["rotate", "codecommit-sofia"]).await;
+    assert_eq!(out.code(), 1);
+    let line = out.line_for("codecommit-sofia");
+    assert!(
+        line.contains(CREDENTIAL_ID) && line.contains(&other),
+        "{line}"
+    );
+    assert_eq!(sofias_credentials(&env).len(), 2, "nothing deleted");
+    assert_eq!(env.version_count("rekeyd/codecommit-sofia"), 0);
+}

@@ -110,7 +110,7 @@ mod tests {
     #[test]
     fn garbage_is_neither_json_nor_text() {
         assert!(serde_json::from_slice::<Value>(GARBAGE).is_err());
-        assert!(std::str::from_utf8(GARBAGE).is_err());
+        assert!(GARBAGE.contains(&0xff), "not UTF-8");
         let resp = garbage(Service::Iam, "rid");
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "text/xml");

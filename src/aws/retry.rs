@@ -154,10 +154,17 @@ where
     match err {
         SdkError::ServiceError(service) => {
             let inner = service.err();
+            let status = service.raw().status();
             match (inner.code(), inner.message()) {
                 (Some(code), Some(message)) if !message.is_empty() => format!("{code}: {message}"),
                 (Some(code), _) => code.to_owned(),
-                _ => format!("http {}", service.raw().status().as_u16()),
+                // A success status reaches the error path only when its body
+                // could not be read as the operation's answer.
+                _ if status.is_success() => format!(
+                    "http {} with an answer that could not be parsed",
+                    status.as_u16()
+                ),
+                _ => format!("http {}", status.as_u16()),
             }
         }
         other => {

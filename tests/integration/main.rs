@@ -8,6 +8,7 @@ mod daemon_ops;
 mod demo;
 mod emulator_cli;
 mod hostile;
+mod hostile;
 mod moto;
 mod plan;
 mod policy_cli;

@@ -40,5 +40,22 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Loads and validates the policy; a bad one is an error that exits 2.
 pub fn load_policy(path: &Path) -> Result<Policy> {
+    warn_if_writable_by_others(path);
     Ok(policy::load(path)?)
+}
+
+/// Whoever can write the policy decides what is rotated and where the new
+/// secrets go: warn when that is more than the owner.
+fn warn_if_writable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o022 != 0 {
+            tracing::warn!(
+                policy = %path.display(),
+                mode = %format!("{:o}", mode & 0o777),
+                "the policy file is group- or world-writable: anyone who can write it controls which credentials are rotated and where their secrets are stored (chmod go-w)"
+            );
+        }
+    }
 }

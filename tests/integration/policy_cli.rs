@@ -98,3 +98,19 @@ async fn a_missing_policy_file_is_a_usage_error_naming_the_file() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_world_writable_policy_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let path = home.path().join("policy.toml");
+    std::fs::write(&path, "[defaults]\nevery = \"1d\"\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = check(&path).await;
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert!(out.stderr.contains("world-writable"), "{}", out.stderr);
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = check(&path).await;
+    assert!(!out.stderr.contains("writable"), "{}", out.stderr);
+}

@@ -130,6 +130,7 @@ async fn rotate_as(
             .as_ref()
             .and_then(|e| e.issued_credential_id.as_deref())
             .filter(|orphan| Some(*orphan) != stored_id.as_deref()),
+        interrupted_at: earlier.as_ref().map(|e| e.started_at),
     };
     let issued = providers::issue(aws, credential, current).await?;
     if issued.retire.is_some() {

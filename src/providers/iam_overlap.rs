@@ -5,8 +5,10 @@
 use aws_sdk_iam::operation::create_service_specific_credential::CreateServiceSpecificCredentialError;
 use aws_sdk_iam::operation::delete_service_specific_credential::DeleteServiceSpecificCredentialError;
 use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
-use chrono::Utc;
+use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
+use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::SecretString;
+use tracing::warn;
 
 use super::Retire;
 use crate::aws::{Aws, CallError, RetryPolicy};
@@ -52,16 +54,46 @@ pub enum OverlapError {
     },
 }
 
+/// How long after an interrupted rotation started its credential may have
+/// been created (its provider retries end well before this).
+const ORPHAN_WINDOW: TimeDelta = TimeDelta::minutes(5);
+/// Clock skew allowed between this host and IAM.
+const CLOCK_SKEW: TimeDelta = TimeDelta::minutes(1);
+
+/// What an interrupted rotation may have left: a credential whose password
+/// was never stored, so nobody can be using it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Orphans<'a> {
+    /// Its id, when the journal got to record it.
+    pub id: Option<&'a str>,
+    /// When that rotation started.
+    pub created_around: Option<DateTime<Utc>>,
+}
+
+impl Orphans<'_> {
+    fn claims(&self, credential: &ServiceSpecificCredentialMetadata) -> bool {
+        let id = credential.service_specific_credential_id.as_str();
+        if self.id == Some(id) {
+            return true;
+        }
+        let Some(started) = self.created_around else {
+            return false;
+        };
+        let created = DateTime::<Utc>::from_timestamp(credential.create_date.secs(), 0);
+        created.is_some_and(|c| c >= started - CLOCK_SKEW && c <= started + ORPHAN_WINDOW)
+    }
+}
+
 /// Creates the next credential. `current_id` is the credential in use (the
-/// stored secret's, or the policy's for the first rotation); `orphan` a
-/// credential an interrupted rotation created whose password was never
-/// stored: it is deleted first, as nobody can be using it.
+/// stored secret's, or the policy's for the first rotation). A second
+/// credential that an interrupted rotation created is deleted first; any
+/// other second credential stops the rotation.
 pub async fn create_next(
     aws: &Aws,
     name: &str,
     credential: &IamServiceCredential,
     current_id: &str,
-    orphan: Option<&str>,
+    orphans: Orphans<'_>,
 ) -> Result<(SecretRecord, Retire), OverlapError> {
     let who = credential
         .user_name
@@ -77,14 +109,21 @@ pub async fn create_next(
         })?;
     let user = current.user_name.clone();
     let service = current.service_name.clone();
-    let mut others: Vec<&str> = listed
+    let mut others = Vec::new();
+    for other in listed
         .iter()
         .filter(|c| c.service_name == service && c.service_specific_credential_id != current_id)
-        .map(|c| c.service_specific_credential_id.as_str())
-        .collect();
-    if let Some(orphan) = orphan.filter(|o| others.contains(o)) {
-        delete(aws, &user, orphan).await?;
-        others.retain(|o| *o != orphan);
+    {
+        let id = other.service_specific_credential_id.as_str();
+        if orphans.claims(other) {
+            warn!(
+                credential_id = id,
+                "deleting the credential an interrupted rotation created but never stored"
+            );
+            delete(aws, &user, id).await?;
+        } else {
+            others.push(id);
+        }
     }
     if let Some(second) = others.first() {
         return Err(OverlapError::NoFreeSlot {
@@ -181,7 +220,7 @@ async fn list(
     aws: &Aws,
     user_name: Option<&str>,
     who: &str,
-) -> Result<Vec<aws_sdk_iam::types::ServiceSpecificCredentialMetadata>, OverlapError> {
+) -> Result<Vec<ServiceSpecificCredentialMetadata>, OverlapError> {
     let listed = aws
         .gates
         .iam
@@ -201,4 +240,55 @@ async fn list(
             source,
         })?;
     Ok(listed.service_specific_credentials.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_iam::types::StatusType;
+    use aws_smithy_types::DateTime as SmithyTime;
+
+    use super::*;
+
+    fn credential(id: &str, created: &str) -> ServiceSpecificCredentialMetadata {
+        let created: DateTime<Utc> = created.parse().unwrap();
+        ServiceSpecificCredentialMetadata::builder()
+            .user_name("sofia")
+            .status(StatusType::Active)
+            .service_user_name("sofia-at-1")
+            .create_date(SmithyTime::from_secs(created.timestamp()))
+            .service_specific_credential_id(id)
+            .service_name("codecommit.amazonaws.com")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn an_orphan_is_the_journaled_id_or_one_created_right_after_the_interrupted_start() {
+        let started: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+        let by_id = Orphans {
+            id: Some("ACCANEW"),
+            created_around: None,
+        };
+        assert!(by_id.claims(&credential("ACCANEW", "2020-01-01T00:00:00Z")));
+        assert!(!by_id.claims(&credential("ACCAOTHER", "2026-11-23T10:00:05Z")));
+
+        let by_time = Orphans {
+            id: None,
+            created_around: Some(started),
+        };
+        assert!(by_time.claims(&credential("ACCAX", "2026-11-23T10:00:05Z")));
+        assert!(
+            by_time.claims(&credential("ACCAX", "2026-11-23T09:59:30Z")),
+            "clock skew"
+        );
+        assert!(
+            !by_time.claims(&credential("ACCAX", "2026-11-23T09:50:00Z")),
+            "older: someone else's"
+        );
+        assert!(
+            !by_time.claims(&credential("ACCAX", "2026-11-23T10:30:00Z")),
+            "much later: someone else's"
+        );
+        assert!(!Orphans::default().claims(&credential("ACCAX", "2026-11-23T10:00:05Z")));
+    }
 }

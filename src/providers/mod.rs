@@ -51,6 +51,10 @@ pub struct Current<'a> {
     pub stored_credential_id: Option<&'a str>,
     /// A credential an interrupted rotation created but never stored.
     pub orphan_credential_id: Option<&'a str>,
+    /// When an interrupted rotation (still in the journal) started: a
+    /// credential created right then, and not stored, is its orphan even if
+    /// the crash came before its id was journaled.
+    pub interrupted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Asks the provider for a new secret. From the moment this returns `Ok`,
@@ -69,14 +73,12 @@ pub async fn issue(
                 // The stored secret's id follows each rotation; the policy's
                 // only seeds the first.
                 let current_id = current.stored_credential_id.unwrap_or(&iam.credential_id);
-                let (record, retire) = iam_overlap::create_next(
-                    aws,
-                    name,
-                    iam,
-                    current_id,
-                    current.orphan_credential_id,
-                )
-                .await?;
+                let orphans = iam_overlap::Orphans {
+                    id: current.orphan_credential_id,
+                    created_around: current.interrupted_at,
+                };
+                let (record, retire) =
+                    iam_overlap::create_next(aws, name, iam, current_id, orphans).await?;
                 (record, Some(retire))
             }
         },

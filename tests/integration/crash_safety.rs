@@ -166,3 +166,32 @@ async fn overlap_with_no_free_slot_names_both_and_deletes_nothing() {
     assert_eq!(sofias_credentials(&env).len(), 2, "nothing deleted");
     assert_eq!(env.version_count("rekeyd/codecommit-sofia"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_overlap_rotation_killed_before_storing_leaves_no_second_credential() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&overlap_policy(&env));
+    env.emulator
+        .inject(FaultRule::delay("CreateSecret", 10_000).times(1))
+        .unwrap();
+    let mut rotate = env.spawn(&policy, &["rotate", "codecommit-sofia"]);
+    let created = wait_until(Duration::from_secs(15), || {
+        sofias_credentials(&env).len() == 2
+    })
+    .await;
+    assert!(created, "the new credential was created");
+    // Give the journal its update with the new id, then kill mid-store.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rotate.kill().await.unwrap();
+    let _ = rotate.wait().await;
+    assert_eq!(env.version_count("rekeyd/codecommit-sofia"), 0);
+    assert_eq!(sofias_credentials(&env).len(), 2, "old and orphan");
+
+    let out = env.rekeyd(&policy, &["rotate", "codecommit-sofia"]).await;
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let held = sofias_credentials(&env);
+    assert_eq!(held.len(), 1, "orphan deleted, old retired: {held:?}");
+    let stored = env.current("rekeyd/codecommit-sofia");
+    assert_eq!(stored["credential_id"], held[0].0.as_str());
+    assert_eq!(stored["service_password"], held[0].1.as_str());
+}

@@ -133,26 +133,35 @@ pub async fn create_next(
             second: (*second).to_owned(),
         });
     }
-    let created = aws
-        .gates
-        .iam
-        .call(
-            "CreateServiceSpecificCredential",
-            RetryPolicy::PROVIDER,
-            || {
-                aws.iam
-                    .create_service_specific_credential()
-                    .user_name(&user)
-                    .service_name(&service)
-                    .send()
-            },
-        )
-        .await
-        .map_err(|source| OverlapError::Create {
-            user: user.clone(),
-            service: service.clone(),
-            source,
-        })?;
+    let started = Utc::now();
+    let created = match create(aws, &user, &service).await {
+        // An earlier try of this very call may have created a credential
+        // whose answer was lost: that one is ours and unused, so delete it
+        // and try once more.
+        Err(OverlapError::Create { source, .. })
+            if source.attempts > 1
+                && source.service_error().is_some_and(
+                    CreateServiceSpecificCredentialError::is_limit_exceeded_exception,
+                ) =>
+        {
+            let lost = Orphans {
+                id: None,
+                created_around: Some(started),
+            };
+            for other in list(aws, Some(&user), &who).await? {
+                let id = other.service_specific_credential_id.as_str();
+                if other.service_name == service && id != current_id && lost.claims(&other) {
+                    warn!(
+                        credential_id = id,
+                        "deleting the credential whose creation answer was lost"
+                    );
+                    delete(aws, &user, id).await?;
+                }
+            }
+            create(aws, &user, &service).await?
+        }
+        other => other?,
+    };
     let rotated_at = Utc::now();
     let issued = created
         .service_specific_credential
@@ -180,6 +189,32 @@ pub async fn create_next(
         credential_id: current_id.to_owned(),
     };
     Ok((record, retire))
+}
+
+async fn create(
+    aws: &Aws,
+    user: &str,
+    service: &str,
+) -> Result<aws_sdk_iam::operation::create_service_specific_credential::CreateServiceSpecificCredentialOutput, OverlapError>{
+    aws.gates
+        .iam
+        .call(
+            "CreateServiceSpecificCredential",
+            RetryPolicy::PROVIDER,
+            || {
+                aws.iam
+                    .create_service_specific_credential()
+                    .user_name(user)
+                    .service_name(service)
+                    .send()
+            },
+        )
+        .await
+        .map_err(|source| OverlapError::Create {
+            user: user.to_owned(),
+            service: service.to_owned(),
+            source,
+        })
 }
 
 /// Deletes a credential of `user`; one already gone counts as deleted.

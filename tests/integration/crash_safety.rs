@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rekeyd_emulator::FaultRule;
+use rekeyd_emulator::{FaultKind, FaultRule};
 
 use crate::util::{CREDENTIAL_ID, TestEnv, finish, signal, wait_until};
 
@@ -191,6 +191,29 @@ async fn an_overlap_rotation_killed_before_storing_leaves_no_second_credential()
     assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
     let held = sofias_credentials(&env);
     assert_eq!(held.len(), 1, "orphan deleted, old retired: {held:?}");
+    let stored = env.current("rekeyd/codecommit-sofia");
+    assert_eq!(stored["credential_id"], held[0].0.as_str());
+    assert_eq!(stored["service_password"], held[0].1.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overlap_survives_a_lost_create_answer() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&overlap_policy(&env));
+    env.emulator
+        .inject(
+            FaultRule::new("CreateServiceSpecificCredential", FaultKind::MutateThenDrop).times(1),
+        )
+        .unwrap();
+
+    let out = env.rekeyd(&policy, &["rotate", "codecommit-sofia"]).await;
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    let held = sofias_credentials(&env);
+    assert_eq!(
+        held.len(),
+        1,
+        "the lost one deleted, the old one retired: {held:?}"
+    );
     let stored = env.current("rekeyd/codecommit-sofia");
     assert_eq!(stored["credential_id"], held[0].0.as_str());
     assert_eq!(stored["service_password"], held[0].1.as_str());

@@ -2,12 +2,12 @@
 //! emulator (and moto's Secrets Manager), as a user runs it.
 
 mod audit;
+mod chaos;
 mod crash_safety;
 mod daemon;
 mod daemon_ops;
 mod demo;
 mod emulator_cli;
-mod hostile;
 mod hostile;
 mod moto;
 mod plan;

@@ -18,7 +18,7 @@ use crate::aws::{Aws, AwsOverrides};
 use crate::cli::CheckArgs;
 use crate::commands::error_chain;
 use crate::exit;
-use crate::policy::{Credential, Policy};
+use crate::policy::{Credential, IamStrategy, Policy, Target};
 use crate::store::{self, SecretState};
 
 pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<ExitCode> {
@@ -36,17 +36,44 @@ pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<Exit
     let resources = policy.credentials.iter().map(|c| Resource::of(&c.target));
     let answers = probe::look_all(&aws, resources, concurrency).await;
     let secrets = probe_secrets(&aws, &policy).await;
+    let mut stored_ids = Vec::with_capacity(secrets.len());
+    for (credential, secret) in policy.credentials.iter().zip(&secrets) {
+        stored_ids.push(stored_credential_id(&aws, credential, secret).await);
+    }
     let now = Utc::now();
     let mut all_ok = true;
     let mut out = std::io::stdout().lock();
-    for (credential, secret) in policy.credentials.iter().zip(secrets) {
-        let provider = judge(&credential.target, None, &answers, now);
+    for ((credential, secret), stored_id) in policy.credentials.iter().zip(secrets).zip(stored_ids)
+    {
+        let provider = judge(&credential.target, stored_id.as_deref(), &answers, now);
         let (ok, line) = line(credential, &provider, &secret);
         all_ok &= ok;
         writeln!(out, "{line}")?;
     }
     out.flush()?;
     Ok(exit::from_success(all_ok))
+}
+
+/// The IAM credential id rekeyd stored last, for `overlap` credentials (whose
+/// id changes at each rotation, so the policy's is only the first one).
+async fn stored_credential_id(
+    aws: &Aws,
+    credential: &Credential,
+    secret: &Result<SecretState, store::StoreError>,
+) -> Option<String> {
+    let Target::IamServiceCredential(iam) = &credential.target else {
+        return None;
+    };
+    if iam.strategy != IamStrategy::Overlap || !matches!(secret, Ok(SecretState::Exists)) {
+        return None;
+    }
+    let current = store::read_current(aws, &credential.secret_name)
+        .await
+        .ok()??;
+    current
+        .record
+        .filter(|r| r.is_written_for(credential.kind(), credential.name.as_str()))
+        .and_then(|r| r.credential_id)
 }
 
 /// DescribeSecret of each credential's secret, `concurrency` at a time.

@@ -433,6 +433,29 @@ async fn check_online_names_what_is_missing() {
     );
     assert!(out.line_for("codecommit-sofia").contains(": ok "));
 
+    // An overlap credential's id changes at each rotation: check and audit
+    // look for the stored one, not the policy's first one.
+    let text = env.standard_policy("30d").replace(
+        "credential_id = \"ACCAEXAMPLE123EXAMPLE\"\n",
+        "credential_id = \"ACCAEXAMPLE123EXAMPLE\"\nstrategy = \"overlap\"\n",
+    );
+    assert!(text.contains("overlap"));
+    let overlap = env.write_policy(&text);
+    let out = env.rekeyd(&overlap, &["rotate", "codecommit-sofia"]).await;
+    assert_eq!(out.code(), 0, "{}\n{}", out.stdout, out.stderr);
+    assert_ne!(
+        env.current("rekeyd/codecommit-sofia")["credential_id"],
+        CREDENTIAL_ID
+    );
+    let out = env.rekeyd(&overlap, &["check", "--online"]).await;
+    assert!(
+        out.line_for("codecommit-sofia").contains(": ok "),
+        "{}",
+        out.stdout
+    );
+    let (_, json) = audit_json(&env, &overlap, &[]).await;
+    assert_eq!(status(&json, "codecommit-sofia"), "ok", "{json:#}");
+
     // Without --online, no AWS call at all.
     env.emulator.clear_calls();
     assert_eq!(env.rekeyd(&policy, &["check"]).await.code(), 0);

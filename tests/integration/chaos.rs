@@ -7,6 +7,8 @@
 //! ```
 //!
 //! Small versions of both run by default, so the harness cannot rot.
+//! `SOAK_SECONDS` sets the full soak's length (default 60); `CHAOS_DEBUG=1`
+//! prints the soak daemon's log.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -190,8 +192,9 @@ fn tail(text: &str) -> &str {
 }
 
 /// Kills the daemon with SIGKILL at random moments until `rotations`
-/// provider rotations happened; returns (kills, rotations, problems).
-async fn chaos(rotations: usize, max_kills: usize) -> (usize, usize, Vec<String>) {
+/// provider rotations happened and it was killed `kills` times; returns
+/// (kills, rotations, problems).
+async fn chaos(rotations: usize, kills: usize) -> (usize, usize, Vec<String>) {
     let (env, policy) = fleet().await;
     // Widen the window between the provider's answer and the store.
     for op in ["PutSecretValue", "CreateSecret"] {
@@ -199,16 +202,16 @@ async fn chaos(rotations: usize, max_kills: usize) -> (usize, usize, Vec<String>
             .inject(FaultRule::delay(op, 400).probability(0.5))
             .unwrap();
     }
-    let mut kills = 0;
-    while provider_rotations(&env) < rotations && kills < max_kills {
+    let mut killed = 0;
+    while provider_rotations(&env) < rotations || killed < kills {
         let mut daemon = env.spawn(&policy, &["daemon"]);
-        tokio::time::sleep(Duration::from_millis(fastrand::u64(200..2500))).await;
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(100..1500))).await;
         daemon.kill().await.unwrap();
         let _ = daemon.wait().await;
-        kills += 1;
+        killed += 1;
     }
     let found = settle_and_check(&env, &policy).await;
-    (kills, provider_rotations(&env), found)
+    (killed, provider_rotations(&env), found)
 }
 
 /// Runs the daemon with `rate` of every call failing (throttling, 5xx,
@@ -232,6 +235,9 @@ async fn soak(rate: f64, seconds: u64) -> (usize, usize, Vec<String>) {
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     signal(&daemon, "TERM");
     let out = finish(daemon, Duration::from_secs(60)).await;
+    if std::env::var_os("CHAOS_DEBUG").is_some() {
+        eprintln!("{}", out.stderr);
+    }
     let faults = env
         .emulator
         .calls()
@@ -262,7 +268,7 @@ async fn chaos_smoke() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "long: run with --ignored (see the module docs)"]
 async fn chaos_full() {
-    let (kills, rotations, problems) = chaos(200, 400).await;
+    let (kills, rotations, problems) = chaos(200, 100).await;
     println!(
         "chaos: {kills} kills, {rotations} rotations, {} lost",
         problems.len()
@@ -282,7 +288,11 @@ async fn soak_smoke() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "long: run with --ignored (see the module docs)"]
 async fn soak_full() {
-    let (rotations, faults, problems) = soak(0.3, 60).await;
+    let seconds = std::env::var("SOAK_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let (rotations, faults, problems) = soak(0.3, seconds).await;
     println!(
         "soak: {rotations} rotations, {faults} faults injected, {} problems",
         problems.len()

@@ -8,8 +8,11 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use rekeyd_emulator::{Emulator, Truth};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use std::ops::{Deref, DerefMut};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 /// Every run of `rekeyd` must end within this.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -130,7 +133,7 @@ attributes = {{ role = "host" }}
     }
 
     /// Starts `rekeyd --config POLICY ARGS...` in the background.
-    pub fn spawn(&self, policy: &Path, args: &[&str]) -> Child {
+    pub fn spawn(&self, policy: &Path, args: &[&str]) -> Proc {
         let mut command = rekeyd_command(self.dir.path());
         command
             .arg("--config")
@@ -139,7 +142,7 @@ attributes = {{ role = "host" }}
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        command.spawn().expect("spawn rekeyd")
+        Proc::from(command.spawn().expect("spawn rekeyd"))
     }
 
     pub fn truth(&self) -> Truth {
@@ -307,16 +310,65 @@ pub fn signal(child: &Child, signal: &str) {
     assert!(status.success());
 }
 
-/// Waits for a child to exit and collects its output, within `limit`.
-pub async fn finish(child: Child, limit: Duration) -> Output {
-    let output = tokio::time::timeout(limit, child.wait_with_output())
+/// A running `rekeyd` whose piped output is read as it comes, so that a
+/// chatty daemon never blocks on a full pipe.
+pub struct Proc {
+    child: Child,
+    stdout: JoinHandle<Vec<u8>>,
+    stderr: JoinHandle<Vec<u8>>,
+}
+
+impl From<Child> for Proc {
+    fn from(mut child: Child) -> Proc {
+        fn drain<R: AsyncRead + Unpin + Send + 'static>(pipe: Option<R>) -> JoinHandle<Vec<u8>> {
+            tokio::spawn(async move {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes).await;
+                }
+                bytes
+            })
+        }
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        Proc {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+/// Waits for a process to exit and collects its output, within `limit`.
+pub async fn finish(proc: impl Into<Proc>, limit: Duration) -> Output {
+    let Proc {
+        mut child,
+        stdout,
+        stderr,
+    } = proc.into();
+    let status = tokio::time::timeout(limit, child.wait())
         .await
         .expect("rekeyd did not exit in time")
         .expect("wait for rekeyd");
+    let stdout = stdout.await.unwrap_or_default();
+    let stderr = stderr.await.unwrap_or_default();
     Output {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
 

@@ -148,3 +148,19 @@ impl Registry {
         self.with(|m| render::render(m))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_fails_once_the_scheduler_stops_ticking() {
+        let registry = Registry::default();
+        let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+        assert!(registry.health(now).is_err(), "not started yet");
+        registry.scheduler_tick(now);
+        assert!(registry.health(now + chrono::TimeDelta::seconds(5)).is_ok());
+        let stalled = registry.health(now + chrono::TimeDelta::seconds(60)).unwrap_err();
+        assert!(stalled.contains("stalled"), "{stalled}");
+    }
+}

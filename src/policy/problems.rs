@@ -102,6 +102,9 @@ impl Ctx {
 /// Collects problems; knows the text so it can turn byte offsets into lines.
 pub(crate) struct Sink<'a> {
     text: &'a str,
+    /// Byte offsets of the text's newlines, so a line is a binary search:
+    /// a text with thousands of problems must not cost a scan per problem.
+    newlines: Vec<usize>,
     problems: Vec<Problem>,
     /// Byte offsets of syntax errors: a key the parser dropped there would
     /// otherwise be reported a second time, as missing.
@@ -114,6 +117,11 @@ impl<'a> Sink<'a> {
     pub fn new(text: &'a str) -> Self {
         Sink {
             text,
+            newlines: text
+                .bytes()
+                .enumerate()
+                .filter_map(|(i, b)| (b == b'\n').then_some(i))
+                .collect(),
             problems: Vec::new(),
             syntax_errors: Vec::new(),
             headers: Vec::new(),
@@ -123,10 +131,7 @@ impl<'a> Sink<'a> {
     /// 1-based line of a byte offset (clamped to the text).
     pub fn line(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        1 + self.text.as_bytes()[..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
+        1 + self.newlines.partition_point(|&newline| newline < end)
     }
 
     /// A syntax error from the TOML parser.

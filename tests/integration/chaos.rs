@@ -191,10 +191,18 @@ fn tail(text: &str) -> &str {
     &text[text.len().saturating_sub(2000)..]
 }
 
+/// What a chaos run did and found.
+struct Chaos {
+    kills: usize,
+    rotations: usize,
+    /// Rotations a restart found in doubt in the journal and redid.
+    recovered: usize,
+    problems: Vec<String>,
+}
+
 /// Kills the daemon with SIGKILL at random moments until `rotations`
-/// provider rotations happened and it was killed `kills` times; returns
-/// (kills, rotations, problems).
-async fn chaos(rotations: usize, kills: usize) -> (usize, usize, Vec<String>) {
+/// provider rotations happened and it was killed `kills` times.
+async fn chaos(rotations: usize, kills: usize) -> Chaos {
     let (env, policy) = fleet().await;
     // Widen the window between the provider's answer and the store.
     for op in ["PutSecretValue", "CreateSecret"] {
@@ -202,16 +210,22 @@ async fn chaos(rotations: usize, kills: usize) -> (usize, usize, Vec<String>) {
             .inject(FaultRule::delay(op, 400).probability(0.5))
             .unwrap();
     }
-    let mut killed = 0;
+    let (mut killed, mut recovered) = (0, 0);
     while provider_rotations(&env) < rotations || killed < kills {
         let mut daemon = env.spawn(&policy, &["daemon"]);
         tokio::time::sleep(Duration::from_millis(fastrand::u64(100..1500))).await;
         daemon.kill().await.unwrap();
-        let _ = daemon.wait().await;
+        let out = finish(daemon, Duration::from_secs(10)).await;
+        recovered += out.stderr.matches("the last rotation is in doubt").count();
         killed += 1;
     }
-    let found = settle_and_check(&env, &policy).await;
-    (killed, provider_rotations(&env), found)
+    let problems = settle_and_check(&env, &policy).await;
+    Chaos {
+        kills: killed,
+        rotations: provider_rotations(&env),
+        recovered,
+        problems,
+    }
 }
 
 /// Runs the daemon with `rate` of every call failing (throttling, 5xx,
@@ -255,26 +269,31 @@ async fn soak(rate: f64, seconds: u64) -> (usize, usize, Vec<String>) {
     (provider_rotations(&env), faults, found)
 }
 
+fn report(label: &str, run: &Chaos) -> String {
+    format!(
+        "{label}: {} kills, {} rotations, {} in doubt redone, {} lost",
+        run.kills,
+        run.rotations,
+        run.recovered,
+        run.problems.len()
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn chaos_smoke() {
-    let (kills, rotations, problems) = chaos(20, 4).await;
-    eprintln!(
-        "chaos smoke: {kills} kills, {rotations} rotations, {} lost",
-        problems.len()
-    );
-    assert!(problems.is_empty(), "{problems:#?}");
+    let run = chaos(20, 4).await;
+    eprintln!("{}", report("chaos smoke", &run));
+    assert!(run.problems.is_empty(), "{:#?}", run.problems);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "long: run with --ignored (see the module docs)"]
 async fn chaos_full() {
-    let (kills, rotations, problems) = chaos(200, 100).await;
-    println!(
-        "chaos: {kills} kills, {rotations} rotations, {} lost",
-        problems.len()
-    );
-    assert!(rotations >= 200);
-    assert!(problems.is_empty(), "{problems:#?}");
+    let run = chaos(200, 100).await;
+    println!("{}", report("chaos", &run));
+    assert!(run.rotations >= 200);
+    assert!(run.recovered > 0, "some kills must land mid-rotation");
+    assert!(run.problems.is_empty(), "{:#?}", run.problems);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,6 +9,7 @@ mod daemon_ops;
 mod demo;
 mod emulator_cli;
 mod hostile;
+mod limits;
 mod moto;
 mod plan;
 mod policy_cli;

@@ -160,7 +160,9 @@ mod tests {
         assert!(registry.health(now).is_err(), "not started yet");
         registry.scheduler_tick(now);
         assert!(registry.health(now + chrono::TimeDelta::seconds(5)).is_ok());
-        let stalled = registry.health(now + chrono::TimeDelta::seconds(60)).unwrap_err();
+        let stalled = registry
+            .health(now + chrono::TimeDelta::seconds(60))
+            .unwrap_err();
         assert!(stalled.contains("stalled"), "{stalled}");
     }
 }

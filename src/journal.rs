@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+use crate::policy::Credential;
+
 /// Where the state directory is when neither the policy nor systemd says.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/rekeyd";
 
@@ -46,16 +48,22 @@ pub struct Intent {
 /// What the journal held at start.
 #[derive(Debug, Default)]
 pub struct Recovered {
-    pub in_doubt: Vec<Intent>,
+    /// Each with its key (see [`Journal::key`]).
+    pub in_doubt: Vec<(String, Intent)>,
     /// Entries that could not be read (set aside as `*.corrupt`), described.
     pub corrupt: Vec<String>,
 }
 
-/// The journal and locks under one state directory.
+/// The journal and locks under one state directory, for the credentials of
+/// one AWS scope (the policy's `[aws]`): entries and locks are keyed by
+/// credential name *and* a hash of its kind, secret and scope, so that two
+/// policies sharing a state directory (or a name reused for another account)
+/// never mistake each other's rotations.
 #[derive(Debug, Clone)]
 pub struct Journal {
     entries: PathBuf,
     locks: PathBuf,
+    scope: String,
 }
 
 /// Held while a credential rotates; released on drop (or process death).
@@ -68,9 +76,9 @@ impl Journal {
     /// The state directory: the policy's, else `$STATE_DIRECTORY` (systemd),
     /// else [`DEFAULT_STATE_DIR`], falling back to the user's state directory
     /// when that default is not writable.
-    pub fn open(configured: Option<&Path>) -> Result<Journal, JournalError> {
+    pub fn open(configured: Option<&Path>, scope: &str) -> Result<Journal, JournalError> {
         if let Some(path) = configured {
-            return Journal::open_at(path);
+            return Journal::open_at(path, scope);
         }
         if let Some(systemd) = std::env::var_os("STATE_DIRECTORY") {
             // systemd may list several, separated by ':'; the first is ours.
@@ -80,22 +88,42 @@ impl Journal {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            return Journal::open_at(Path::new(&first));
+            return Journal::open_at(Path::new(&first), scope);
         }
-        match Journal::open_at(Path::new(DEFAULT_STATE_DIR)) {
+        match Journal::open_at(Path::new(DEFAULT_STATE_DIR), scope) {
             Ok(journal) => Ok(journal),
             Err(err) => match user_state_dir() {
                 Some(fallback) => {
                     warn!(error = %err, fallback = %fallback.display(), "using the user's state directory");
-                    Journal::open_at(&fallback)
+                    Journal::open_at(&fallback, scope)
                 }
                 None => Err(err),
             },
         }
     }
 
+    /// The same journal for another AWS scope (after a reload changed `[aws]`).
+    pub fn with_scope(&self, scope: &str) -> Journal {
+        Journal {
+            scope: scope.to_owned(),
+            ..self.clone()
+        }
+    }
+
+    /// The key of a credential's entry and lock: its name (for people) and a
+    /// hash of kind, secret and scope (for uniqueness).
+    pub fn key(&self, credential: &Credential) -> String {
+        let identity = format!(
+            "{}\n{}\n{}",
+            credential.kind(),
+            credential.secret_name,
+            self.scope
+        );
+        format!("{}.{:016x}", credential.name, fnv1a(identity.as_bytes()))
+    }
+
     /// Opens (creating, mode 0700) the journal under `state_dir`.
-    pub fn open_at(state_dir: &Path) -> Result<Journal, JournalError> {
+    pub fn open_at(state_dir: &Path, scope: &str) -> Result<Journal, JournalError> {
         let entries = state_dir.join("in-flight");
         let locks = state_dir.join("locks");
         for dir in [state_dir, &entries, &locks] {
@@ -116,7 +144,11 @@ impl Journal {
                 path: entries.clone(),
                 source,
             })?;
-        Ok(Journal { entries, locks })
+        Ok(Journal {
+            entries,
+            locks,
+            scope: scope.to_owned(),
+        })
     }
 
     /// Every rotation left in the journal by an earlier run.
@@ -130,8 +162,12 @@ impl Journal {
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
+            let key = path
+                .file_stem()
+                .map(|stem| stem.to_string_lossy().into_owned())
+                .unwrap_or_default();
             match fs::read(&path).map(|bytes| serde_json::from_slice::<Intent>(&bytes)) {
-                Ok(Ok(intent)) => recovered.in_doubt.push(intent),
+                Ok(Ok(intent)) => recovered.in_doubt.push((key, intent)),
                 Ok(Err(err)) => {
                     let aside = path.with_extension("corrupt");
                     let _ = fs::rename(&path, &aside);
@@ -144,15 +180,13 @@ impl Journal {
                 Err(err) => recovered.corrupt.push(format!("{}: {err}", path.display())),
             }
         }
-        recovered
-            .in_doubt
-            .sort_by(|a, b| a.credential.cmp(&b.credential));
+        recovered.in_doubt.sort_by(|a, b| a.0.cmp(&b.0));
         recovered
     }
 
     /// Takes the credential's lock without waiting.
-    pub fn lock(&self, credential: &str) -> Result<CredentialLock, JournalError> {
-        let path = self.locks.join(format!("{credential}.lock"));
+    pub fn lock(&self, credential: &Credential) -> Result<CredentialLock, JournalError> {
+        let path = self.locks.join(format!("{}.lock", self.key(credential)));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -166,23 +200,23 @@ impl Journal {
         match file.try_lock() {
             Ok(()) => Ok(CredentialLock { _file: file }),
             Err(fs::TryLockError::WouldBlock) => Err(JournalError::Busy {
-                credential: credential.to_owned(),
+                credential: credential.name.to_string(),
             }),
             Err(fs::TryLockError::Error(source)) => Err(JournalError::Lock { path, source }),
         }
     }
 
     /// The entry an earlier, interrupted rotation of `credential` left.
-    pub fn pending(&self, credential: &str) -> Option<Intent> {
-        let bytes = fs::read(self.entry_path(credential)).ok()?;
+    pub fn pending(&self, credential: &Credential) -> Option<Intent> {
+        let bytes = fs::read(self.entry_path(&self.key(credential))).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
     /// Records (or updates) an intent durably: written to a temporary file,
     /// fsync'd, renamed into place, and the directory fsync'd. A crash at
     /// any instant leaves either the old entry or the new one, never half.
-    pub fn record(&self, intent: &Intent) -> Result<(), JournalError> {
-        let path = self.entry_path(&intent.credential);
+    pub fn record(&self, credential: &Credential, intent: &Intent) -> Result<(), JournalError> {
+        let path = self.entry_path(&self.key(credential));
         let write = || -> io::Result<()> {
             let temp = path.with_extension(format!("tmp.{}", std::process::id()));
             let mut file = OpenOptions::new()
@@ -200,8 +234,13 @@ impl Journal {
     }
 
     /// The rotation of `credential` is settled: its secret is stored.
-    pub fn clear(&self, credential: &str) -> Result<(), JournalError> {
-        let path = self.entry_path(credential);
+    pub fn clear(&self, credential: &Credential) -> Result<(), JournalError> {
+        self.clear_key(&self.key(credential))
+    }
+
+    /// Removes the entry under `key` (as [`Recovered`] lists them).
+    pub fn clear_key(&self, key: &str) -> Result<(), JournalError> {
+        let path = self.entry_path(key);
         let remove = || -> io::Result<()> {
             match fs::remove_file(&path) {
                 Ok(()) => {}
@@ -213,10 +252,17 @@ impl Journal {
         remove().map_err(|source| JournalError::Write { path, source })
     }
 
-    fn entry_path(&self, credential: &str) -> PathBuf {
-        // Credential names are [a-zA-Z0-9_.-]+, so `name.json` stays inside.
-        self.entries.join(format!("{credential}.json"))
+    fn entry_path(&self, key: &str) -> PathBuf {
+        // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
+        self.entries.join(format!("{key}.json"))
     }
+}
+
+/// FNV-1a, 64 bits: a hash that stays the same across Rust releases.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// `$XDG_STATE_HOME/rekeyd`, else `~/.local/state/rekeyd`.
@@ -232,6 +278,23 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+    use crate::policy::{Policy, parse};
+
+    fn policy() -> Policy {
+        let text = r#"
+[defaults]
+every = "1d"
+[[chime_bot]]
+name = "a"
+account_id = "a0000000-0000-4000-8000-000000000000"
+bot_id = "b0000000-0000-4000-8000-000000000001"
+[[chime_bot]]
+name = "b"
+account_id = "a0000000-0000-4000-8000-000000000000"
+bot_id = "b0000000-0000-4000-8000-000000000002"
+"#;
+        parse(Path::new("test.toml"), text).unwrap()
+    }
 
     fn intent(name: &str) -> Intent {
         Intent {
@@ -247,18 +310,22 @@ mod tests {
     #[test]
     fn records_survive_and_clear() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::open_at(dir.path()).unwrap();
-        journal.record(&intent("a")).unwrap();
-        journal.record(&intent("b")).unwrap();
-        journal.clear("a").unwrap();
-        journal.clear("never-there").unwrap();
-        let reopened = Journal::open_at(dir.path()).unwrap().recover();
-        assert_eq!(reopened.in_doubt, vec![intent("b")]);
-        assert!(reopened.corrupt.is_empty());
-        let mode = fs::metadata(dir.path().join("in-flight/b.json"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let policy = policy();
+        let (a, b) = (&policy.credentials[0], &policy.credentials[1]);
+        let journal = Journal::open_at(dir.path(), "scope").unwrap();
+        journal.record(a, &intent("a")).unwrap();
+        journal.record(b, &intent("b")).unwrap();
+        journal.clear(a).unwrap();
+        journal.clear(a).unwrap();
+        let reopened = Journal::open_at(dir.path(), "scope").unwrap();
+        let recovered = reopened.recover();
+        assert_eq!(recovered.in_doubt, vec![(reopened.key(b), intent("b"))]);
+        assert_eq!(reopened.pending(b), Some(intent("b")));
+        assert!(recovered.corrupt.is_empty());
+        let entry = dir
+            .path()
+            .join(format!("in-flight/{}.json", journal.key(b)));
+        let mode = fs::metadata(entry).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let mode = fs::metadata(dir.path().join("in-flight"))
             .unwrap()
@@ -268,10 +335,30 @@ mod tests {
     }
 
     #[test]
+    fn another_scope_sees_its_own_entries_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = policy();
+        let a = &policy.credentials[0];
+        let here = Journal::open_at(dir.path(), "http://127.0.0.1:1").unwrap();
+        let there = Journal::open_at(dir.path(), "http://127.0.0.1:2").unwrap();
+        assert_ne!(here.key(a), there.key(a));
+        assert!(here.key(a).starts_with("a."), "{}", here.key(a));
+        here.record(a, &intent("a")).unwrap();
+        assert!(there.pending(a).is_none());
+        let _held = here.lock(a).unwrap();
+        assert!(
+            there.lock(a).is_ok(),
+            "different credentials, different locks"
+        );
+    }
+
+    #[test]
     fn a_torn_or_corrupt_entry_is_reported_and_set_aside() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::open_at(dir.path()).unwrap();
-        journal.record(&intent("good")).unwrap();
+        let policy = policy();
+        let good = &policy.credentials[0];
+        let journal = Journal::open_at(dir.path(), "scope").unwrap();
+        journal.record(good, &intent("a")).unwrap();
         fs::write(
             dir.path().join("in-flight/torn.json"),
             b"{\"credential\": \"torn\", \"ki",
@@ -280,7 +367,7 @@ mod tests {
         // A crash before the rename leaves only a temporary file: ignored.
         fs::write(dir.path().join("in-flight/x.tmp.7"), b"{").unwrap();
         let recovered = journal.recover();
-        assert_eq!(recovered.in_doubt, vec![intent("good")]);
+        assert_eq!(recovered.in_doubt, vec![(journal.key(good), intent("a"))]);
         assert_eq!(recovered.corrupt.len(), 1, "{:?}", recovered.corrupt);
         assert!(dir.path().join("in-flight/torn.corrupt").exists());
         assert!(journal.recover().corrupt.is_empty(), "reported once");
@@ -289,14 +376,13 @@ mod tests {
     #[test]
     fn a_held_lock_makes_others_busy_until_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let journal = Journal::open_at(dir.path()).unwrap();
-        let held = journal.lock("bot").unwrap();
-        assert!(matches!(
-            journal.lock("bot"),
-            Err(JournalError::Busy { .. })
-        ));
-        assert!(journal.lock("other").is_ok());
+        let policy = policy();
+        let (a, b) = (&policy.credentials[0], &policy.credentials[1]);
+        let journal = Journal::open_at(dir.path(), "scope").unwrap();
+        let held = journal.lock(a).unwrap();
+        assert!(matches!(journal.lock(a), Err(JournalError::Busy { .. })));
+        assert!(journal.lock(b).is_ok());
         drop(held);
-        assert!(journal.lock("bot").is_ok());
+        assert!(journal.lock(a).is_ok());
     }
 }

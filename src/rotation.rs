@@ -101,7 +101,7 @@ async fn rotate_as(
     rotation_id: Uuid,
 ) -> Result<Rotated, RotationError> {
     let name = credential.name.as_str();
-    let _lock = journal.lock(name)?;
+    let _lock = journal.lock(credential)?;
     let secret = credential.secret_name.clone();
     let state =
         store::probe(aws, &secret)
@@ -111,7 +111,7 @@ async fn rotate_as(
                 source,
             })?;
     // What an interrupted earlier rotation left behind.
-    let earlier = journal.pending(name);
+    let earlier = journal.pending(credential);
     let stored_id = stored_credential_id(aws, credential).await?;
     let mut intent = Intent {
         credential: name.to_owned(),
@@ -123,7 +123,7 @@ async fn rotate_as(
     };
     // Durable before the provider is asked: a crash from here on leaves the
     // rotation in doubt for the next start.
-    journal.record(&intent)?;
+    journal.record(credential, &intent)?;
     let current = Current {
         stored_credential_id: stored_id.as_deref(),
         orphan_credential_id: earlier
@@ -136,7 +136,7 @@ async fn rotate_as(
     if issued.retire.is_some() {
         // A new IAM credential exists: note its id (never its password).
         intent.issued_credential_id = issued.record.credential_id().map(str::to_owned);
-        journal.record(&intent)?;
+        journal.record(credential, &intent)?;
     }
     info!(secret = %secret, "provider issued a new secret, storing it");
     let value = issued.record.to_secret_json();
@@ -158,7 +158,7 @@ async fn rotate_as(
         error!(error = %text, "the new secret is stored, but the old credential was not deleted");
         warning = Some(format!("old credential not deleted: {text}"));
     }
-    if let Err(err) = journal.clear(name) {
+    if let Err(err) = journal.clear(credential) {
         // Harmless: the next start rotates it once more.
         warn!(error = %err, "cannot clear the journal entry");
     }

@@ -27,8 +27,8 @@ pub async fn run(policy: Policy, args: &RotateArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(exit::SUCCESS));
     }
-    let journal = Journal::open(policy.daemon.state_dir.as_deref())?;
-    report_in_doubt(&journal, &chosen);
+    let journal = Journal::open(policy.daemon.state_dir.as_deref(), &policy.aws.scope())?;
+    report_in_doubt(&journal, &policy, &chosen);
     let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
     let all_ok = rotate_all(aws, journal, chosen, policy.daemon.concurrency.get()).await?;
     Ok(exit::from_success(all_ok))
@@ -106,19 +106,21 @@ async fn rotate_all(
     Ok(failed == 0)
 }
 
-/// Says which in-doubt rotations this run does not redo.
-fn report_in_doubt(journal: &Journal, chosen: &[Arc<Credential>]) {
-    let recovered = journal.recover();
-    for corrupt in &recovered.corrupt {
+/// Says which of the policy's in-doubt rotations this run does not redo.
+fn report_in_doubt(journal: &Journal, policy: &Policy, chosen: &[Arc<Credential>]) {
+    for corrupt in journal.recover().corrupt {
         tracing::error!(entry = %corrupt, "unreadable journal entry");
     }
-    for intent in recovered.in_doubt {
-        if !chosen.iter().any(|c| c.name.as_str() == intent.credential) {
+    for credential in &policy.credentials {
+        if chosen.iter().any(|c| c.name == credential.name) {
+            continue;
+        }
+        if let Some(intent) = journal.pending(credential) {
             tracing::warn!(
-                credential = %intent.credential,
+                credential = %credential.name,
                 since = %intent.started_at,
                 "an earlier rotation is in doubt: `rekeyd rotate {}` or a daemon start redoes it",
-                intent.credential
+                credential.name
             );
         }
     }

@@ -75,7 +75,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
             .await
             .with_context(|| format!("cannot listen for metrics on {listen}"))?;
     }
-    let journal = Journal::open(policy.daemon.state_dir.as_deref())?;
+    let journal = Journal::open(policy.daemon.state_dir.as_deref(), &policy.aws.scope())?;
     let in_doubt = recover(&journal, &policy);
     let aws = Arc::new(Aws::build(&policy.aws, options.aws_overrides.clone()).await);
     let mut reloads = options.reloads.take();
@@ -129,28 +129,31 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     Ok(daemon.drain().await)
 }
 
-/// The credentials whose last rotation is in doubt (rotated again at once);
-/// entries of credentials no longer in the policy are reported and dropped.
+/// The credentials whose last rotation is in doubt (rotated again at once).
+/// Entries of other policies sharing the state directory are left alone;
+/// those older than [`STALE_ENTRY`] that no credential claims are dropped.
 fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName> {
     let recovered = journal.recover();
     for corrupt in &recovered.corrupt {
         error!(entry = %corrupt, "unreadable journal entry: set aside; if a rotation was in flight, check that credential");
     }
     let mut in_doubt = Vec::new();
-    for intent in recovered.in_doubt {
-        match policy.credential(&intent.credential) {
-            Some(credential) => {
-                warn!(credential = %intent.credential, since = %intent.started_at, "the last rotation is in doubt: rotating again now");
-                in_doubt.push(credential.name.clone());
-            }
-            None => {
-                warn!(credential = %intent.credential, "dropping an in-doubt journal entry of a credential no longer in the policy");
-                let _ = journal.clear(&intent.credential);
-            }
+    for (key, intent) in recovered.in_doubt {
+        if let Some(credential) = policy.credentials.iter().find(|c| journal.key(c) == key) {
+            warn!(credential = %credential.name, since = %intent.started_at, "the last rotation is in doubt: rotating again now");
+            in_doubt.push(credential.name.clone());
+        } else if Utc::now() - intent.started_at > STALE_ENTRY {
+            warn!(entry = %key, since = %intent.started_at, "dropping an old in-doubt journal entry that no credential of this policy claims");
+            let _ = journal.clear_key(&key);
+        } else {
+            info!(entry = %key, "an in-doubt journal entry of another policy or AWS scope: left alone");
         }
     }
     in_doubt
 }
+
+/// How old an unclaimed journal entry must be before a daemon drops it.
+const STALE_ENTRY: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 /// Waits for the next reload request; pending forever without a channel.
 async fn recv_or_pending(reloads: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
@@ -305,6 +308,7 @@ impl Daemon {
         if new.aws != self.policy.aws {
             info!("[aws] changed: new AWS clients for the rotations that start from now on");
             self.aws = Arc::new(Aws::build(&new.aws, self.options.aws_overrides.clone()).await);
+            self.journal = self.journal.with_scope(&new.aws.scope());
         }
         if new.daemon.concurrency != self.policy.daemon.concurrency {
             self.permits = Arc::new(Semaphore::new(new.daemon.concurrency.get()));

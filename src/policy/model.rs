@@ -43,6 +43,17 @@ pub struct AwsSettings {
     pub rate_limits: PerService<Option<f64>>,
 }
 
+impl AwsSettings {
+    /// Where rotations happen, as configured: two policies with the same
+    /// scope talk to the same AWS (the journal keys entries by it).
+    pub fn scope(&self) -> String {
+        format!(
+            "region={:?} profile={:?} endpoint={:?} endpoints={:?}",
+            self.region, self.profile, self.endpoint_url, self.endpoints
+        )
+    }
+}
+
 /// One value per AWS service rekeyd talks to.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PerService<T> {

@@ -29,8 +29,8 @@ async fn a_rotation_killed_before_storing_is_redone_at_the_next_start() {
     let _ = rotate.wait().await;
 
     // The journal holds the rotation, never the secret.
-    let entry = env.dir.path().join("state/in-flight/support-bot.json");
-    let text = std::fs::read_to_string(&entry).expect("an in-doubt journal entry");
+    let entry = in_flight_entry(&env, "support-bot").expect("an in-doubt journal entry");
+    let text = std::fs::read_to_string(&entry).unwrap();
     assert!(
         !text.contains(&token_killed),
         "the journal must not hold the secret"
@@ -60,6 +60,18 @@ async fn a_rotation_killed_before_storing_is_redone_at_the_next_start() {
     let out = finish(daemon, Duration::from_secs(15)).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
     assert!(out.stderr.contains("in doubt"), "{}", out.stderr);
+}
+
+/// The journal entry of `name` (`NAME.HASH.json`), if there is one.
+fn in_flight_entry(env: &TestEnv, name: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(env.dir.path().join("state/in-flight"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            let file = p.file_name().unwrap().to_string_lossy();
+            file.starts_with(&format!("{name}.")) && file.ends_with(".json")
+        })
 }
 
 #[tokio::test(flavor = "multi_thread")]

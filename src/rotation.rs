@@ -44,6 +44,12 @@ pub enum RotationError {
     /// The provider did not issue a new secret.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The provider acted (the old secret is dead) but its answer was
+    /// unusable: the rotation is in doubt and must be done again.
+    #[error(
+        "rotation in doubt (it will be done again): the provider acted, so the old secret no longer works, but its answer was unusable: {0}"
+    )]
+    ProviderInDoubt(#[source] ProviderError),
     /// The provider issued a new secret but it could not be stored: the
     /// rotation is in doubt and must be done again.
     #[error(
@@ -60,7 +66,10 @@ impl RotationError {
     /// True when the provider may have killed the old secret without the new
     /// one reaching Secrets Manager.
     pub fn is_in_doubt(&self) -> bool {
-        matches!(self, RotationError::InDoubt { .. })
+        matches!(
+            self,
+            RotationError::InDoubt { .. } | RotationError::ProviderInDoubt(_)
+        )
     }
 }
 
@@ -132,7 +141,16 @@ async fn rotate_as(
             .filter(|orphan| Some(*orphan) != stored_id.as_deref()),
         interrupted_at: earlier.as_ref().map(|e| e.started_at),
     };
-    let issued = providers::issue(aws, credential, current).await?;
+    let issued = providers::issue(aws, credential, current)
+        .await
+        .map_err(|err| {
+            if err.killed_old_secret() {
+                error!(error = %err, "the provider acted but its answer was unusable: rotation in doubt");
+                RotationError::ProviderInDoubt(err)
+            } else {
+                RotationError::Provider(err)
+            }
+        })?;
     if issued.retire.is_some() {
         // A new IAM credential exists: note its id (never its password).
         intent.issued_credential_id = issued.record.credential_id().map(str::to_owned);

@@ -27,6 +27,18 @@ pub enum ProviderError {
     Ivs(#[from] IvsError),
 }
 
+impl ProviderError {
+    /// The provider answered, so it acted, but its answer was unusable: for
+    /// Chime and IAM `reset` the old secret is dead and the new one unknown.
+    pub fn killed_old_secret(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Chime(ChimeError::IncompleteAnswer { .. })
+                | ProviderError::Iam(IamError::BadAnswer { .. })
+        )
+    }
+}
+
 /// What a rotation must do once the new secret is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Retire {

@@ -4,10 +4,10 @@
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::process::Child;
 
-use crate::util::{TestEnv, finish, read_until, signal, wait_until};
+use crate::util::{TestEnv, finish, http_get, read_until, signal, wait_until};
 
 /// A NOTIFY_SOCKET for one daemon: a unix datagram socket in a temp dir.
 struct NotifySocket {
@@ -175,23 +175,6 @@ async fn after_a_kill_the_restart_catches_up_exactly_once() {
     signal(&daemon, "TERM");
     let out = finish(daemon, Duration::from_secs(10)).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
-}
-
-/// A plain HTTP/1.1 GET on loopback: (status line, body).
-async fn http_get(addr: &str, path: &str) -> (String, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        stream.read_to_string(&mut response),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_owned(), body.to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,27 +4,9 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 
-use crate::util::{ACCOUNT_ID, BOT_ID, finish, read_until, rekeyd_command, run, signal};
-
-/// A plain HTTP/1.1 GET on loopback, returning the body.
-async fn http_get(endpoint: &str, path: &str) -> String {
-    let addr = endpoint.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        stream.read_to_string(&mut response),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response.split_once("\r\n\r\n").unwrap().1.to_owned()
-}
+use crate::util::{ACCOUNT_ID, BOT_ID, finish, http_get, read_until, rekeyd_command, run, signal};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_emulator_command_serves_seeded_resources_to_rotate() {
@@ -64,8 +46,12 @@ async fn the_emulator_command_serves_seeded_resources_to_rotate() {
     let out = run(rotate).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
 
-    let truth: serde_json::Value =
-        serde_json::from_str(&http_get(&endpoint, "/_emulator/truth").await).unwrap();
+    let truth: serde_json::Value = {
+        let (status, body) =
+            http_get(endpoint.trim_start_matches("http://"), "/_emulator/truth").await;
+        assert!(status.contains("200"), "{status}");
+        serde_json::from_str(&body).unwrap()
+    };
     let token = truth["chime_bots"][0]["security_token"].as_str().unwrap();
     let stored = truth["secrets"][0]["versions"][0]["secret_string"]
         .as_str()

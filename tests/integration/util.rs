@@ -394,3 +394,22 @@ pub async fn read_until<R: tokio::io::AsyncRead + Unpin>(
     .ok()
     .flatten()
 }
+
+/// A plain HTTP/1.1 GET on loopback (`addr` is `127.0.0.1:PORT`):
+/// the status line and the body.
+pub async fn http_get(addr: &str, path: &str) -> (String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .expect("the server answered in time")
+    .unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}

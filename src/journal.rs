@@ -43,6 +43,18 @@ pub struct Intent {
     /// so that a restart can delete it if its secret was lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_credential_id: Option<String>,
+    /// IAM `overlap`: the credential the new one replaces (retired once the
+    /// new secret is stored), so that a restart can retire it if the store
+    /// succeeded but the process died before the retirement was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Replaced>,
+}
+
+/// The IAM credential a rotation replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaced {
+    pub user_name: String,
+    pub credential_id: String,
 }
 
 /// What the journal held at start.
@@ -100,6 +112,34 @@ impl Journal {
                 None => Err(err),
             },
         }
+    }
+
+    /// The journal [`Journal::open`] would open, without creating or writing
+    /// anything (for read-only commands); `None` when its directory does not
+    /// exist.
+    pub fn existing(configured: Option<&Path>, scope: &str) -> Option<Journal> {
+        let state_dir = match (configured, std::env::var_os("STATE_DIRECTORY")) {
+            (Some(path), _) => path.to_owned(),
+            (None, Some(systemd)) => PathBuf::from(
+                systemd
+                    .to_string_lossy()
+                    .split(':')
+                    .next()
+                    .unwrap_or_default(),
+            ),
+            (None, None) if Path::new(DEFAULT_STATE_DIR).is_dir() => DEFAULT_STATE_DIR.into(),
+            (None, None) => user_state_dir()?,
+        };
+        state_dir.is_dir().then(|| Journal {
+            entries: state_dir.join("in-flight"),
+            locks: state_dir.join("locks"),
+            scope: scope.to_owned(),
+        })
+    }
+
+    /// The state directory this journal lives in.
+    pub fn state_dir(&self) -> &Path {
+        self.entries.parent().unwrap_or(&self.entries)
     }
 
     /// The same journal for another AWS scope (after a reload changed `[aws]`).
@@ -217,18 +257,11 @@ impl Journal {
     /// any instant leaves either the old entry or the new one, never half.
     pub fn record(&self, credential: &Credential, intent: &Intent) -> Result<(), JournalError> {
         let path = self.entry_path(&self.key(credential));
-        let write = || -> io::Result<()> {
-            let temp = path.with_extension(format!("tmp.{}", std::process::id()));
-            let mut file = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .mode(0o600)
-                .open(&temp)?;
-            file.write_all(&serde_json::to_vec(intent).map_err(io::Error::other)?)?;
-            file.sync_all()?;
-            fs::rename(&temp, &path)?;
-            File::open(&self.entries)?.sync_all()
+        let write = || {
+            write_durably(
+                &path,
+                &serde_json::to_vec(intent).map_err(io::Error::other)?,
+            )
         };
         write().map_err(|source| JournalError::Write { path, source })
     }
@@ -256,6 +289,23 @@ impl Journal {
         // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
         self.entries.join(format!("{key}.json"))
     }
+}
+
+/// Writes `bytes` to `path` (mode 0600) so that a crash at any instant
+/// leaves the old file or the new one, never half: a temporary file, fsync'd,
+/// renamed into place, and the directory fsync'd.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let temp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    fs::rename(&temp, path)?;
+    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// FNV-1a, 64 bits: a hash that stays the same across Rust releases.
@@ -304,6 +354,7 @@ bot_id = "b0000000-0000-4000-8000-000000000002"
             started_at: "2026-11-23T10:00:00Z".parse().unwrap(),
             pid: 42,
             issued_credential_id: None,
+            replaces: None,
         }
     }
 

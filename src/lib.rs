@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod policy;
 pub mod providers;
 pub mod record;
+pub mod retiring;
 pub mod rotation;
 pub mod shutdown;
 pub mod store;

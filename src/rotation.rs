@@ -1,15 +1,17 @@
 //! One rotation of one credential: lock it, check the secret can be written,
 //! journal the intent, have the provider issue a new secret, store it under a
-//! fixed request token, retire what it replaced, clear the journal.
+//! fixed request token, retire what it replaced (see [`crate::retiring`]),
+//! clear the journal.
 
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::aws::Aws;
-use crate::journal::{Intent, Journal, JournalError};
+use crate::journal::{Intent, Journal, JournalError, Replaced};
 use crate::policy::{Credential, IamStrategy, Target};
-use crate::providers::{self, Current, ProviderError};
+use crate::providers::{self, Current, ProviderError, Retire};
+use crate::retiring::{self, Retirement, Retirements, RetiringError, Settled};
 use crate::store::{self, StoreError};
 
 /// A successful rotation.
@@ -25,6 +27,16 @@ pub struct Rotated {
     /// Something after the store went wrong (the old IAM credential could
     /// not be deleted); the new secret is stored and works.
     pub warning: Option<String>,
+    /// IAM `overlap` with a `retire_grace`: the old credential is Inactive
+    /// and deleted from then on.
+    pub retiring: Option<Retiring>,
+}
+
+/// An old credential awaiting deletion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retiring {
+    pub credential_id: String,
+    pub delete_after: DateTime<Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +45,10 @@ pub enum RotationError {
     /// cannot record the rotation.
     #[error("not rotated: {0}")]
     NotStarted(#[from] JournalError),
+    /// Nothing was rotated: the pending retirement of the old IAM credential
+    /// (which a new `overlap` credential needs the slot of) failed.
+    #[error("not rotated, the pending retirement failed: {0}")]
+    Retiring(#[from] RetiringError),
     /// Nothing was rotated: the secret cannot be written, so the provider was
     /// not asked (its old secret still works).
     #[error("not rotated, secret {secret} cannot be written: {source}")]
@@ -122,6 +138,14 @@ async fn rotate_as(
     // What an interrupted earlier rotation left behind.
     let earlier = journal.pending(credential);
     let stored_id = stored_credential_id(aws, credential).await?;
+    settle_retirement(
+        aws,
+        journal,
+        credential,
+        earlier.as_ref(),
+        stored_id.as_deref(),
+    )
+    .await?;
     let mut intent = Intent {
         credential: name.to_owned(),
         kind: credential.kind().as_str().to_owned(),
@@ -129,6 +153,7 @@ async fn rotate_as(
         started_at: Utc::now(),
         pid: std::process::id(),
         issued_credential_id: None,
+        replaces: None,
     };
     // Durable before the provider is asked: a crash from here on leaves the
     // rotation in doubt for the next start.
@@ -151,9 +176,18 @@ async fn rotate_as(
                 RotationError::Provider(err)
             }
         })?;
-    if issued.retire.is_some() {
-        // A new IAM credential exists: note its id (never its password).
+    if let Some(Retire::IamCredential {
+        user_name,
+        credential_id,
+    }) = &issued.retire
+    {
+        // A new IAM credential exists: note its id (never its password), and
+        // the one it replaces.
         intent.issued_credential_id = issued.record.credential_id().map(str::to_owned);
+        intent.replaces = Some(Replaced {
+            user_name: user_name.clone(),
+            credential_id: credential_id.clone(),
+        });
         journal.record(credential, &intent)?;
     }
     info!(secret = %secret, "provider issued a new secret, storing it");
@@ -169,12 +203,16 @@ async fn rotate_as(
         }
     };
     let mut warning = None;
-    if let Some(retire) = &issued.retire
-        && let Err(err) = providers::retire(aws, retire).await
-    {
-        let text = crate::commands::error_chain(&err);
-        error!(error = %text, "the new secret is stored, but the old credential was not deleted");
-        warning = Some(format!("old credential not deleted: {text}"));
+    let mut retiring = None;
+    if let Some(old) = &issued.retire {
+        let after =
+            retiring::after_store(aws, journal, credential, old, retire_grace(credential)).await;
+        warning = after.warning;
+        let Retire::IamCredential { credential_id, .. } = old;
+        retiring = after.delete_after.map(|delete_after| Retiring {
+            credential_id: credential_id.clone(),
+            delete_after,
+        });
     }
     if let Err(err) = journal.clear(credential) {
         // Harmless: the next start rotates it once more.
@@ -193,7 +231,62 @@ async fn rotate_as(
         rotated_at: issued.record.rotated_at(),
         expires_at: issued.record.expires_at(),
         warning,
+        retiring,
     })
+}
+
+/// The pending retirement of an earlier rotation is settled first: for
+/// `overlap`, at once (the new credential needs its slot), else when due. A
+/// retirement that an interrupted rotation stored its secret for but never
+/// recorded (a crash right after the store) is recovered from the journal.
+async fn settle_retirement(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+    earlier: Option<&Intent>,
+    stored_id: Option<&str>,
+) -> Result<(), RotationError> {
+    let overlap = matches!(&credential.target, Target::IamServiceCredential(iam) if iam.strategy == IamStrategy::Overlap);
+    if let Some(Intent {
+        replaces: Some(old),
+        issued_credential_id: Some(issued),
+        started_at,
+        ..
+    }) = earlier
+        && overlap
+        && stored_id == Some(issued.as_str())
+    {
+        let records = Retirements::of(journal);
+        let key = journal.key(credential);
+        if records.get(&key).map_err(RetiringError::from)?.is_none() {
+            warn!(credential_id = %old.credential_id, since = %started_at, "an interrupted rotation stored its secret but never retired the credential it replaced: retiring it now");
+            let retirement = Retirement {
+                credential: credential.name.to_string(),
+                user_name: old.user_name.clone(),
+                credential_id: old.credential_id.clone(),
+                deactivated_at: None,
+                delete_after: Utc::now(),
+            };
+            records
+                .put(&key, &retirement)
+                .map_err(RetiringError::from)?;
+        }
+    }
+    match retiring::settle(aws, journal, credential, overlap).await? {
+        Settled::KeptActive { credential_id } => {
+            warn!(credential_id = %credential_id, "the old credential is active again, so it stays: an overlap rotation needs a free slot");
+        }
+        Settled::Nothing | Settled::NotYet(_) | Settled::Deleted { .. } => {}
+    }
+    Ok(())
+}
+
+/// The `retire_grace` of an IAM credential (zero for every other kind).
+fn retire_grace(credential: &Credential) -> std::time::Duration {
+    match &credential.target {
+        Target::IamServiceCredential(iam) => iam.retire_grace,
+        _ => std::time::Duration::ZERO,
+    }
 }
 
 /// For IAM `overlap`: the credential id the stored secret holds, when the

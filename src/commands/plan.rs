@@ -16,8 +16,10 @@ use crate::cli::{OutputFormat, PlanArgs};
 use crate::daemon::read_last;
 use crate::daemon::timing::{self, Last, Reason};
 use crate::exit;
+use crate::journal::Journal;
 use crate::policy::{Credential, Policy, Schedule};
 use crate::record::format_time;
+use crate::retiring;
 
 /// One credential's plan.
 #[derive(Debug, Serialize)]
@@ -36,6 +38,15 @@ struct Planned {
     /// The daemon adds up to this much at random (IVS: takes it off).
     jitter: String,
     error: Option<String>,
+    /// IAM `overlap` with `retire_grace`: the old credential awaiting
+    /// deletion (from this host's state directory).
+    retiring: Option<PlannedRetirement>,
+}
+
+#[derive(Debug, Serialize)]
+struct PlannedRetirement {
+    credential_id: String,
+    delete_after: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,9 +58,17 @@ struct Plan {
 pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
     let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
     let now = Utc::now();
+    let journal = Journal::existing(policy.daemon.state_dir.as_deref(), &policy.aws.scope());
     let permits = Arc::new(Semaphore::new(policy.daemon.concurrency.get()));
     let mut reads = JoinSet::new();
     for (index, credential) in policy.credentials.iter().cloned().enumerate() {
+        let retiring = journal
+            .as_ref()
+            .and_then(|journal| retiring::pending(journal, &credential))
+            .map(|r| PlannedRetirement {
+                credential_id: r.credential_id,
+                delete_after: format_time(r.delete_after),
+            });
         let aws = Arc::clone(&aws);
         let permits = Arc::clone(&permits);
         reads.spawn(async move {
@@ -58,14 +77,13 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
                 .await
                 .expect("semaphore never closed");
             let last = read_last(&aws, &credential).await;
-            (
-                index,
-                plan_one(
-                    &credential,
-                    last.map_err(|e| crate::commands::error_chain(&e)),
-                    now,
-                ),
-            )
+            let mut planned = plan_one(
+                &credential,
+                last.map_err(|e| crate::commands::error_chain(&e)),
+                now,
+            );
+            planned.retiring = retiring;
+            (index, planned)
         });
     }
     let mut planned: Vec<(usize, Planned)> = Vec::new();
@@ -98,6 +116,7 @@ fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<U
         expires_at: None,
         jitter: humantime::format_duration(credential.jitter).to_string(),
         error: None,
+        retiring: None,
     };
     match last {
         Err(error) => {
@@ -160,6 +179,13 @@ fn write_table(out: &mut impl Write, plan: &Plan, now: DateTime<Utc>) -> std::io
         let why = match &p.error {
             Some(error) => format!("{}: {error}", p.reason),
             None => format!("{} [{}]", p.reason, p.schedule),
+        };
+        let why = match &p.retiring {
+            Some(r) => format!(
+                "{why}; old credential {} deleted after {}",
+                r.credential_id, r.delete_after
+            ),
+            None => why,
         };
         writeln!(
             out,

@@ -139,6 +139,13 @@ pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationErr
             if done.created {
                 line.push_str(" created=true");
             }
+            if let Some(retiring) = &done.retiring {
+                line.push_str(&format!(
+                    " retiring={} delete_after={}",
+                    retiring.credential_id,
+                    crate::record::format_time(retiring.delete_after)
+                ));
+            }
             if let Some(warning) = &done.warning {
                 line.push_str(&format!(" warning={warning:?}"));
             }

@@ -7,6 +7,8 @@ mod alarm;
 pub mod notify;
 mod run;
 mod slots;
+#[cfg(test)]
+mod slots_tests;
 pub mod timing;
 
 pub use run::{Options, read_last, run};

@@ -22,6 +22,7 @@ use crate::commands::error_chain;
 use crate::journal::Journal;
 use crate::metrics;
 use crate::policy::{self, Credential, CredentialName, Policy};
+use crate::retiring::{self, RetiringError, Settled};
 use crate::rotation::{self, Rotated, RotationError};
 use crate::store::{self, StoreError};
 
@@ -41,6 +42,7 @@ pub struct Options {
 enum Outcome {
     Refreshed(Result<Last, StoreError>),
     Rotated(Result<Rotated, RotationError>),
+    Retired(Result<Settled, RetiringError>),
     /// Shutdown came before the task could start.
     NotStarted,
 }
@@ -89,6 +91,9 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         tasks: JoinSet::new(),
         last_failure: None,
     };
+    for credential in &daemon.policy.credentials {
+        note_retirement(&mut daemon.slots, &daemon.journal, credential);
+    }
     for credential in &daemon.policy.credentials {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
     }
@@ -152,6 +157,15 @@ fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName> {
     in_doubt
 }
 
+/// Puts a pending retirement recorded in the state directory on the
+/// credential's timeline.
+fn note_retirement(slots: &mut Slots, journal: &Journal, credential: &Credential) {
+    if let Some(at) = retiring::due(journal, credential) {
+        info!(credential = %credential.name, delete_after = %at, "an old credential awaits deletion");
+        slots.retire_at(&credential.name, Some(at));
+    }
+}
+
 /// How old an unclaimed journal entry must be before a daemon drops it.
 const STALE_ENTRY: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
@@ -210,6 +224,9 @@ impl Daemon {
                 Task::Rotate => {
                     Outcome::Rotated(rotation::rotate(&aws, &journal, &credential).await)
                 }
+                Task::Retire => {
+                    Outcome::Retired(retiring::when_due(&aws, &journal, &credential).await)
+                }
             };
             (credential.name.clone(), outcome)
         });
@@ -249,6 +266,10 @@ impl Daemon {
                 });
                 due
             }
+            Outcome::Retired(result) => {
+                self.retired(name, result, now);
+                None
+            }
             Outcome::Rotated(Err(err)) => {
                 registry.failed(name.as_str());
                 let due = self.slots.failed(name, Task::Rotate, now);
@@ -271,6 +292,25 @@ impl Daemon {
                 name: name.clone(),
                 due,
             });
+        }
+    }
+
+    /// A retirement run finished: done, or due again later.
+    fn retired(
+        &mut self,
+        name: &CredentialName,
+        result: Result<Settled, RetiringError>,
+        now: chrono::DateTime<Utc>,
+    ) {
+        match result {
+            Ok(Settled::NotYet(at)) => self.slots.retired(name, Some(at)),
+            Ok(_) => self.slots.retired(name, None),
+            Err(err) => {
+                let retry_at = self.slots.retire_failed(name, now);
+                let text = error_chain(&err);
+                warn!(credential = %name, error = %text, retry_at = %retry_at, "cannot retire the old credential yet");
+                self.last_failure = Some(format!("{name} at {}: {text}", now.format("%H:%M:%SZ")));
+            }
         }
     }
 
@@ -324,6 +364,9 @@ impl Daemon {
             changed,
             unchanged,
         } = self.slots.apply(&new.credentials, Utc::now());
+        for credential in new.credentials.iter().filter(|c| added.contains(&c.name)) {
+            note_retirement(&mut self.slots, &self.journal, credential);
+        }
         let registry = metrics::registry();
         for name in &removed {
             registry.forget_credential(name.as_str());

@@ -1,6 +1,7 @@
 //! The daemon's book: per credential, what runs next and when, whether it is
-//! running, what Secrets Manager last said, and its failures; plus the
-//! timeline ordered by due time.
+//! running, what Secrets Manager last said, its failures, and when the old
+//! credential it replaced is due for deletion; plus the timeline ordered by
+//! due time (one entry per credential: the earlier of the two).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub enum Task {
     Refresh,
     /// Rotate it.
     Rotate,
+    /// Delete the old IAM credential whose grace has passed.
+    Retire,
 }
 
 struct Slot {
@@ -26,6 +29,11 @@ struct Slot {
     next: Option<(Due, Task)>,
     running: Option<Task>,
     failures: u32,
+    /// When the pending retirement of the credential's old one is due.
+    retire_at: Option<DateTime<Utc>>,
+    retire_failures: u32,
+    /// Its key on the timeline, while waiting.
+    queued: Option<DateTime<Utc>>,
 }
 
 /// What a reload changed, by credential name.
@@ -76,6 +84,9 @@ impl Slots {
                 next: None,
                 running: None,
                 failures: 0,
+                retire_at: None,
+                retire_failures: 0,
+                queued: None,
             },
         );
         self.set_next(
@@ -98,8 +109,8 @@ impl Slots {
             .cloned()
             .collect();
         for name in gone {
-            if let Some((due, _)) = self.slots.remove(&name).and_then(|slot| slot.next) {
-                self.timeline.remove(&(due.at, name.clone()));
+            if let Some(at) = self.slots.remove(&name).and_then(|slot| slot.queued) {
+                self.timeline.remove(&(at, name.clone()));
             }
             applied.removed.push(name);
         }
@@ -117,7 +128,7 @@ impl Slots {
             slot.credential = Arc::new(credential.clone());
             slot.failures = 0;
             applied.changed.push(credential.name.clone());
-            if slot.running.is_some() {
+            if slot.running.is_some_and(|task| task != Task::Retire) {
                 // It settles with the new definition when it finishes.
                 continue;
             }
@@ -138,9 +149,18 @@ impl Slots {
             if *at > now {
                 break;
             }
-            let (_, name) = self.timeline.pop_first().expect("checked non-empty");
+            let (at, name) = self.timeline.pop_first().expect("checked non-empty");
             let slot = self.slots.get_mut(&name).expect("timeline names a slot");
-            let (_, task) = slot.next.take().expect("a timeline entry has a next run");
+            slot.queued = None;
+            // A rotation due as early settles the retirement itself.
+            let task = if slot.retire_at == Some(at)
+                && slot.next.as_ref().is_none_or(|(due, _)| due.at > at)
+            {
+                Task::Retire
+            } else {
+                let (_, task) = slot.next.take().expect("a timeline entry has a next run");
+                task
+            };
             slot.running = Some(task);
             due.push((Arc::clone(&slot.credential), task));
         }
@@ -190,7 +210,8 @@ impl Slots {
         Some(due)
     }
 
-    /// A rotation succeeded: schedule the next one.
+    /// A rotation succeeded: schedule the next one (and the deletion of the
+    /// credential it replaced, when that waits out a grace).
     pub fn rotated(
         &mut self,
         name: &CredentialName,
@@ -199,6 +220,10 @@ impl Slots {
     ) -> Option<Due> {
         let slot = self.finish(name)?;
         slot.failures = 0;
+        if let Some(retiring) = &rotated.retiring {
+            slot.retire_at = Some(retiring.delete_after);
+            slot.retire_failures = 0;
+        }
         let credential = Arc::clone(&slot.credential);
         let due = timing::regular(
             &credential.schedule,
@@ -227,6 +252,36 @@ impl Slots {
         due
     }
 
+    /// The credential's old one is due for deletion at `at` (`None`: no
+    /// retirement is pending).
+    pub fn retire_at(&mut self, name: &CredentialName, at: Option<DateTime<Utc>>) {
+        if let Some(slot) = self.slots.get_mut(name) {
+            slot.retire_at = at;
+            self.requeue(name);
+        }
+    }
+
+    /// A retirement run finished; `next`: still pending, due then.
+    pub fn retired(&mut self, name: &CredentialName, next: Option<DateTime<Utc>>) {
+        if let Some(slot) = self.finish(name) {
+            slot.retire_failures = 0;
+            slot.retire_at = next;
+            self.requeue(name);
+        }
+    }
+
+    /// A retirement run failed: try again after a backoff.
+    pub fn retire_failed(&mut self, name: &CredentialName, now: DateTime<Utc>) -> DateTime<Utc> {
+        let Some(slot) = self.finish(name) else {
+            return now;
+        };
+        slot.retire_failures += 1;
+        let at = timing::retry_due(slot.retire_failures, now).at;
+        slot.retire_at = Some(at);
+        self.requeue(name);
+        at
+    }
+
     /// A task that never started (shutdown came first).
     pub fn not_started(&mut self, name: &CredentialName) {
         self.finish(name);
@@ -240,10 +295,28 @@ impl Slots {
 
     fn set_next(&mut self, name: &CredentialName, due: Due, task: Task) {
         let slot = self.slots.get_mut(name).expect("set_next on a known slot");
-        if let Some((old, _)) = slot.next.take() {
-            self.timeline.remove(&(old.at, name.clone()));
-        }
         slot.next = Some((due, task));
-        self.timeline.insert((due.at, name.clone()));
+        self.requeue(name);
+    }
+
+    /// Puts the credential on the timeline at the earlier of its next run and
+    /// its retirement; off it while something runs.
+    fn requeue(&mut self, name: &CredentialName) {
+        let slot = self.slots.get_mut(name).expect("requeue on a known slot");
+        if let Some(old) = slot.queued.take() {
+            self.timeline.remove(&(old, name.clone()));
+        }
+        if slot.running.is_some() {
+            return;
+        }
+        let next = slot.next.as_ref().map(|(due, _)| due.at);
+        let at = match (next, slot.retire_at) {
+            (Some(next), Some(retire)) => Some(next.min(retire)),
+            (next, retire) => next.or(retire),
+        };
+        if let Some(at) = at {
+            slot.queued = Some(at);
+            self.timeline.insert((at, name.clone()));
+        }
     }
 }

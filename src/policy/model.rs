@@ -236,6 +236,9 @@ pub struct IamServiceCredential {
     /// `[\w]+`, 20–128 characters.
     pub credential_id: String,
     pub strategy: IamStrategy,
+    /// `overlap` only (zero otherwise): how long the replaced credential
+    /// stays Inactive before it is deleted; zero deletes it at once.
+    pub retire_grace: Duration,
 }
 
 /// How an IAM service-specific credential is rotated.

@@ -150,6 +150,9 @@ pub(crate) struct RawIamServiceCredential {
     pub credential_id: Str,
     /// `reset` or `overlap`.
     pub strategy: Str,
+    /// `overlap` only: how long the old credential stays Inactive before it
+    /// is deleted (humantime; `0s`: deleted at once).
+    pub retire_grace: Str,
     /// As in `[defaults]`.
     pub schedule: Str,
     /// As in `[defaults]`.

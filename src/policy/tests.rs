@@ -59,6 +59,7 @@ fn example_parses_to_the_expected_model() {
                 user_name: Some("sofia".to_owned()),
                 credential_id: "ACCAEXAMPLE123EXAMPLE".to_owned(),
                 strategy: IamStrategy::Reset,
+                retire_grace: Duration::ZERO,
             }),
         },
         Credential {
@@ -118,6 +119,7 @@ name = "prefixed"
 credential_id = "ACCAEXAMPLE123EXAMPLE"
 secret_prefix = ""
 strategy = "overlap"
+retire_grace = "2h"
 "#,
     );
     let [inherits, overrides, prefixed] = policy.credentials.as_slice() else {
@@ -139,6 +141,7 @@ strategy = "overlap"
         panic!("an IAM credential");
     };
     assert_eq!(iam.strategy, IamStrategy::Overlap);
+    assert_eq!(iam.retire_grace, 2 * HOUR);
     assert_eq!(iam.user_name, None);
 }
 

@@ -251,7 +251,7 @@ pub async fn delete(aws: &Aws, user: &str, credential_id: &str) -> Result<(), Ov
     }
 }
 
-async fn list(
+pub(super) async fn list(
     aws: &Aws,
     user_name: Option<&str>,
     who: &str,

@@ -4,11 +4,13 @@
 mod chime;
 mod iam;
 mod iam_overlap;
+mod iam_retire;
 mod ivs;
 
 pub use chime::ChimeError;
 pub use iam::IamError;
 pub use iam_overlap::OverlapError;
+pub use iam_retire::{RetireError, Standing};
 pub use ivs::IvsError;
 
 use crate::aws::Aws;
@@ -25,6 +27,8 @@ pub enum ProviderError {
     Overlap(#[from] OverlapError),
     #[error(transparent)]
     Ivs(#[from] IvsError),
+    #[error(transparent)]
+    Retire(#[from] RetireError),
 }
 
 impl ProviderError {
@@ -109,6 +113,26 @@ pub async fn retire(aws: &Aws, retire: &Retire) -> Result<(), ProviderError> {
     }
 }
 
+/// Sets what the new secret replaced Inactive (the start of a grace).
+pub async fn deactivate(aws: &Aws, retire: &Retire) -> Result<(), ProviderError> {
+    match retire {
+        Retire::IamCredential {
+            user_name,
+            credential_id,
+        } => Ok(iam_retire::deactivate(aws, user_name, credential_id).await?),
+    }
+}
+
+/// Whether what is being retired is still active, inactive, or gone.
+pub async fn standing(aws: &Aws, retire: &Retire) -> Result<Standing, ProviderError> {
+    match retire {
+        Retire::IamCredential {
+            user_name,
+            credential_id,
+        } => Ok(iam_retire::standing(aws, user_name, credential_id).await?),
+    }
+}
+
 /// The provider call a rotation makes, for `--dry-run` and logs.
 pub fn planned_call(credential: &Credential) -> String {
     match &credential.target {
@@ -123,9 +147,14 @@ pub fn planned_call(credential: &Credential) -> String {
                     "iam:ResetServiceSpecificCredential user_name={user} credential_id={}",
                     iam.credential_id
                 ),
-                IamStrategy::Overlap => format!(
+                IamStrategy::Overlap if iam.retire_grace.is_zero() => format!(
                     "iam:CreateServiceSpecificCredential user_name={user} (same service as the credential in use, first {}), then iam:DeleteServiceSpecificCredential of the old one once stored",
                     iam.credential_id
+                ),
+                IamStrategy::Overlap => format!(
+                    "iam:CreateServiceSpecificCredential user_name={user} (same service as the credential in use, first {}), then iam:UpdateServiceSpecificCredential Status=Inactive of the old one once stored, and iam:DeleteServiceSpecificCredential of it {} later",
+                    iam.credential_id,
+                    humantime::format_duration(iam.retire_grace)
                 ),
             }
         }

@@ -11,6 +11,7 @@ mod emulator_cli;
 mod hostile;
 mod limits;
 mod moto;
+mod overlap_grace;
 mod plan;
 mod policy_cli;
 mod rotate;

@@ -17,6 +17,9 @@ use crate::policy::values;
 /// Secret names are `secret_prefix` + name unless `secret` is set.
 const DEFAULT_SECRET_PREFIX: &str = "rekeyd/";
 
+/// The longest `retire_grace`: a year.
+const MAX_RETIRE_GRACE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Names and secret names already used: the line and label of the first use.
 #[derive(Debug, Default)]
 pub(super) struct Seen {
@@ -199,9 +202,25 @@ fn iam(t: &mut Table<'_, '_>, raw: &RawIamServiceCredential) -> Option<Target> {
             "{other:?} is not a strategy: use \"reset\" or \"overlap\""
         )),
     });
+    let retire_grace = t.check("retire_grace", &raw.retire_grace, |g| {
+        match values::duration(g)? {
+            grace if grace > MAX_RETIRE_GRACE => Err(format!(
+                "{g:?} is too long: at most \"365d\" (the old credential is deleted once it has passed)"
+            )),
+            grace => Ok(grace),
+        }
+    });
+    if let (Val::Set(_, at), Val::Unset | Val::Set(IamStrategy::Reset, _)) =
+        (&retire_grace, &strategy)
+    {
+        let message = "retire_grace applies only to strategy = \"overlap\" (reset keeps one credential, there is nothing to retire): remove it or set strategy = \"overlap\"";
+        t.problem("retire_grace", *at, message);
+        return None;
+    }
     Some(Target::IamServiceCredential(IamServiceCredential {
         user_name: user_name.optional()?,
         credential_id: credential_id?,
         strategy: strategy.or_default(IamStrategy::Reset)?,
+        retire_grace: retire_grace.or_default(Duration::ZERO)?,
     }))
 }

@@ -1,0 +1,83 @@
+//! Unit tests of the slots' timeline: one entry per credential, at the
+//! earlier of its next run and its pending retirement, and one run at a time.
+
+use std::path::Path;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::slots::{Slots, Task};
+use super::timing::Last;
+use crate::policy::{Credential, parse};
+use crate::rotation::{Retiring, Rotated};
+
+fn iam() -> Credential {
+    let text = r#"
+[[iam_service_credential]]
+name = "sofia"
+credential_id = "ACCAEXAMPLE123EXAMPLE"
+strategy = "overlap"
+retire_grace = "1h"
+every = "30d"
+"#;
+    parse(Path::new("t.toml"), text)
+        .unwrap()
+        .credentials
+        .remove(0)
+}
+
+fn tasks(due: &[(std::sync::Arc<Credential>, Task)]) -> Vec<Task> {
+    due.iter().map(|(_, task)| *task).collect()
+}
+
+#[test]
+fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let credential = iam();
+    let name = credential.name.clone();
+    let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
+    assert_eq!(tasks(&slots.take_due(now)), [Task::Refresh]);
+    let last = Last::Rotated {
+        at: now,
+        expires_at: None,
+    };
+    slots.refreshed(&name, last, now);
+    let retire_at = now + TimeDelta::minutes(5);
+    slots.retire_at(&name, Some(retire_at));
+    assert_eq!(slots.earliest(), Some(retire_at), "one entry, the earlier");
+
+    let due = slots.take_due(retire_at);
+    assert_eq!(tasks(&due), [Task::Retire]);
+    assert_eq!(slots.earliest(), None, "nothing else while it runs");
+    slots.retired(&name, None);
+    let next = slots.earliest().expect("the rotation is back");
+    assert_eq!(next, now + TimeDelta::days(30));
+
+    // A rotation that leaves a retirement pending schedules its deletion.
+    assert_eq!(tasks(&slots.take_due(next)), [Task::Rotate]);
+    let rotated = Rotated {
+        secret: "rekeyd/sofia".into(),
+        version_id: "v".into(),
+        created: false,
+        rotated_at: next,
+        expires_at: None,
+        warning: None,
+        retiring: Some(Retiring {
+            credential_id: "ACCAOLD".into(),
+            delete_after: next + TimeDelta::hours(1),
+        }),
+    };
+    slots.rotated(&name, &rotated, next);
+    assert_eq!(slots.earliest(), Some(next + TimeDelta::hours(1)));
+
+    // A failed retirement backs off, never a tight loop.
+    assert_eq!(
+        tasks(&slots.take_due(next + TimeDelta::hours(1))),
+        [Task::Retire]
+    );
+    let retry = slots.retire_failed(&name, next + TimeDelta::hours(1));
+    assert!(
+        retry >= next + TimeDelta::hours(1) + TimeDelta::seconds(10),
+        "{retry}"
+    );
+    assert_eq!(slots.earliest(), Some(retry));
+}

@@ -1,0 +1,213 @@
+//! Retiring what an IAM `overlap` rotation replaced: at once (`retire_grace`
+//! zero), or first set Inactive and deleted once the grace has passed. The
+//! pending retirement is recorded in the state directory ([`record`]), and
+//! settled by the daemon when due, or by the credential's next rotation
+//! (which needs the slot) at once. An old credential an operator re-activated
+//! during its grace is left alone.
+
+mod record;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{error, info, warn};
+
+pub use record::{RecordError, Retirement, Retirements};
+
+use crate::aws::Aws;
+use crate::commands::error_chain;
+use crate::journal::{Journal, JournalError};
+use crate::policy::Credential;
+use crate::providers::{self, ProviderError, Retire, Standing};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetiringError {
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    Lock(#[from] JournalError),
+    #[error("cannot retire the old credential {credential_id}: {source}")]
+    Provider {
+        credential_id: String,
+        #[source]
+        source: ProviderError,
+    },
+}
+
+/// What happened to a pending retirement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    /// There was none.
+    Nothing,
+    /// Its grace has not passed yet: due then.
+    NotYet(DateTime<Utc>),
+    /// The old credential is deleted (or was already gone).
+    Deleted { credential_id: String },
+    /// An operator re-activated it during its grace: left alone, forgotten.
+    KeptActive { credential_id: String },
+}
+
+/// What retiring after a store did.
+#[derive(Debug, Default)]
+pub struct AfterStore {
+    /// The old credential is Inactive (or awaits deletion) until then.
+    pub delete_after: Option<DateTime<Utc>>,
+    /// Something went wrong; the new secret is stored and works regardless.
+    pub warning: Option<String>,
+}
+
+/// Retires `old` right after the new secret is stored: deleted at once with
+/// no grace; otherwise recorded, then set Inactive. A retirement that cannot
+/// be finished now stays recorded, so the daemon finishes it later.
+pub async fn after_store(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+    old: &Retire,
+    grace: Duration,
+) -> AfterStore {
+    let records = Retirements::of(journal);
+    let key = journal.key(credential);
+    let Retire::IamCredential {
+        user_name,
+        credential_id,
+    } = old;
+    let now = Utc::now();
+    let mut retirement = Retirement {
+        credential: credential.name.to_string(),
+        user_name: user_name.clone(),
+        credential_id: credential_id.clone(),
+        deactivated_at: None,
+        delete_after: now + chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX),
+    };
+    if grace.is_zero() {
+        let Err(err) = providers::retire(aws, old).await else {
+            return AfterStore::default();
+        };
+        let text = error_chain(&err);
+        error!(credential_id = %credential_id, error = %text, "the new secret is stored, but the old credential was not deleted");
+        // Recorded, the daemon (or the next rotation) tries again.
+        let retry = match records.put(&key, &retirement) {
+            Ok(()) => "the deletion will be retried",
+            Err(_) => "delete it by hand",
+        };
+        return AfterStore {
+            delete_after: Some(retirement.delete_after),
+            warning: Some(format!("old credential not deleted ({retry}): {text}")),
+        };
+    }
+    // Recorded before it is touched: never an Inactive credential nobody
+    // remembers.
+    if let Err(err) = records.put(&key, &retirement) {
+        let text = error_chain(&err);
+        warn!(credential_id = %credential_id, error = %text, "cannot record the retirement: deleting the old credential at once instead");
+        let deleted = providers::retire(aws, old)
+            .await
+            .map_err(|e| error_chain(&e));
+        return AfterStore {
+            delete_after: None,
+            warning: Some(match deleted {
+                Ok(()) => {
+                    format!("retirement not recorded, old credential deleted at once: {text}")
+                }
+                Err(e) => {
+                    format!("retirement not recorded and old credential not deleted: {text}; {e}")
+                }
+            }),
+        };
+    }
+    if let Err(err) = providers::deactivate(aws, old).await {
+        let text = error_chain(&err);
+        error!(credential_id = %credential_id, error = %text, delete_after = %retirement.delete_after, "the new secret is stored, but the old credential was not set Inactive; it is still deleted once the grace has passed");
+        return AfterStore {
+            delete_after: Some(retirement.delete_after),
+            warning: Some(format!("old credential not set Inactive: {text}")),
+        };
+    }
+    retirement.deactivated_at = Some(Utc::now());
+    let warning = records.put(&key, &retirement).err().map(|err| {
+        let text = error_chain(&err);
+        warn!(error = %text, "cannot note the deactivation in the retirement record");
+        format!("deactivation not recorded: {text}")
+    });
+    info!(credential_id = %credential_id, delete_after = %retirement.delete_after, "the old credential is Inactive until its grace has passed");
+    AfterStore {
+        delete_after: Some(retirement.delete_after),
+        warning,
+    }
+}
+
+/// Settles the pending retirement of `credential`, if any: when its grace
+/// has passed, or at once with `now_anyway` (a new rotation needs the slot).
+/// The caller holds the credential's lock.
+pub async fn settle(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+    now_anyway: bool,
+) -> Result<Settled, RetiringError> {
+    let records = Retirements::of(journal);
+    let key = journal.key(credential);
+    let Some(pending) = records.get(&key)? else {
+        return Ok(Settled::Nothing);
+    };
+    if !now_anyway && pending.delete_after > Utc::now() {
+        return Ok(Settled::NotYet(pending.delete_after));
+    }
+    let credential_id = pending.credential_id.clone();
+    let failed = |source| RetiringError::Provider {
+        credential_id: credential_id.clone(),
+        source,
+    };
+    let old = pending.target();
+    match providers::standing(aws, &old).await.map_err(failed)? {
+        Standing::Gone => {
+            info!(credential_id = %credential_id, "the retired credential is already gone");
+        }
+        Standing::Active if pending.deactivated_at.is_some() => {
+            warn!(credential_id = %credential_id, user = %pending.user_name, "the retired credential was re-activated during its grace (by an operator?): NOT deleting it, and forgetting its retirement");
+            records.remove(&key)?;
+            return Ok(Settled::KeptActive { credential_id });
+        }
+        _ => {
+            providers::retire(aws, &old).await.map_err(failed)?;
+            if pending.delete_after > Utc::now() {
+                info!(credential_id = %credential_id, grace_until = %pending.delete_after, "deleted the pending, inactive old credential before its grace ended: a new overlap rotation needs its slot");
+            } else {
+                info!(credential_id = %credential_id, "deleted the old credential: its grace has passed");
+            }
+        }
+    }
+    records.remove(&key)?;
+    Ok(Settled::Deleted { credential_id })
+}
+
+/// The daemon's retirement run: takes the credential's lock, then settles
+/// its pending retirement if the grace has passed.
+pub async fn when_due(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+) -> Result<Settled, RetiringError> {
+    let _lock = journal.lock(credential)?;
+    settle(aws, journal, credential, false).await
+}
+
+/// When the pending retirement of `credential` is due, if it has one.
+pub fn due(journal: &Journal, credential: &Credential) -> Option<DateTime<Utc>> {
+    match Retirements::of(journal).get(&journal.key(credential)) {
+        Ok(pending) => pending.map(|p| p.delete_after),
+        Err(err) => {
+            error!(credential = %credential.name, error = %error_chain(&err), "pending retirement unreadable");
+            None
+        }
+    }
+}
+
+/// The pending retirement of `credential`, read-only (for `plan`).
+pub fn pending(journal: &Journal, credential: &Credential) -> Option<Retirement> {
+    Retirements::of(journal)
+        .get(&journal.key(credential))
+        .ok()
+        .flatten()
+}

@@ -1,0 +1,226 @@
+//! Pending retirements in the state directory: `retiring/KEY.json`, one per
+//! credential (keyed like the journal, by credential and AWS scope), written
+//! durably, mode 0600, never holding a secret. A record exists from just
+//! before the old IAM credential is set Inactive until it is deleted, so a
+//! restart never forgets one.
+
+use std::fs::{self, DirBuilder, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::journal::{Journal, write_durably};
+use crate::providers::Retire;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot write the retirement record {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot read the retirement record {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "unreadable retirement record {} (moved to {}): {source}; the credential it named may still await deletion",
+        path.display(), aside.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        aside: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// An old IAM credential waiting out its grace before it is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retirement {
+    /// The policy's credential name.
+    pub credential: String,
+    /// The IAM user holding the old credential.
+    pub user_name: String,
+    /// The old credential's id.
+    pub credential_id: String,
+    /// When rekeyd set it Inactive; `None` until that is known to have
+    /// happened (then its status says nothing about an operator's intent).
+    pub deactivated_at: Option<DateTime<Utc>>,
+    /// Deleted from then on.
+    pub delete_after: DateTime<Utc>,
+}
+
+impl Retirement {
+    /// What the provider is asked to retire.
+    pub fn target(&self) -> Retire {
+        Retire::IamCredential {
+            user_name: self.user_name.clone(),
+            credential_id: self.credential_id.clone(),
+        }
+    }
+}
+
+/// The `retiring/` directory of a state directory.
+#[derive(Debug, Clone)]
+pub struct Retirements {
+    dir: PathBuf,
+}
+
+impl Retirements {
+    /// The records beside `journal` (the directory is made on first write).
+    pub fn of(journal: &Journal) -> Retirements {
+        Retirements::at(journal.state_dir())
+    }
+
+    /// The records under `state_dir`.
+    pub fn at(state_dir: &Path) -> Retirements {
+        Retirements {
+            dir: state_dir.join("retiring"),
+        }
+    }
+
+    /// The pending retirement under `key` (see [`Journal::key`]). An
+    /// unreadable record is set aside as `*.corrupt` and reported once.
+    pub fn get(&self, key: &str) -> Result<Option<Retirement>, RecordError> {
+        let path = self.path(key);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(RecordError::Read { path, source }),
+        };
+        match serde_json::from_slice(&bytes) {
+            Ok(record) => Ok(Some(record)),
+            Err(source) => {
+                let aside = path.with_extension("corrupt");
+                let _ = fs::rename(&path, &aside);
+                Err(RecordError::Corrupt {
+                    path,
+                    aside,
+                    source,
+                })
+            }
+        }
+    }
+
+    /// Records (or replaces) the pending retirement under `key`, durably.
+    pub fn put(&self, key: &str, record: &Retirement) -> Result<(), RecordError> {
+        let path = self.path(key);
+        let write = || -> io::Result<()> {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)?;
+            write_durably(
+                &path,
+                &serde_json::to_vec(record).map_err(io::Error::other)?,
+            )
+        };
+        write().map_err(|source| RecordError::Write { path, source })
+    }
+
+    /// The retirement under `key` is settled.
+    pub fn remove(&self, key: &str) -> Result<(), RecordError> {
+        let path = self.path(key);
+        let remove = || -> io::Result<()> {
+            match fs::remove_file(&path) {
+                Ok(()) => File::open(&self.dir)?.sync_all(),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
+            }
+        };
+        remove().map_err(|source| RecordError::Write { path, source })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
+        self.dir.join(format!("{key}.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn record(id: &str) -> Retirement {
+        Retirement {
+            credential: "codecommit-sofia".into(),
+            user_name: "sofia".into(),
+            credential_id: id.into(),
+            deactivated_at: Some("2026-11-23T10:00:00Z".parse().unwrap()),
+            delete_after: "2026-11-23T11:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_record_survives_a_reopen_and_is_replaced_then_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Retirements::at(dir.path());
+        assert_eq!(records.get("a.00").unwrap(), None, "none before the first");
+        records.put("a.00", &record("ACCAOLD1")).unwrap();
+        records.put("b.00", &record("ACCAOTHER")).unwrap();
+        records.put("a.00", &record("ACCAOLD2")).unwrap();
+        let reopened = Retirements::at(dir.path());
+        assert_eq!(reopened.get("a.00").unwrap(), Some(record("ACCAOLD2")));
+        reopened.remove("a.00").unwrap();
+        reopened.remove("a.00").unwrap();
+        assert_eq!(reopened.get("a.00").unwrap(), None);
+        assert_eq!(reopened.get("b.00").unwrap(), Some(record("ACCAOTHER")));
+
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("retiring/b.00.json")), 0o600);
+        assert_eq!(mode(&dir.path().join("retiring")), 0o700);
+        let leftovers: Vec<_> = fs::read_dir(dir.path().join("retiring"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(leftovers, ["b.00.json"], "no temporary files left");
+    }
+
+    #[test]
+    fn a_record_never_holds_more_than_ids_and_times() {
+        let text = serde_json::to_string(&record("ACCAOLD1")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "credential",
+                "credential_id",
+                "deactivated_at",
+                "delete_after",
+                "user_name"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_torn_record_is_reported_once_and_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Retirements::at(dir.path());
+        records.put("a.00", &record("ACCAOLD1")).unwrap();
+        fs::write(
+            dir.path().join("retiring/a.00.json"),
+            b"{\"credential\": \"co",
+        )
+        .unwrap();
+        let err = records.get("a.00").unwrap_err();
+        assert!(matches!(err, RecordError::Corrupt { .. }), "{err}");
+        assert!(err.to_string().contains("a.00.corrupt"), "{err}");
+        assert!(dir.path().join("retiring/a.00.corrupt").exists());
+        assert_eq!(records.get("a.00").unwrap(), None, "reported once");
+    }
+
+    #[test]
+    fn a_record_not_yet_deactivated_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Retirements::at(dir.path());
+        let pending = Retirement {
+            deactivated_at: None,
+            ..record("ACCAOLD1")
+        };
+        records.put("a.00", &pending).unwrap();
+        assert_eq!(records.get("a.00").unwrap(), Some(pending));
+    }
+}

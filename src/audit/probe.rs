@@ -200,43 +200,9 @@ async fn get_bot(aws: &Aws, account_id: &str, bot_id: &str) -> Result<Found, Pro
 }
 
 async fn list_credentials(aws: &Aws, user_name: Option<&str>) -> Result<Found, ProbeError> {
-    let mut all = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let answer = aws
-            .gates
-            .iam
-            .call(
-                "ListServiceSpecificCredentials",
-                RetryPolicy::PROVIDER,
-                || {
-                    aws.iam
-                        .list_service_specific_credentials()
-                        .set_user_name(user_name.map(str::to_owned))
-                        .set_marker(marker.clone())
-                        .send()
-                },
-            )
-            .await;
-        let page = match answer {
-            Ok(page) => page,
-            Err(err)
-                if err.service_error().is_some_and(
-                    ListServiceSpecificCredentialsError::is_no_such_entity_exception,
-                ) =>
-            {
-                return Ok(Found::NotFound);
-            }
-            Err(source) => {
-                return Err(ProbeError::ListCredentials {
-                    owner: owner(user_name),
-                    source,
-                });
-            }
-        };
-        all.extend(
-            page.service_specific_credentials
-                .unwrap_or_default()
+    match crate::providers::list_iam_credentials(aws, user_name).await {
+        Ok(listed) => Ok(Found::IamCredentials(
+            listed
                 .into_iter()
                 .map(|c| IamCredentialState {
                     active: c.status == StatusType::Active,
@@ -245,12 +211,20 @@ async fn list_credentials(aws: &Aws, user_name: Option<&str>) -> Result<Found, P
                         .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
                     id: c.service_specific_credential_id,
                     service_name: c.service_name,
-                }),
-        );
-        match page.marker {
-            Some(next) if page.is_truncated && !next.is_empty() => marker = Some(next),
-            _ => return Ok(Found::IamCredentials(all)),
+                })
+                .collect(),
+        )),
+        Err(err)
+            if err
+                .service_error()
+                .is_some_and(ListServiceSpecificCredentialsError::is_no_such_entity_exception) =>
+        {
+            Ok(Found::NotFound)
         }
+        Err(source) => Err(ProbeError::ListCredentials {
+            owner: owner(user_name),
+            source,
+        }),
     }
 }
 

@@ -1,8 +1,10 @@
 //! `iam_service_credential`, strategy `reset`: ResetServiceSpecificCredential.
 //! The old password dies at once; the credential id stays.
 
+use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
 use aws_sdk_iam::operation::reset_service_specific_credential::ResetServiceSpecificCredentialError;
-use chrono::Utc;
+use aws_sdk_iam::types::{ServiceSpecificCredential, ServiceSpecificCredentialMetadata};
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
@@ -98,15 +100,55 @@ pub async fn reset(
             issued.service_specific_credential_id
         )));
     }
-    Ok(SecretRecord::IamServiceCredential(
-        IamServiceCredentialRecord {
-            name: name.to_owned(),
-            user_name: issued.user_name,
-            service_name: issued.service_name,
-            service_user_name: issued.service_user_name,
-            service_password: SecretString::from(issued.service_password),
-            credential_id: issued.service_specific_credential_id,
-            rotated_at,
-        },
-    ))
+    Ok(record(name, issued, rotated_at))
+}
+
+/// Every service-specific credential of `user_name` (the caller when
+/// `None`), all pages: metadata only, never a password.
+pub async fn list_credentials(
+    aws: &Aws,
+    user_name: Option<&str>,
+) -> Result<Vec<ServiceSpecificCredentialMetadata>, CallError<ListServiceSpecificCredentialsError>>
+{
+    let mut all = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = aws
+            .gates
+            .iam
+            .call(
+                "ListServiceSpecificCredentials",
+                RetryPolicy::PROVIDER,
+                || {
+                    aws.iam
+                        .list_service_specific_credentials()
+                        .set_user_name(user_name.map(str::to_owned))
+                        .set_marker(marker.clone())
+                        .send()
+                },
+            )
+            .await?;
+        all.extend(page.service_specific_credentials.unwrap_or_default());
+        match page.marker {
+            Some(next) if page.is_truncated && !next.is_empty() => marker = Some(next),
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// The record to store for a credential IAM just issued.
+pub(super) fn record(
+    name: &str,
+    issued: ServiceSpecificCredential,
+    rotated_at: DateTime<Utc>,
+) -> SecretRecord {
+    SecretRecord::IamServiceCredential(IamServiceCredentialRecord {
+        name: name.to_owned(),
+        user_name: issued.user_name,
+        service_name: issued.service_name,
+        service_user_name: issued.service_user_name,
+        service_password: SecretString::from(issued.service_password),
+        credential_id: issued.service_specific_credential_id,
+        rotated_at,
+    })
 }

@@ -7,13 +7,12 @@ use aws_sdk_iam::operation::delete_service_specific_credential::DeleteServiceSpe
 use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
 use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
 use chrono::{DateTime, TimeDelta, Utc};
-use secrecy::SecretString;
 use tracing::warn;
 
 use super::Retire;
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::IamServiceCredential;
-use crate::record::{IamServiceCredentialRecord, SecretRecord};
+use crate::record::SecretRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OverlapError {
@@ -175,15 +174,7 @@ pub async fn create_next(
             problem: "with an empty password".into(),
         });
     }
-    let record = SecretRecord::IamServiceCredential(IamServiceCredentialRecord {
-        name: name.to_owned(),
-        user_name: issued.user_name,
-        service_name: issued.service_name,
-        service_user_name: issued.service_user_name,
-        service_password: SecretString::from(issued.service_password),
-        credential_id: issued.service_specific_credential_id,
-        rotated_at,
-    });
+    let record = super::iam::record(name, issued, rotated_at);
     let retire = Retire::IamCredential {
         user_name: user,
         credential_id: current_id.to_owned(),
@@ -256,25 +247,12 @@ pub(super) async fn list(
     user_name: Option<&str>,
     who: &str,
 ) -> Result<Vec<ServiceSpecificCredentialMetadata>, OverlapError> {
-    let listed = aws
-        .gates
-        .iam
-        .call(
-            "ListServiceSpecificCredentials",
-            RetryPolicy::PROVIDER,
-            || {
-                aws.iam
-                    .list_service_specific_credentials()
-                    .set_user_name(user_name.map(str::to_owned))
-                    .send()
-            },
-        )
+    super::iam::list_credentials(aws, user_name)
         .await
         .map_err(|source| OverlapError::List {
             user: who.to_owned(),
             source,
-        })?;
-    Ok(listed.service_specific_credentials.unwrap_or_default())
+        })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ mod iam_retire;
 mod ivs;
 
 pub use chime::ChimeError;
-pub use iam::IamError;
+pub use iam::{IamError, list_credentials as list_iam_credentials};
 pub use iam_overlap::OverlapError;
 pub use iam_retire::{RetireError, Standing};
 pub use ivs::IvsError;

@@ -15,7 +15,10 @@ use aws_sdk_secretsmanager::config::Credentials;
 use rekeyd_emulator::Emulator;
 use tokio::sync::mpsc;
 
-use crate::aws::AwsOverrides;
+use std::io::IsTerminal;
+
+use crate::audit;
+use crate::aws::{Aws, AwsOverrides};
 use crate::cli::DemoArgs;
 use crate::daemon::notify::Notifier;
 use crate::daemon::{self, Event, Options};
@@ -101,7 +104,7 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
     });
     let options = Options {
         policy_path: None,
-        aws_overrides: overrides,
+        aws_overrides: overrides.clone(),
         shutdown,
         reloads: None,
         events: Some(events),
@@ -112,6 +115,7 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
     let stopped = stopped?;
     printer.await.context("the event printer failed")?;
     summary(&emulator, &policy);
+    final_audit(&policy, overrides).await;
     emulator.shutdown().await;
     Ok(exit::from_success(stopped.abandoned.is_empty()))
 }
@@ -253,6 +257,19 @@ fn summary(emulator: &Emulator, policy: &Policy) {
         "\n(checked at {}; secret values are never printed)",
         format_time(chrono::Utc::now())
     );
+}
+
+/// The audit a cron job would run now, as `rekeyd audit` prints it.
+async fn final_audit(policy: &Policy, overrides: AwsOverrides) {
+    let aws = Arc::new(Aws::build(&policy.aws, overrides).await);
+    let options = audit::Options {
+        offline: false,
+        grace: Duration::from_secs(15 * 60),
+    };
+    let report = audit::audit(aws, policy, &options).await;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    println!("\nrekeyd audit:");
+    print!("{}", audit::table::render(&report, colour));
 }
 
 fn short(version: &str) -> String {

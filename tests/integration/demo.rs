@@ -31,4 +31,14 @@ async fn demo_rotates_every_kind_and_reports_what_is_stored() {
     assert_eq!(table.len(), 3, "{}", out.stdout);
     assert!(table.iter().all(|l| l.ends_with(" yes")), "{}", out.stdout);
     assert!(!out.stdout.contains("FAILED"), "{}", out.stdout);
+    // It ends with the audit a cron job would run.
+    let audit = out
+        .stdout
+        .split("rekeyd audit:")
+        .nth(1)
+        .expect("an audit at the end");
+    for name in ["support-bot", "codecommit-sofia", "stage-host-bob"] {
+        assert!(audit.contains(name), "{audit}");
+    }
+    assert!(audit.contains("3 credentials"), "{audit}");
 }

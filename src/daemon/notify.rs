@@ -5,7 +5,7 @@
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, warn};
 
@@ -13,30 +13,54 @@ use tracing::{debug, warn};
 #[derive(Debug)]
 pub struct Notifier {
     target: Option<(UnixDatagram, SocketAddr)>,
-    /// The last STATUS sent, to send only changes.
-    last_status: Mutex<String>,
+    /// The last STATUS sent, to send only changes, and not too often.
+    last_status: Mutex<LastStatus>,
+    status_every: Duration,
+}
+
+/// At most one STATUS datagram per this long.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct LastStatus {
+    text: String,
+    sent_at: Option<Instant>,
 }
 
 impl Notifier {
     /// From `$NOTIFY_SOCKET` (a path, or `@name` for the abstract namespace).
     pub fn from_env() -> Notifier {
-        let target = std::env::var_os("NOTIFY_SOCKET").and_then(|socket| {
-            let socket = socket.to_string_lossy().into_owned();
+        match std::env::var_os("NOTIFY_SOCKET") {
+            Some(socket) => Notifier::for_socket(&socket.to_string_lossy()),
+            None => Notifier::disabled(),
+        }
+    }
+
+    /// Notifications to `socket` (a path, or `@name`).
+    pub fn for_socket(socket: &str) -> Notifier {
+        let target = {
             let addr = match socket.strip_prefix('@') {
                 Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
                 None => SocketAddr::from_pathname(&socket),
             };
-            match (UnixDatagram::unbound(), addr) {
+            // Never block the daemon on a reader that is behind: a
+            // notification that does not fit is dropped (and logged).
+            let sock = UnixDatagram::unbound().and_then(|sock| {
+                sock.set_nonblocking(true)?;
+                Ok(sock)
+            });
+            match (sock, addr) {
                 (Ok(sock), Ok(addr)) => Some((sock, addr)),
                 (Err(err), _) | (_, Err(err)) => {
                     warn!(socket = %socket, error = %err, "cannot use NOTIFY_SOCKET");
                     None
                 }
             }
-        });
+        };
         Notifier {
             target,
-            last_status: Mutex::new(String::new()),
+            last_status: Mutex::new(LastStatus::default()),
+            status_every: STATUS_EVERY,
         }
     }
 
@@ -44,7 +68,8 @@ impl Notifier {
     pub fn disabled() -> Notifier {
         Notifier {
             target: None,
-            last_status: Mutex::new(String::new()),
+            last_status: Mutex::new(LastStatus::default()),
+            status_every: STATUS_EVERY,
         }
     }
 
@@ -70,11 +95,17 @@ impl Notifier {
         self.send("WATCHDOG=1");
     }
 
-    /// A one-line status for `systemctl status`; sent only when it changed.
+    /// A one-line status for `systemctl status`: sent when it changed, at
+    /// most once per [`STATUS_EVERY`] (the daemon calls this at least once a
+    /// second, so the latest status always goes out).
     pub fn status(&self, status: &str) {
         let mut last = self.last_status.lock().expect("status lock");
-        if *last != status {
-            *last = status.to_owned();
+        let due = last
+            .sent_at
+            .is_none_or(|at| at.elapsed() >= self.status_every);
+        if last.text != status && due {
+            last.text = status.to_owned();
+            last.sent_at = Some(Instant::now());
             drop(last);
             self.send(&format!("STATUS={status}"));
         }
@@ -86,6 +117,9 @@ impl Notifier {
         };
         match sock.send_to_addr(message.as_bytes(), addr) {
             Ok(_) => debug!(message, "notified systemd"),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                debug!(message, "systemd is not reading notifications: dropped");
+            }
             Err(err) => warn!(error = %err, "cannot notify systemd"),
         }
     }
@@ -124,6 +158,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reader_that_falls_behind_never_blocks_the_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify.sock");
+        let _never_read = UnixDatagram::bind(&path).unwrap();
+        let notifier = Notifier::for_socket(path.to_str().unwrap());
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Far more than the socket queue holds: the rest are dropped.
+            for _ in 0..10_000 {
+                notifier.watchdog();
+            }
+            let _ = done.send(());
+        });
+        // A blocking send would never get here; bound the wait.
+        assert!(finished.recv_timeout(Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
     fn sends_datagrams_and_status_only_on_change() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notify.sock");
@@ -136,7 +188,8 @@ mod tests {
                 UnixDatagram::unbound().unwrap(),
                 SocketAddr::from_pathname(&path).unwrap(),
             )),
-            last_status: Mutex::new(String::new()),
+            last_status: Mutex::new(LastStatus::default()),
+            status_every: Duration::ZERO,
         };
         let mut buf = [0u8; 256];
         let mut recv = || {

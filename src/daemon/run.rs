@@ -106,9 +106,10 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     );
     let mut ready = false;
     loop {
-        daemon.dispatch_due();
+        let now = Utc::now();
+        daemon.dispatch_due(now);
         alarm
-            .arm(daemon.slots.earliest())
+            .arm(daemon.next_alarm(now))
             .await
             .context("cannot arm the scheduler")?;
         if !ready {
@@ -200,10 +201,26 @@ fn spawn_watchdog(notifier: &Arc<Notifier>, shutdown: &CancellationToken) {
 }
 
 impl Daemon {
-    fn dispatch_due(&mut self) {
-        for (credential, task) in self.slots.take_due(Utc::now()) {
+    /// Starts what is due, at most `concurrency` tasks in flight: the rest
+    /// stay on the timeline (a burst of 10,000 due credentials at start
+    /// costs 8 tasks' memory, not 10,000).
+    fn dispatch_due(&mut self, now: chrono::DateTime<Utc>) {
+        let free = self
+            .policy
+            .daemon
+            .concurrency
+            .get()
+            .saturating_sub(self.tasks.len());
+        for (credential, task) in self.slots.take_due(now, free) {
             self.spawn(credential, task);
         }
+    }
+
+    /// When to wake up next: the earliest due time after `now` (the time
+    /// `dispatch_due` used). Runs already due wait for a place, and every
+    /// finishing task wakes the loop.
+    fn next_alarm(&self, now: chrono::DateTime<Utc>) -> Option<chrono::DateTime<Utc>> {
+        self.slots.earliest().filter(|at| *at > now)
     }
 
     fn spawn(&mut self, credential: Arc<Credential>, task: Task) {

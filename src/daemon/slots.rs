@@ -142,11 +142,12 @@ impl Slots {
         applied
     }
 
-    /// Takes every run due by `now` off the timeline and marks it running.
-    pub fn take_due(&mut self, now: DateTime<Utc>) -> Vec<(Arc<Credential>, Task)> {
+    /// Takes up to `limit` runs due by `now` off the timeline (earliest
+    /// first) and marks them running; the rest wait for a free place.
+    pub fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> Vec<(Arc<Credential>, Task)> {
         let mut due = Vec::new();
         while let Some((at, _)) = self.timeline.first() {
-            if *at > now {
+            if *at > now || due.len() >= limit {
                 break;
             }
             let (at, name) = self.timeline.pop_first().expect("checked non-empty");

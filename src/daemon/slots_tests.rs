@@ -35,7 +35,7 @@ fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
     let credential = iam();
     let name = credential.name.clone();
     let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
-    assert_eq!(tasks(&slots.take_due(now)), [Task::Refresh]);
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Refresh]);
     let last = Last::Rotated {
         at: now,
         expires_at: None,
@@ -45,7 +45,7 @@ fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
     slots.retire_at(&name, Some(retire_at));
     assert_eq!(slots.earliest(), Some(retire_at), "one entry, the earlier");
 
-    let due = slots.take_due(retire_at);
+    let due = slots.take_due(retire_at, usize::MAX);
     assert_eq!(tasks(&due), [Task::Retire]);
     assert_eq!(slots.earliest(), None, "nothing else while it runs");
     slots.retired(&name, None);
@@ -53,7 +53,7 @@ fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
     assert_eq!(next, now + TimeDelta::days(30));
 
     // A rotation that leaves a retirement pending schedules its deletion.
-    assert_eq!(tasks(&slots.take_due(next)), [Task::Rotate]);
+    assert_eq!(tasks(&slots.take_due(next, usize::MAX)), [Task::Rotate]);
     let rotated = Rotated {
         secret: "rekeyd/sofia".into(),
         version_id: "v".into(),
@@ -71,7 +71,7 @@ fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
 
     // A failed retirement backs off, never a tight loop.
     assert_eq!(
-        tasks(&slots.take_due(next + TimeDelta::hours(1))),
+        tasks(&slots.take_due(next + TimeDelta::hours(1), usize::MAX)),
         [Task::Retire]
     );
     let retry = slots.retire_failed(&name, next + TimeDelta::hours(1));
@@ -80,4 +80,22 @@ fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
         "{retry}"
     );
     assert_eq!(slots.earliest(), Some(retry));
+}
+
+#[test]
+fn take_due_starts_at_most_the_free_places_and_keeps_the_rest_due() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let mut text = String::from("[defaults]\nevery = \"1d\"\n");
+    for i in 0..5 {
+        text.push_str(&format!(
+            "[[chime_bot]]\nname = \"bot-{i}\"\naccount_id = \"a0000000-0000-4000-8000-000000000000\"\nbot_id = \"b0000000-0000-4000-8000-00000000000{i}\"\n"
+        ));
+    }
+    let credentials = parse(Path::new("t.toml"), &text).unwrap().credentials;
+    let mut slots = Slots::new(&credentials, &[], now);
+    assert_eq!(slots.take_due(now, 2).len(), 2);
+    assert_eq!(slots.earliest(), Some(now), "three still due");
+    assert_eq!(slots.take_due(now, 0).len(), 0);
+    assert_eq!(slots.take_due(now, 10).len(), 3);
+    assert_eq!(slots.earliest(), None, "all five running");
 }

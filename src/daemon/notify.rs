@@ -41,7 +41,7 @@ impl Notifier {
         let target = {
             let addr = match socket.strip_prefix('@') {
                 Some(name) => SocketAddr::from_abstract_name(name.as_bytes()),
-                None => SocketAddr::from_pathname(&socket),
+                None => SocketAddr::from_pathname(socket),
             };
             // Never block the daemon on a reader that is behind: a
             // notification that does not fit is dropped (and logged).

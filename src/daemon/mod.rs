@@ -9,9 +9,11 @@ mod run;
 mod slots;
 #[cfg(test)]
 mod slots_tests;
+mod startup;
 pub mod timing;
 
-pub use run::{Options, read_last, run};
+pub use run::{Options, run};
+pub use startup::read_last;
 
 use crate::policy::{CredentialName, Kind};
 use crate::rotation::Rotated;

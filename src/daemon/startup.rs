@@ -1,0 +1,94 @@
+//! What the daemon does once at start, apart from its loop: recover
+//! in-doubt rotations and pending retirements from the state directory, read
+//! what Secrets Manager holds, and keep systemd's watchdog fed.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::notify::{self, Notifier};
+use super::slots::Slots;
+use super::timing::Last;
+use crate::aws::Aws;
+use crate::journal::Journal;
+use crate::metrics;
+use crate::policy::{Credential, CredentialName, Policy};
+use crate::retiring;
+use crate::store::{self, StoreError};
+
+/// The credentials whose last rotation is in doubt (rotated again at once).
+/// Entries of other policies sharing the state directory are left alone;
+/// those older than [`STALE_ENTRY`] that no credential claims are dropped.
+pub(super) fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName> {
+    let recovered = journal.recover();
+    for corrupt in &recovered.corrupt {
+        error!(entry = %corrupt, "unreadable journal entry: set aside; if a rotation was in flight, check that credential");
+    }
+    let mut in_doubt = Vec::new();
+    for (key, intent) in recovered.in_doubt {
+        if let Some(credential) = policy.credentials.iter().find(|c| journal.key(c) == key) {
+            warn!(credential = %credential.name, since = %intent.started_at, "the last rotation is in doubt: rotating again now");
+            in_doubt.push(credential.name.clone());
+        } else if Utc::now() - intent.started_at > STALE_ENTRY {
+            warn!(entry = %key, since = %intent.started_at, "dropping an old in-doubt journal entry that no credential of this policy claims");
+            let _ = journal.clear_key(&key);
+        } else {
+            info!(entry = %key, "an in-doubt journal entry of another policy or AWS scope: left alone");
+        }
+    }
+    in_doubt
+}
+
+/// How old an unclaimed journal entry must be before a daemon drops it.
+const STALE_ENTRY: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// Puts a pending retirement recorded in the state directory on the
+/// credential's timeline.
+pub(super) fn note_retirement(slots: &mut Slots, journal: &Journal, credential: &Credential) {
+    if let Some(at) = retiring::due(journal, credential) {
+        info!(credential = %credential.name, delete_after = %at, "an old credential awaits deletion");
+        slots.retire_at(&credential.name, Some(at));
+    }
+}
+
+/// Sends WATCHDOG=1 at half `$WATCHDOG_USEC`, but only while the scheduler
+/// ticks: a stalled scheduler lets systemd's watchdog fire.
+pub(super) fn spawn_watchdog(notifier: &Arc<Notifier>, shutdown: &CancellationToken) {
+    let Some(interval) = notify::watchdog_interval() else {
+        return;
+    };
+    let notifier = Arc::clone(notifier);
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(interval) => {}
+            }
+            match metrics::registry().health(Utc::now()) {
+                Ok(()) => notifier.watchdog(),
+                Err(why) => error!(reason = %why, "withholding the systemd watchdog ping"),
+            }
+        }
+    });
+}
+
+/// What Secrets Manager holds for the credential, as the schedule needs it.
+pub async fn read_last(aws: &Aws, credential: &Credential) -> Result<Last, StoreError> {
+    let current = store::read_current(aws, &credential.secret_name).await?;
+    Ok(match current {
+        None => Last::Missing,
+        Some(current) => match current.record {
+            Some(record) if record.is_written_for(credential.kind(), credential.name.as_str()) => {
+                Last::Rotated {
+                    at: record.rotated_at,
+                    expires_at: record.expiration_time,
+                }
+            }
+            // Not rekeyd's format, or another credential's: drift.
+            _ => Last::Foreign,
+        },
+    })
+}

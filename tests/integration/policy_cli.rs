@@ -110,6 +110,25 @@ async fn a_world_writable_policy_is_warned_about() {
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert!(out.stderr.contains("world-writable"), "{}", out.stderr);
 
+    // Under systemd's journal each log line starts with its syslog priority.
+    let mut command = crate::util::rekeyd_command(home.path());
+    command
+        .env("JOURNAL_STREAM", "8:12345")
+        .args(["--log-format", "text", "--config"])
+        .arg(&path)
+        .arg("check");
+    let journal = run(command).await;
+    let warning = journal
+        .stderr
+        .lines()
+        .find(|l| l.contains("world-writable"))
+        .unwrap();
+    assert!(warning.starts_with("<4>"), "{warning}");
+    assert!(
+        !warning.contains('\u{1b}'),
+        "no colour off a terminal: {warning:?}"
+    );
+
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     let out = check(&path).await;
     assert!(!out.stderr.contains("writable"), "{}", out.stderr);

@@ -9,19 +9,9 @@ use crate::error::ApiError;
 use crate::random;
 use crate::state::{Ctx, iso8601};
 
-/// A Chime bot and its current security token.
-#[derive(Debug, Clone)]
-pub(crate) struct Bot {
-    pub account_id: String,
-    pub bot_id: String,
-    pub user_id: String,
-    pub display_name: String,
-    pub bot_email: String,
-    pub security_token: String,
-    pub disabled: bool,
-    pub created: DateTime<Utc>,
-    pub updated: DateTime<Utc>,
-}
+/// A Chime bot and its current security token: the state is the truth
+/// controls report, so it is kept in that public type.
+pub(crate) type Bot = crate::truth::ChimeBotTruth;
 
 /// Every bot, keyed by (account id, bot id).
 #[derive(Debug, Clone, Default)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -14,18 +14,8 @@ use crate::state::{Ctx, iso8601};
 const VALIDATION: &str = "ValidationException";
 const CAPABILITIES: [&str; 2] = ["PUBLISH", "SUBSCRIBE"];
 
-/// A token the emulator issued.
-#[derive(Debug, Clone)]
-pub(crate) struct IssuedToken {
-    pub participant_id: String,
-    pub token: String,
-    pub user_id: Option<String>,
-    pub attributes: BTreeMap<String, String>,
-    pub capabilities: Vec<String>,
-    pub duration_minutes: u32,
-    pub created: DateTime<Utc>,
-    pub expiration_time: DateTime<Utc>,
-}
+/// A token the emulator issued, kept in the type the truth reports.
+pub(crate) type IssuedToken = crate::truth::IvsTokenTruth;
 
 /// A stage and every token issued for it.
 #[derive(Debug, Clone)]

@@ -192,7 +192,7 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
                 "chime bot {:?}",
                 bot.bot_id.as_deref().unwrap_or(&bot.account_id)
             )))?;
-        report.chime_bots.push(truth::bot(&created));
+        report.chime_bots.push(created.clone());
     }
     for user in &doc.iam_users {
         check_user(user)?;

@@ -7,7 +7,6 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::chime::Bot;
 use crate::iam::ServiceCredential;
 use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue};
 use crate::state::State;
@@ -139,20 +138,6 @@ impl SecretTruth {
     }
 }
 
-pub(crate) fn bot(b: &Bot) -> ChimeBotTruth {
-    ChimeBotTruth {
-        account_id: b.account_id.clone(),
-        bot_id: b.bot_id.clone(),
-        user_id: b.user_id.clone(),
-        display_name: b.display_name.clone(),
-        bot_email: b.bot_email.clone(),
-        security_token: b.security_token.clone(),
-        disabled: b.disabled,
-        created: b.created,
-        updated: b.updated,
-    }
-}
-
 pub(crate) fn credential(c: &ServiceCredential) -> IamCredentialTruth {
     IamCredentialTruth {
         user_name: c.user_name.clone(),
@@ -200,7 +185,7 @@ pub(crate) fn secret(s: &Secret) -> SecretTruth {
 /// Takes the snapshot.
 pub(crate) fn build(state: &State) -> Truth {
     Truth {
-        chime_bots: state.chime.bots().map(bot).collect(),
+        chime_bots: state.chime.bots().cloned().collect(),
         iam_users: state.iam.users().map(|u| u.name.clone()).collect(),
         iam_credentials: state.iam.credentials().iter().map(credential).collect(),
         ivs_stages: state
@@ -209,20 +194,7 @@ pub(crate) fn build(state: &State) -> Truth {
             .map(|s| IvsStageTruth {
                 arn: s.arn.clone(),
                 name: s.name.clone(),
-                tokens: s
-                    .tokens
-                    .iter()
-                    .map(|t| IvsTokenTruth {
-                        participant_id: t.participant_id.clone(),
-                        token: t.token.clone(),
-                        user_id: t.user_id.clone(),
-                        attributes: t.attributes.clone(),
-                        capabilities: t.capabilities.clone(),
-                        duration_minutes: t.duration_minutes,
-                        created: t.created,
-                        expiration_time: t.expiration_time,
-                    })
-                    .collect(),
+                tokens: s.tokens.iter().cloned().collect(),
             })
             .collect(),
         secrets: state.secrets.secrets().iter().map(secret).collect(),

@@ -194,7 +194,7 @@ pub(crate) fn build(state: &State) -> Truth {
             .map(|s| IvsStageTruth {
                 arn: s.arn.clone(),
                 name: s.name.clone(),
-                tokens: s.tokens.iter().cloned().collect(),
+                tokens: s.tokens.to_vec(),
             })
             .collect(),
         secrets: state.secrets.secrets().iter().map(secret).collect(),

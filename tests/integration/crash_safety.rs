@@ -47,10 +47,7 @@ async fn a_rotation_killed_before_storing_is_redone_at_the_next_start() {
     })
     .await;
     assert!(redone, "the in-doubt rotation is redone at start");
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
+    env.assert_bot_stored();
     assert_ne!(env.bot_token(), token_killed);
     assert!(
         wait_until(Duration::from_secs(5), || !entry.exists()).await,
@@ -99,10 +96,7 @@ async fn two_processes_never_rotate_one_credential_at_once() {
     let first = finish(first, Duration::from_secs(30)).await;
     assert_eq!(first.code(), 0, "stderr:\n{}", first.stderr);
     assert_eq!(env.version_count("rekeyd/support-bot"), 1);
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
+    env.assert_bot_stored();
 }
 
 fn overlap_policy(env: &TestEnv) -> String {

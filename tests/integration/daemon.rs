@@ -39,14 +39,8 @@ async fn rotates_on_an_interval_and_stops_on_sigterm() {
     signal(&daemon, "TERM");
     let out = finish(daemon, Duration::from_secs(10)).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
-    assert_eq!(
-        env.current("rekeyd/codecommit-sofia")["service_password"],
-        env.iam_password().as_str()
-    );
+    env.assert_bot_stored();
+    env.assert_iam_stored();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -120,10 +114,7 @@ async fn sigterm_lets_a_slow_rotation_finish_and_store_its_secret() {
     signal(&daemon, "TERM");
     let out = finish(daemon, Duration::from_secs(20)).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
+    env.assert_bot_stored();
     assert!(
         env.emulator
             .calls()

@@ -3,7 +3,7 @@
 
 use rekeyd_emulator::{FaultKind, FaultRule};
 
-use crate::util::{CREDENTIAL_ID, STAGE_ARN, TestEnv};
+use crate::util::{CREDENTIAL_ID, STAGE_ARN, STANDARD_SECRETS, TestEnv};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotate_all_stores_exactly_what_each_provider_issued() {
@@ -76,11 +76,7 @@ async fn a_second_rotation_adds_one_version_and_keeps_the_old_as_previous() {
         iam["AWSCURRENT"]["service_password"],
         env.iam_password().as_str()
     );
-    for secret in [
-        "rekeyd/support-bot",
-        "rekeyd/codecommit-sofia",
-        "rekeyd/stage-host-bob",
-    ] {
+    for secret in STANDARD_SECRETS {
         assert_eq!(env.version_count(secret), 2, "{secret}");
     }
 }
@@ -94,10 +90,7 @@ async fn named_rotation_touches_only_the_named_credential() {
     let out = env.rekeyd(&policy, &["rotate", "support-bot"]).await;
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.stdout);
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
+    env.assert_bot_stored();
     assert_eq!(env.iam_password(), password_before);
     assert!(env.ivs_tokens().is_empty());
     assert_eq!(env.version_count("rekeyd/codecommit-sofia"), 0);
@@ -164,14 +157,8 @@ async fn throttling_on_every_provider_is_retried() {
         out.stdout,
         out.stderr
     );
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
-    assert_eq!(
-        env.current("rekeyd/codecommit-sofia")["service_password"],
-        env.iam_password().as_str()
-    );
+    env.assert_bot_stored();
+    env.assert_iam_stored();
     let throttled = env
         .emulator
         .calls()
@@ -202,15 +189,8 @@ async fn secrets_manager_failing_the_first_writes_still_stores_one_version() {
         out.stdout,
         out.stderr
     );
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
-    for secret in [
-        "rekeyd/support-bot",
-        "rekeyd/codecommit-sofia",
-        "rekeyd/stage-host-bob",
-    ] {
+    env.assert_bot_stored();
+    for secret in STANDARD_SECRETS {
         assert_eq!(env.version_count(secret), 2, "{secret}");
     }
 }
@@ -236,14 +216,8 @@ async fn a_lost_provider_response_is_retried_and_the_valid_secret_stored() {
         out.stderr
     );
     // The first answer was lost with its secret; what is stored is what works now.
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
-    assert_eq!(
-        env.current("rekeyd/codecommit-sofia")["service_password"],
-        env.iam_password().as_str()
-    );
+    env.assert_bot_stored();
+    env.assert_iam_stored();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -267,10 +241,7 @@ async fn a_lost_secrets_manager_response_does_not_make_a_second_version() {
         out.stderr
     );
     assert_eq!(env.version_count("rekeyd/support-bot"), 2);
-    assert_eq!(
-        env.current("rekeyd/support-bot")["security_token"],
-        env.bot_token().as_str()
-    );
+    env.assert_bot_stored();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -21,6 +21,12 @@ pub const ACCOUNT_ID: &str = "12a3456b-7c89-012d-3456-78901e23fg45";
 pub const BOT_ID: &str = "123abcd4-5ef6-789g-0h12-34j56789012k";
 pub const CREDENTIAL_ID: &str = "ACCAEXAMPLE123EXAMPLE";
 pub const STAGE_ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/abcdABCDefgh";
+/// The secrets of [`TestEnv::standard_policy`]'s three credentials.
+pub const STANDARD_SECRETS: [&str; 3] = [
+    "rekeyd/support-bot",
+    "rekeyd/codecommit-sofia",
+    "rekeyd/stage-host-bob",
+];
 
 /// The output of one `rekeyd` run.
 #[derive(Debug)]
@@ -182,6 +188,24 @@ attributes = {{ role = "host" }}
         self.secret_stages(secret)
             .remove("AWSCURRENT")
             .unwrap_or_else(|| panic!("{secret} has no AWSCURRENT"))
+    }
+
+    /// The stored bot token is the one Chime holds valid now.
+    pub fn assert_bot_stored(&self) {
+        assert_eq!(
+            self.current("rekeyd/support-bot")["security_token"],
+            self.bot_token().as_str(),
+            "stored chime token"
+        );
+    }
+
+    /// The stored IAM password is the one IAM holds valid now.
+    pub fn assert_iam_stored(&self) {
+        assert_eq!(
+            self.current("rekeyd/codecommit-sofia")["service_password"],
+            self.iam_password().as_str(),
+            "stored IAM password"
+        );
     }
 
     /// The bot's security token as the emulator holds it now.

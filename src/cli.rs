@@ -50,7 +50,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the rotation schedule until SIGTERM or SIGINT.
-    Daemon,
+    Daemon(DaemonArgs),
     /// Rotate credentials now and print one line per credential.
     Rotate(RotateArgs),
     /// Audit every credential's secret, read-only (exit 1 on findings).
@@ -65,6 +65,14 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Try rekeyd with no AWS account: emulator, daemon and a short schedule.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Run even as root (uid 0). Without it the daemon refuses: it needs no
+    /// privilege beyond reading its policy and writing its state directory.
+    #[arg(long, env = "REKEYD_ALLOW_ROOT", value_parser = clap::builder::FalseyValueParser::new())]
+    pub allow_root: bool,
 }
 
 #[derive(Debug, Args)]

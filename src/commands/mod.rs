@@ -24,7 +24,10 @@ pub use rotate::{error_chain, result_line};
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     let config = cli.global.config.as_path();
     match &cli.command {
-        Command::Daemon => daemon::run(load_policy(config)?, config).await,
+        Command::Daemon(args) => {
+            daemon::refuse_root_unless_allowed(args)?;
+            daemon::run(load_policy(config)?, config).await
+        }
         Command::Rotate(args) => rotate::run(load_policy(config)?, args).await,
         Command::Audit(args) => audit::run(load_policy(config)?, args).await,
         Command::Check(args) => check::run(load_policy(config)?, config, args).await,

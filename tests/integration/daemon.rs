@@ -123,3 +123,66 @@ async fn sigterm_lets_a_slow_rotation_finish_and_store_its_secret() {
         "the delay applied"
     );
 }
+
+/// Whether this test process runs as root (the refusal only applies there).
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|status| {
+            status
+                .lines()
+                .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refuses_to_run_as_root_unless_told_to() {
+    if !running_as_root() {
+        eprintln!("skipped: not running as root, so there is nothing to refuse");
+        return;
+    }
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&chime_and_iam(&env, "every = \"1h\""));
+
+    for allow in [None, Some("0"), Some("false")] {
+        let mut command = crate::util::rekeyd_command(env.dir.path());
+        command.arg("--config").arg(&policy).arg("daemon");
+        match allow {
+            None => command.env_remove("REKEYD_ALLOW_ROOT"),
+            Some(value) => command.env("REKEYD_ALLOW_ROOT", value),
+        };
+        let out = crate::util::run(command).await;
+        assert_eq!(out.code(), 2, "REKEYD_ALLOW_ROOT={allow:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("refusing to run the daemon as root")
+                && out.stderr.contains("--allow-root"),
+            "the refusal says why and how to override it: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        env.emulator.calls().is_empty(),
+        "a refused daemon calls nothing"
+    );
+
+    // Told to, by flag: it runs (and says that it runs as root).
+    let mut command = crate::util::rekeyd_command(env.dir.path());
+    command
+        .env_remove("REKEYD_ALLOW_ROOT")
+        .arg("--config")
+        .arg(&policy)
+        .args(["daemon", "--allow-root"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let daemon = crate::util::Proc::from(command.spawn().expect("spawn rekeyd"));
+    let rotated = wait_until(Duration::from_secs(30), || {
+        env.version_count("rekeyd/support-bot") >= 1
+    })
+    .await;
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(10)).await;
+    assert!(rotated, "stderr:\n{}", out.stderr);
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    assert!(out.stderr.contains("running as root"), "{}", out.stderr);
+    env.assert_bot_stored();
+}

@@ -277,6 +277,7 @@ pub fn rekeyd_command(home: &Path) -> Command {
             "NOTIFY_SOCKET",
             "WATCHDOG_USEC",
             "WATCHDOG_PID",
+            "REKEYD_ALLOW_ROOT",
         ];
         if key.starts_with("AWS_") || inherited_config.contains(&key.as_str()) {
             command.env_remove(key);
@@ -291,6 +292,9 @@ pub fn rekeyd_command(home: &Path) -> Command {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", home.join("aws-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
+        // The test machines run everything as root; `daemon` refuses that
+        // without being told (tests/integration/daemon.rs checks the refusal).
+        .env("REKEYD_ALLOW_ROOT", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true);
     command

@@ -1,27 +1,30 @@
 #!/usr/bin/env python3
-"""Idle daemon at scale: N credentials scheduled, measured from outside.
+"""Idle daemon at scale: N mixed credentials scheduled, measured from outside.
 
-Starts `rekeyd emulator` (its own process), seeds N Chime bots and, for each,
-a secret in rekeyd's format rotated just now (so nothing is due), starts
-`rekeyd daemon` with NOTIFY_SOCKET, and reports: time from exec to READY=1,
-time until every secret was read, resident memory, CPU and context switches
-over an idle window. Usage: benches/idle.py [N] [IDLE_SECONDS] [BINARY]
+    python3 benches/idle.py [--n 10000] [--idle 60] [--runs 3] [--bin target/release/rekeyd]
+
+Starts `rekeyd emulator` (its own process), seeds N credentials, a third of
+each kind (Chime bots on daily cron times, IAM credentials every 7-30 days,
+IVS tokens refreshed an hour before their 12 h expiry), each with a secret
+written just now so nothing is due, starts `rekeyd daemon` with NOTIFY_SOCKET
+as systemd would, and measures: exec to READY=1, time until every secret was
+read once, resident memory, CPU and context switches over the idle window,
+and that no mutating call was made. Prints a Markdown section (medians and
+spread over the runs); progress on stderr. Build first: cargo build --release.
 """
 
-import json
+import argparse
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import urllib.request
-from datetime import datetime, timezone
+from datetime import date
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-IDLE = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
-BINARY = sys.argv[3] if len(sys.argv) > 3 else "target/release/rekeyd"
-ACCOUNT = "a0000000-0000-4000-8000-000000000000"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fleet  # noqa: E402
 
 
 def proc_stats(pid):
@@ -34,84 +37,93 @@ def proc_stats(pid):
             key, _, value = line.partition(":")
             status[key] = value.strip()
     switches = int(status["voluntary_ctxt_switches"]) + int(status["nonvoluntary_ctxt_switches"])
-    rss_kib = int(status["VmRSS"].split()[0])
-    return ticks, switches, rss_kib
+    return ticks, switches, int(status["VmRSS"].split()[0]), int(status["Threads"])
 
 
-def main():
-    work = tempfile.mkdtemp(prefix="rekeyd-idle-")
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="AKID", AWS_SECRET_ACCESS_KEY="secret",
-               AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true", HOME=work,
-               STATE_DIRECTORY=os.path.join(work, "state"), RUST_LOG="warn")
-    emulator = subprocess.Popen([BINARY, "emulator", "--listen", "127.0.0.1:0"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    daemon = None
-    try:
-        endpoint = emulator.stdout.readline().strip()
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        bots, secrets, policy = [], [], [
-            f'[aws]\nregion = "us-east-1"\nendpoint_url = "{endpoint}"\n',
-            '[defaults]\nevery = "30d"\n']
-        for i in range(N):
-            bot = f"b0000000-0000-4000-8000-{i:012d}"
-            bots.append({"account_id": ACCOUNT, "bot_id": bot})
-            value = {"kind": "chime_bot", "name": f"bot-{i}", "account_id": ACCOUNT, "bot_id": bot,
-                     "security_token": "seeded", "bot_email": None, "user_id": None, "rotated_at": now}
-            secrets.append({"name": f"rekeyd/bot-{i}", "secret_string": json.dumps(value)})
-            policy.append(f'[[chime_bot]]\nname = "bot-{i}"\naccount_id = "{ACCOUNT}"\nbot_id = "{bot}"\n')
-        request = urllib.request.Request(endpoint + "/_emulator/seed",
-                                         data=json.dumps({"chime_bots": bots, "secrets": secrets}).encode(),
-                                         headers={"content-type": "application/json"})
-        urllib.request.urlopen(request, timeout=600).read()
-        urllib.request.urlopen(urllib.request.Request(endpoint + "/_emulator/calls", method="DELETE"), timeout=60)
+def one_run(args, work):
+    env = fleet.aws_env(work)
+    with fleet.Emulator(args.bin, env) as emulator:
+        policy, seed = fleet.mixed_fleet(args.n, emulator.url)
+        emulator.seed(seed)
+        emulator.clear_calls()
         policy_path = os.path.join(work, "policy.toml")
         with open(policy_path, "w") as f:
-            f.write("\n".join(policy))
+            f.write(policy)
 
         notify_path = os.path.join(work, "notify.sock")
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
         notify.settimeout(120)
         started = time.monotonic()
-        daemon = subprocess.Popen([BINARY, "--config", policy_path, "daemon"],
+        daemon = subprocess.Popen([args.bin, "--config", policy_path, "daemon"],
                                   env=dict(env, NOTIFY_SOCKET=notify_path, REKEYD_ALLOW_ROOT="1"),
-                                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "daemon.log"), "w"))
-        while b"READY=1" not in notify.recv(4096):
-            pass
-        ready = time.monotonic() - started
-        # Keep reading notifications, as systemd does.
-        import threading
-        threading.Thread(target=lambda: [notify.recv(4096) for _ in iter(int, 1)], daemon=True).start()
-        # Settled: every secret read once (N GetSecretValue calls).
-        while True:
-            calls = json.loads(urllib.request.urlopen(endpoint + "/_emulator/calls", timeout=60).read())
-            if sum(1 for c in calls if c["operation"] == "GetSecretValue") >= N:
-                break
-            time.sleep(0.5)
-        settled = time.monotonic() - started
-        time.sleep(2)
-        ticks0, switches0, _ = proc_stats(daemon.pid)
-        time.sleep(IDLE)
-        ticks1, switches1, rss = proc_stats(daemon.pid)
-        hz = os.sysconf("SC_CLK_TCK")
-        mutations = sum(1 for c in json.loads(urllib.request.urlopen(endpoint + "/_emulator/calls").read())
-                        if c["mutating"])
-        print(json.dumps({
-            "credentials": N,
-            "ready_seconds": round(ready, 3),
-            "all_secrets_read_seconds": round(settled, 3),
-            "rss_mib": round(rss / 1024, 1),
-            "idle_seconds": IDLE,
-            "idle_cpu_percent_of_one_core": round(100 * (ticks1 - ticks0) / hz / IDLE, 3),
-            "context_switches_per_second": round((switches1 - switches0) / IDLE, 1),
-            "mutating_calls": mutations,
-        }, indent=2))
-    finally:
-        if daemon:
+                                  stdout=subprocess.DEVNULL,
+                                  stderr=open(os.path.join(work, "daemon.log"), "w"))
+        try:
+            while b"READY=1" not in notify.recv(4096):
+                pass
+            ready = time.monotonic() - started
+            # Keep reading notifications, as systemd does.
+            threading.Thread(target=lambda: [notify.recv(4096) for _ in iter(int, 1)],
+                             daemon=True).start()
+            deadline = time.monotonic() + 600
+            while sum(c["operation"] == "GetSecretValue" for c in emulator.calls()) < args.n:
+                if time.monotonic() > deadline or daemon.poll() is not None:
+                    raise RuntimeError(f"the daemon did not read every secret; see {work}/daemon.log")
+                time.sleep(0.5)
+            settled = time.monotonic() - started
+            time.sleep(2)
+            ticks0, switches0, _, _ = proc_stats(daemon.pid)
+            time.sleep(args.idle)
+            ticks1, switches1, rss_kib, threads = proc_stats(daemon.pid)
+            mutations = sum(1 for c in emulator.calls() if c["mutating"])
+        finally:
             daemon.terminate()
             daemon.wait(timeout=60)
-        emulator.terminate()
-        emulator.wait(timeout=60)
+            notify.close()
+    hz = os.sysconf("SC_CLK_TCK")
+    return {
+        "ready": ready,
+        "settled": settled,
+        "rss_mib": rss_kib / 1024,
+        "cpu_percent": 100 * (ticks1 - ticks0) / hz / args.idle,
+        "wakeups": (switches1 - switches0) / args.idle,
+        "threads": threads,
+        "mutations": mutations,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--idle", type=float, default=60.0, help="idle window in seconds")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--bin", default="target/release/rekeyd")
+    args = parser.parse_args()
+
+    runs = []
+    for run in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="rekeyd-idle-") as work:
+            result = one_run(args, work)
+        print(f"idle bench: run {run + 1}/{args.runs}: {result}", file=sys.stderr)
+        runs.append(result)
+
+    def col(key):
+        return [r[key] for r in runs]
+
+    print(f"## Idle daemon, {args.n:,} credentials\n")
+    print(f"{date.today()}, `python3 benches/idle.py --n {args.n} --idle {args.idle:g} "
+          f"--runs {args.runs}`, binary `{args.bin}`, emulator in its own process on the same "
+          f"machine ({fleet.machine()}).\n")
+    print("| figure | value | target (issue 6) |")
+    print("|---|---|---|")
+    print(f"| exec to `READY=1` | {fleet.spread(col('ready'), ' s')} | < 1 s |")
+    print(f"| every secret read once ({args.n:,} GetSecretValue) | {fleet.spread(col('settled'), ' s', 1)} | |")
+    print(f"| resident memory after settling | {fleet.spread(col('rss_mib'), ' MiB', 1)} | <= 40 MiB |")
+    print(f"| CPU while idle, {args.idle:g} s | {fleet.spread(col('cpu_percent'), '% of one core', 2)} | < 0.5% |")
+    print(f"| context switches while idle, per second | {fleet.spread(col('wakeups'), '', 1)} | |")
+    print(f"| threads | {fleet.spread(col('threads'), '', 0)} | |")
+    print(f"| mutating calls | {sum(col('mutations'))} | 0 |")
 
 
 if __name__ == "__main__":

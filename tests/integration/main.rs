@@ -2,6 +2,7 @@
 //! emulator (and moto's Secrets Manager), as a user runs it.
 
 mod audit;
+mod bench_scripts;
 mod chaos;
 mod crash_safety;
 mod daemon;

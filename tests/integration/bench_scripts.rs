@@ -1,0 +1,46 @@
+//! The benchmark scripts under benches/ at a tiny scale, so that they do not
+//! rot: each runs against the debug binary and must print its report. No
+//! figure is asserted (speed is measured in BENCHMARKS.md, not here).
+
+use tokio::process::Command;
+
+use crate::util::run;
+
+/// Runs `python3 benches/SCRIPT ARGS... --bin <debug rekeyd>`; its stdout.
+async fn bench(script: &str, args: &[&str]) -> String {
+    let mut command = Command::new("python3");
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg(format!("benches/{script}"))
+        .args(args)
+        .args(["--bin", env!("CARGO_BIN_EXE_rekeyd")])
+        .kill_on_drop(true);
+    let out = run(command).await;
+    assert_eq!(out.code(), 0, "{script} failed:\n{}", out.stderr);
+    out.stdout
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_idle_benchmark_reports_a_daemon_that_changed_nothing() {
+    let report = bench("idle.py", &["--n", "30", "--idle", "1", "--runs", "1"]).await;
+    assert!(report.contains("## Idle daemon, 30 credentials"), "{report}");
+    assert!(report.contains("| exec to `READY=1` |"), "{report}");
+    assert!(report.contains("| mutating calls | 0 | 0 |"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_policy_load_benchmark_checks_a_mixed_policy() {
+    let report = bench("policy_load.py", &["--n", "300", "--runs", "1"]).await;
+    assert!(report.contains("| 300 | "), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_benchmark_finds_every_credential_ok() {
+    // audit.py itself fails unless every credential is `ok` and the
+    // unmanaged secrets are found.
+    let report = bench("audit.py", &["--n", "30", "--runs", "1"]).await;
+    assert!(
+        report.contains("chime:GetBot 10, iam:ListServiceSpecificCredentials 10"),
+        "{report}"
+    );
+}

@@ -23,7 +23,10 @@ async fn bench(script: &str, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_idle_benchmark_reports_a_daemon_that_changed_nothing() {
     let report = bench("idle.py", &["--n", "30", "--idle", "1", "--runs", "1"]).await;
-    assert!(report.contains("## Idle daemon, 30 credentials"), "{report}");
+    assert!(
+        report.contains("## Idle daemon, 30 credentials"),
+        "{report}"
+    );
     assert!(report.contains("| exec to `READY=1` |"), "{report}");
     assert!(report.contains("| mutating calls | 0 | 0 |"), "{report}");
 }

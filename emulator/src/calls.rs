@@ -1,12 +1,14 @@
 //! The log of operations served: which service, which operation, whether it changed state, which fault hit it.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultKind;
 
 /// One of the four emulated services.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Service {
     /// IAM (awsQuery).
@@ -57,12 +59,27 @@ pub struct CallRecord {
     pub mutated: bool,
     /// The injected fault that applied to this call, if any.
     pub fault: Option<FaultKind>,
+    /// The answer was the service's throttling error: a quota ran out, or a `throttle` fault.
+    #[serde(default)]
+    pub throttled: bool,
     /// HTTP status sent; `None` when the connection was dropped without an answer.
     pub status: Option<u16>,
     /// AWS error code sent, if the answer was an error.
     pub error_code: Option<String>,
     /// The request id sent in `x-amzn-RequestId`.
     pub request_id: String,
+}
+
+/// Calls per service, for harnesses that only count (`GET /_emulator/calls/summary`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceCalls {
+    /// Every call logged, throttled or not.
+    pub calls: u64,
+    /// Calls answered with the service's throttling error (quota or `throttle` fault).
+    pub throttled: u64,
+    /// When the first and the last of these calls arrived.
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
 }
 
 /// The append-only call log.
@@ -84,6 +101,19 @@ impl CallLog {
 
     pub(crate) fn clear(&mut self) {
         self.records.clear();
+    }
+
+    /// Counts by service.
+    pub(crate) fn summary(&self) -> BTreeMap<Service, ServiceCalls> {
+        let mut summary: BTreeMap<Service, ServiceCalls> = BTreeMap::new();
+        for record in &self.records {
+            let entry = summary.entry(record.service).or_default();
+            entry.calls += 1;
+            entry.throttled += u64::from(record.throttled);
+            entry.first_at.get_or_insert(record.at);
+            entry.last_at = Some(record.at);
+        }
+        summary
     }
 }
 

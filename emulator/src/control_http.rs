@@ -1,11 +1,14 @@
 //! The HTTP face of the test controls under `/_emulator/`, JSON in and out.
 
+use std::collections::BTreeMap;
+
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::controls::Controls;
 use crate::faults::FaultRule;
+use crate::quota::Quota;
 use crate::wire::{HttpResponse, Incoming, response};
 
 /// True when the request is for the controls.
@@ -64,6 +67,29 @@ pub(crate) fn handle(controls: &Controls, req: &Incoming, request_id: &str) -> H
         (&Method::DELETE, "/_emulator/faults") => {
             controls.clear_faults();
             reply(200, &json!({"faults": []}), request_id)
+        }
+        (&Method::POST | &Method::PUT, "/_emulator/quotas") => {
+            let quotas = match serde_json::from_slice::<BTreeMap<String, Quota>>(&req.body) {
+                Ok(quotas) => quotas,
+                Err(e) => return bad(format!("quotas are not valid: {e}")),
+            };
+            let result = if req.method == Method::PUT {
+                controls.replace_quotas(&quotas)
+            } else {
+                controls.set_quotas(&quotas)
+            };
+            match result {
+                Ok(()) => reply(200, &to_json(&controls.quotas()), request_id),
+                Err(e) => bad(e.to_string()),
+            }
+        }
+        (&Method::GET, "/_emulator/quotas") => reply(200, &to_json(&controls.quotas()), request_id),
+        (&Method::DELETE, "/_emulator/quotas") => {
+            controls.clear_quotas();
+            reply(200, &json!({}), request_id)
+        }
+        (&Method::GET, "/_emulator/calls/summary") => {
+            reply(200, &to_json(&controls.call_summary()), request_id)
         }
         (&Method::GET, "/_emulator/truth") => reply(200, &to_json(&controls.truth()), request_id),
         (&Method::GET, "/_emulator/calls") => reply(200, &to_json(&controls.calls()), request_id),

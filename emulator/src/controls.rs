@@ -1,9 +1,11 @@
 //! The test-control API: seeding, fault injection, ground truth and the call log, as plain Rust methods.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::calls::CallRecord;
+use crate::calls::{CallRecord, Service, ServiceCalls};
 use crate::faults::{FaultRule, InvalidFaultRule};
+use crate::quota::{InvalidQuota, Quota, QuotaSet};
 use crate::seed::{
     self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
 };
@@ -157,6 +159,42 @@ impl Controls {
         self.shared.lock().faults.rules()
     }
 
+    /// Sets request-rate quotas, keyed by service (`iam`, `chime`, `ivs-realtime`,
+    /// `secretsmanager`) or `service:Operation`; other quotas stay. Each bucket starts full.
+    /// A call finding any of its buckets empty gets the service's throttling error.
+    pub fn set_quotas(&self, quotas: &BTreeMap<String, Quota>) -> Result<(), InvalidQuota> {
+        QuotaSet::check(quotas)?;
+        self.shared
+            .lock()
+            .quotas
+            .set(quotas, tokio::time::Instant::now());
+        Ok(())
+    }
+
+    /// Sets one quota (see [`Controls::set_quotas`]).
+    pub fn set_quota(&self, key: &str, quota: Quota) -> Result<(), InvalidQuota> {
+        self.set_quotas(&BTreeMap::from([(key.to_owned(), quota)]))
+    }
+
+    /// Replaces every quota with `quotas` (none when empty).
+    pub fn replace_quotas(&self, quotas: &BTreeMap<String, Quota>) -> Result<(), InvalidQuota> {
+        QuotaSet::check(quotas)?;
+        let mut state = self.shared.lock();
+        state.quotas.clear();
+        state.quotas.set(quotas, tokio::time::Instant::now());
+        Ok(())
+    }
+
+    /// Removes every quota.
+    pub fn clear_quotas(&self) {
+        self.shared.lock().quotas.clear();
+    }
+
+    /// The quotas in force, by key.
+    pub fn quotas(&self) -> BTreeMap<String, Quota> {
+        self.shared.lock().quotas.quotas()
+    }
+
     /// A snapshot of every bot token, credential, issued IVS token and secret version.
     pub fn truth(&self) -> Truth {
         truth::build(&self.shared.lock())
@@ -167,12 +205,17 @@ impl Controls {
         self.shared.lock().calls.records()
     }
 
+    /// Calls and throttled calls per service, from the call log.
+    pub fn call_summary(&self) -> BTreeMap<Service, ServiceCalls> {
+        self.shared.lock().calls.summary()
+    }
+
     /// Empties the call log.
     pub fn clear_calls(&self) {
         self.shared.lock().calls.clear();
     }
 
-    /// Forgets everything: resources, faults, calls, the caller name.
+    /// Forgets everything: resources, faults, quotas, calls, the caller name.
     pub fn reset(&self) {
         *self.shared.lock() = State::new();
     }

@@ -53,12 +53,31 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         operation: op.clone(),
         mutated: false,
         fault: None,
+        throttled: false,
         status: None,
         error_code: None,
         request_id: request_id.clone(),
     };
-    let fault = controls.shared().lock().faults.take(&op);
+    let fault = {
+        let mut state = controls.shared().lock();
+        // Quotas come first, as AWS's front end throttles before anything else: a throttled
+        // call uses up no fault rule.
+        if !state
+            .quotas
+            .admit(service, &op, tokio::time::Instant::now())
+        {
+            record.throttled = true;
+            return answer(
+                &mut state,
+                record,
+                service,
+                Err(wire::throttle_error(service)),
+            );
+        }
+        state.faults.take(&op)
+    };
     record.fault = fault.map(|f| f.kind);
+    record.throttled = record.fault == Some(FaultKind::Throttle);
     if let Some(f) = fault.filter(|f| f.kind == FaultKind::Delay) {
         tokio::time::sleep(Duration::from_millis(f.delay_ms)).await;
     }

@@ -14,6 +14,7 @@ mod hostile;
 mod iam;
 mod iam_wire;
 mod ivs;
+mod quota;
 mod random;
 mod router;
 mod secretsmanager;
@@ -24,10 +25,11 @@ mod truth;
 mod wire;
 mod xml;
 
-pub use calls::{CallRecord, Service};
+pub use calls::{CallRecord, Service, ServiceCalls};
 pub use controls::Controls;
 pub use emulator::Emulator;
 pub use faults::{FaultKind, FaultRule, InvalidFaultRule};
+pub use quota::{InvalidQuota, Quota};
 pub use seed::{
     SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
 };

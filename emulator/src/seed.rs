@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::iam;
+use crate::quota::{Quota, QuotaSet};
 use crate::random;
 use crate::secretsmanager::{Secret, SecretValue};
 use crate::state::State;
@@ -35,6 +36,9 @@ pub struct SeedDoc {
     /// Secrets, each with one AWSCURRENT version when a value is given.
     #[serde(default)]
     pub secrets: Vec<SeedSecret>,
+    /// Request-rate quotas to set, as `POST /_emulator/quotas` takes them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quotas: BTreeMap<String, Quota>,
 }
 
 /// A Chime bot to create.
@@ -173,6 +177,11 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
     let now = Utc::now();
     let account = s.config.account_id.clone();
     let mut report = SeedReport::default();
+    QuotaSet::check(&doc.quotas).map_err(|e| SeedError::Invalid {
+        item: "quotas".into(),
+        message: e.0,
+    })?;
+    s.quotas.set(&doc.quotas, tokio::time::Instant::now());
     if let Some(caller) = &doc.caller_user_name {
         check_user(caller)?;
         s.config.caller_user_name = caller.clone();

@@ -9,6 +9,7 @@ use crate::chime::ChimeState;
 use crate::faults::{FaultKind, FaultSet};
 use crate::iam::IamState;
 use crate::ivs::IvsState;
+use crate::quota::QuotaSet;
 use crate::secretsmanager::SecretsState;
 
 /// The account every emulated resource belongs to.
@@ -45,6 +46,7 @@ pub(crate) struct State {
     pub ivs: IvsState,
     pub secrets: SecretsState,
     pub faults: FaultSet,
+    pub quotas: QuotaSet,
     pub calls: CallLog,
 }
 
@@ -60,6 +62,7 @@ impl State {
             ivs: IvsState::default(),
             secrets: SecretsState::default(),
             faults: FaultSet::default(),
+            quotas: QuotaSet::default(),
             calls: CallLog::default(),
         }
     }

@@ -9,5 +9,6 @@ mod faults;
 mod hostile;
 mod iam;
 mod ivs;
+mod quotas;
 mod secrets_listing;
 mod secretsmanager;

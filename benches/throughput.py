@@ -4,7 +4,8 @@ user would pick instead, on the same emulator, in the same run.
 
     flock /tmp/rekeyd-bench.lock python3 benches/throughput.py \\
         [--n 1000 10000] [--runs 5 3] [--cli-n 150] [--cli-runs 2] [--concurrency 8] \\
-        [--contenders rekeyd,boto3,cli] [--missing-secrets] [--bin target/release/rekeyd] [--no-build]
+        [--contenders rekeyd,boto3,cli] [--missing-secrets] [--bin target/release/rekeyd]
+        [--emulator-bin PATH] [--no-build]
 
 Builds the release binary (unless --no-build), starts `rekeyd emulator` in its
 own process, and for each N seeds benches/fleet.py's mixed fleet (a third
@@ -215,9 +216,11 @@ def main():
     parser.add_argument("--missing-secrets", action="store_true",
                         help="start with no secrets (first rotation: CreateSecret)")
     parser.add_argument("--bin", default=os.path.join(REPO, "target/release/rekeyd"))
+    parser.add_argument("--emulator-bin", help="the emulator's binary (default: --bin)")
     parser.add_argument("--no-build", action="store_true")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
+    args.emulator_bin = os.path.abspath(args.emulator_bin or args.bin)
     contenders = [c for c in args.contenders.split(",") if c]
     if not set(contenders) <= {"rekeyd", "boto3", "cli"}:
         parser.error("--contenders: rekeyd, boto3, cli")
@@ -230,7 +233,7 @@ def main():
 
     results = collections.defaultdict(list)  # (contender, n) -> runs
     with tempfile.TemporaryDirectory(prefix="rekeyd-throughput-") as work:
-        with fleet.Emulator(args.bin, fleet.aws_env(work)) as emulator:
+        with fleet.Emulator(args.emulator_bin, fleet.aws_env(work)) as emulator:
             bench = Bench(args, work, emulator)
             for n in args.n:
                 policy, seed, rows = fleet_of(n, emulator.url, args.concurrency, args.missing_secrets)

@@ -1,51 +1,23 @@
-//! The one door every AWS call goes through: the service's rate limit, our
-//! retry policy, and a log line per retry.
+//! The one door every AWS call goes through: the service's sending rate
+//! (adapted to its throttling, under any configured rate limit), our retry
+//! policy, and a log line per retry.
 
 use std::future::Future;
-use std::sync::Mutex;
-use std::time::Duration;
 
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use tokio::time::Instant;
 use tracing::warn;
 
+use super::adaptive::AdaptiveLimiter;
 use super::retry::{RetryPolicy, classify, describe};
-
-/// Spaces calls to at most `rate` per second (no bursts beyond one).
-#[derive(Debug)]
-pub struct RateLimiter {
-    interval: Duration,
-    next_slot: Mutex<Instant>,
-}
-
-impl RateLimiter {
-    /// `per_second` must be positive (the policy validates it).
-    pub fn new(per_second: f64) -> Self {
-        RateLimiter {
-            interval: Duration::from_secs_f64(1.0 / per_second),
-            next_slot: Mutex::new(Instant::now()),
-        }
-    }
-
-    /// Waits for this caller's slot.
-    pub async fn acquire(&self) {
-        let slot = {
-            let mut next = self.next_slot.lock().expect("rate limiter lock");
-            let slot = (*next).max(Instant::now());
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-}
 
 /// One AWS service as rekeyd calls it.
 #[derive(Debug)]
 pub struct Gate {
     /// `iam`, `chime`, `ivs_realtime` or `secretsmanager` (as in the policy).
     pub service: &'static str,
-    limiter: Option<RateLimiter>,
+    limiter: AdaptiveLimiter,
 }
 
 /// An AWS call that failed for good.
@@ -73,11 +45,18 @@ impl<E: std::error::Error + 'static> CallError<E> {
 }
 
 impl Gate {
+    /// `rate_limit` (requests per second, from `[aws.rate_limits]`) is a ceiling:
+    /// below it the rate adapts to the service's throttling.
     pub fn new(service: &'static str, rate_limit: Option<f64>) -> Self {
         Gate {
             service,
-            limiter: rate_limit.map(RateLimiter::new),
+            limiter: AdaptiveLimiter::new(rate_limit),
         }
+    }
+
+    /// The rate calls are spaced at now, `None` when unlimited.
+    pub fn rate(&self) -> Option<f64> {
+        self.limiter.rate()
     }
 
     /// Runs `call` (a fresh request each time) until it succeeds, fails for
@@ -97,15 +76,22 @@ impl Gate {
         let mut attempts = 0;
         let mut unreachable_attempts = 0;
         loop {
-            if let Some(limiter) = &self.limiter {
-                limiter.acquire().await;
-            }
+            let sent_at = self.limiter.acquire().await;
             attempts += 1;
             let err = match call().await {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    self.limiter.succeeded(Instant::now());
+                    return Ok(value);
+                }
                 Err(err) => err,
             };
             let failure = classify(&err);
+            if failure.throttled {
+                self.limiter.throttled(sent_at, Instant::now());
+            } else if matches!(err, SdkError::ServiceError(_)) {
+                // The service answered (with another error): not a throttle.
+                self.limiter.succeeded(Instant::now());
+            }
             unreachable_attempts += u32::from(failure.unreachable);
             let delay = policy.backoff(attempts);
             let give_up = !failure.retryable
@@ -133,21 +119,5 @@ impl Gate {
             );
             tokio::time::sleep(delay).await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn rate_limiter_spaces_calls() {
-        let limiter = RateLimiter::new(10.0);
-        let start = Instant::now();
-        for _ in 0..5 {
-            limiter.acquire().await;
-        }
-        // The first call goes at once, the next four 100 ms apart.
-        assert_eq!(start.elapsed(), Duration::from_millis(400));
     }
 }

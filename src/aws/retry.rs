@@ -63,6 +63,9 @@ pub struct Failure {
     pub retryable: bool,
     /// The endpoint could not be reached: nothing was sent.
     pub unreachable: bool,
+    /// The service refused the call for its request rate (a throttling code or
+    /// HTTP 429): the sending rate should drop.
+    pub throttled: bool,
 }
 
 /// Service error codes worth another try (the SDK's standard list, plus
@@ -90,6 +93,20 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalServiceErrorException",
 ];
 
+/// The retryable codes that mean "too many requests": the sending rate drops
+/// (see [`super::adaptive`]).
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "ThrottledClientException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+];
+
 /// Classifies an SDK error.
 pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
     match err {
@@ -97,11 +114,13 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
             code: "construction".into(),
             retryable: false,
             unreachable: false,
+            throttled: false,
         },
         SdkError::TimeoutError(_) => Failure {
             code: "timeout".into(),
             retryable: true,
             unreachable: false,
+            throttled: false,
         },
         SdkError::DispatchFailure(failure) => {
             let connect = failure
@@ -117,12 +136,14 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
                 },
                 retryable: failure.is_io() || failure.is_timeout() || failure.is_other(),
                 unreachable: connect,
+                throttled: false,
             }
         }
         SdkError::ResponseError(_) => Failure {
             code: "response".into(),
             retryable: true,
             unreachable: false,
+            throttled: false,
         },
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
@@ -131,16 +152,22 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
                 .as_deref()
                 .is_some_and(|c| RETRYABLE_CODES.contains(&c))
                 || matches!(status, 429 | 500 | 502 | 503 | 504);
+            let throttled = status == 429
+                || code
+                    .as_deref()
+                    .is_some_and(|c| THROTTLING_CODES.contains(&c));
             Failure {
                 code: code.unwrap_or_else(|| format!("http_{status}")),
                 retryable,
                 unreachable: false,
+                throttled,
             }
         }
         _ => Failure {
             code: "unknown".into(),
             retryable: false,
             unreachable: false,
+            throttled: false,
         },
     }
 }

@@ -40,6 +40,7 @@ impl Aws {
     /// Loads the AWS configuration chain, then applies `[aws]` on top.
     pub async fn build(settings: &AwsSettings, overrides: AwsOverrides) -> Aws {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(super::https::client())
             // One retry policy for every service is ours (see `retry`).
             .retry_config(RetryConfig::disabled())
             .timeout_config(

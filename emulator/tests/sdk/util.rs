@@ -39,6 +39,13 @@ impl TestEnv {
             .await
             .expect("emulator binds 127.0.0.1:0");
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https(),
+            )
             .region(Region::new("us-east-1"))
             .endpoint_url(emulator.endpoint_url())
             .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))

@@ -59,6 +59,7 @@ pub(super) fn secrets_client(env: &TestEnv) -> aws_sdk_secretsmanager::Client {
     let (region, credentials) = aws_config(env);
     let config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(rekeyd::aws::https_client())
         .region(region)
         .endpoint_url(env.endpoint())
         .credentials_provider(credentials)
@@ -70,6 +71,7 @@ pub(super) fn iam_client(env: &TestEnv) -> aws_sdk_iam::Client {
     let (region, credentials) = aws_config(env);
     let config = aws_sdk_iam::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(rekeyd::aws::https_client())
         .region(region)
         .endpoint_url(env.endpoint())
         .credentials_provider(credentials)

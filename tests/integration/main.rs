@@ -17,4 +17,5 @@ mod plan;
 mod policy_cli;
 mod rotate;
 mod systemd_units;
+mod tls;
 mod util;

@@ -15,7 +15,9 @@ use tracing::{error, info, warn};
 use super::alarm::Alarm;
 use super::notify::Notifier;
 use super::slots::{Applied, Slots, Task};
-use super::startup::{note_retirement, read_last, recover, spawn_watchdog};
+use super::startup::{
+    note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
+};
 use super::timing::Last;
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
@@ -95,6 +97,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     for credential in &daemon.policy.credentials {
         note_retirement(&mut daemon.slots, &daemon.journal, credential);
     }
+    warn_unclaimed_retirements(&daemon.journal, &daemon.policy);
     for credential in &daemon.policy.credentials {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
     }
@@ -328,6 +331,7 @@ impl Daemon {
         for credential in new.credentials.iter().filter(|c| added.contains(&c.name)) {
             note_retirement(&mut self.slots, &self.journal, credential);
         }
+        warn_unclaimed_retirements(&self.journal, &new);
         let registry = metrics::registry();
         for name in &removed {
             registry.forget_credential(name.as_str());

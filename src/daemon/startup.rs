@@ -44,6 +44,34 @@ pub(super) fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName>
 /// How old an unclaimed journal entry must be before a daemon drops it.
 const STALE_ENTRY: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
+/// Warns about pending retirements that no credential of `policy` claims
+/// (its credential was removed from the policy, or its AWS scope changed):
+/// nobody will delete that old IAM credential, so an operator must.
+pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
+    let records = retiring::Retirements::of(journal);
+    for key in records.keys() {
+        if policy.credentials.iter().any(|c| journal.key(c) == key) {
+            continue;
+        }
+        match records.get(&key) {
+            Ok(Some(pending)) => warn!(
+                credential = %pending.credential,
+                user_name = %pending.user_name,
+                credential_id = %pending.credential_id,
+                delete_after = %pending.delete_after,
+                record = %journal.state_dir().join("retiring").join(format!("{key}.json")).display(),
+                "an old IAM credential awaits deletion, but no credential of this policy (in this AWS scope) claims it: \
+                 restore the credential to the policy, or delete the old one yourself \
+                 (aws iam delete-service-specific-credential) and remove the record"
+            ),
+            Ok(None) => {}
+            Err(err) => {
+                error!(error = %crate::commands::error_chain(&err), "pending retirement unreadable")
+            }
+        }
+    }
+}
+
 /// Puts a pending retirement recorded in the state directory on the
 /// credential's timeline.
 pub(super) fn note_retirement(slots: &mut Slots, journal: &Journal, credential: &Credential) {

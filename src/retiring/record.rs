@@ -129,6 +129,22 @@ impl Retirements {
         remove().map_err(|source| RecordError::Write { path, source })
     }
 
+    /// The keys of every pending retirement (none when the directory is missing).
+    pub fn keys(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                name.strip_suffix(".json").map(str::to_owned)
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
     fn path(&self, key: &str) -> PathBuf {
         // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
         self.dir.join(format!("{key}.json"))
@@ -175,6 +191,8 @@ mod tests {
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(leftovers, ["b.00.json"], "no temporary files left");
+        assert_eq!(reopened.keys(), ["b.00"]);
+        assert!(Retirements::at(&dir.path().join("none")).keys().is_empty());
     }
 
     #[test]

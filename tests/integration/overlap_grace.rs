@@ -253,3 +253,44 @@ async fn a_kill_between_the_store_and_the_retirement_still_retires_the_old_crede
     assert_eq!(held.len(), 1, "{held:?}\n{}", out.stderr);
     assert_eq!(held[0].0, stored_id(&env));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retirement_no_credential_claims_is_reported_not_forgotten() {
+    let env = TestEnv::new().await;
+    let policy = grace_policy(&env, "1h");
+    let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(records(&env).len(), 1);
+
+    // The credential leaves the policy while its old secret awaits deletion.
+    let without = env.write_policy(&format!(
+        "{}\n[defaults]\nevery = \"30d\"\n\n[[chime_bot]]\nname = \"support-bot\"\naccount_id = \"{}\"\nbot_id = \"{}\"\n",
+        env.aws_table(),
+        crate::util::ACCOUNT_ID,
+        crate::util::BOT_ID
+    ));
+    let daemon = env.spawn(&without, &["daemon"]);
+    let started = wait_until(Duration::from_secs(20), || {
+        env.version_count("rekeyd/support-bot") >= 1
+    })
+    .await;
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(15)).await;
+    assert!(started, "stderr:\n{}", out.stderr);
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    let warning = out
+        .stderr
+        .lines()
+        .find(|line| line.contains("no credential of this policy"))
+        .unwrap_or_else(|| panic!("no warning about the unclaimed retirement:\n{}", out.stderr));
+    assert!(
+        warning.contains(CREDENTIAL_ID) && warning.contains("sofia"),
+        "the warning names the old credential and its user: {warning}"
+    );
+    assert_eq!(
+        status_of(&env, CREDENTIAL_ID).as_deref(),
+        Some("Inactive"),
+        "an unclaimed old credential is left for the operator, not deleted"
+    );
+    assert_eq!(records(&env).len(), 1, "the record stays");
+}

@@ -15,6 +15,7 @@ mod moto;
 mod overlap_grace;
 mod plan;
 mod policy_cli;
+mod quota_smoke;
 mod rotate;
 mod systemd_units;
 mod tls;

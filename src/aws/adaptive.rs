@@ -6,9 +6,10 @@
 //! the rate calls were going at; answers that are not throttling let it climb back along a
 //! cubic curve (CUBIC, RFC 8312): quickly to just under the rate of the last cut, slowly
 //! around it, then faster again to probe for more. Only one cut is made per round: a throttle
-//! answering a call sent before the last cut says nothing new about the reduced rate. Calls
-//! are spaced evenly at the current rate, never bursting, which is what a token-bucket quota
-//! serves best. A configured rate limit is a ceiling the rate never exceeds.
+//! answering a call booked before the last cut (it may be sent after it, at the old spacing)
+//! says nothing new about the reduced rate. Calls are spaced evenly at the current rate,
+//! never bursting, which is what a token-bucket quota serves best. A configured rate limit
+//! is a ceiling the rate never exceeds.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -29,6 +30,10 @@ const WINDOW: Duration = Duration::from_secs(1);
 /// at (a service rekeyd calls rarely does not earn an unlimited rate).
 const MAX_OVER_MEASURED: f64 = 2.0;
 
+/// Which cut of the rate a call was booked after (see [`AdaptiveLimiter::throttled`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Round(u64);
+
 /// One service's sending rate. Cheap to share: every method takes `&self`.
 #[derive(Debug)]
 pub struct AdaptiveLimiter {
@@ -43,6 +48,8 @@ struct State {
     /// The rate at the last cut (CUBIC's W_max) and when the cut was made.
     last_max: f64,
     cut_at: Option<Instant>,
+    /// How many cuts were made: the round a call is booked in.
+    round: u64,
     /// The next free send time.
     next_slot: Instant,
     /// Recent send times, for the measured sending rate.
@@ -60,6 +67,7 @@ impl AdaptiveLimiter {
                 rate: None,
                 last_max: 0.0,
                 cut_at: None,
+                round: 0,
                 next_slot: Instant::now(),
                 sends: VecDeque::new(),
                 first_send: None,
@@ -85,16 +93,22 @@ impl AdaptiveLimiter {
         }
     }
 
-    /// Waits for this call's turn; returns when it may be sent (pass it to
+    /// Waits for this call's turn; returns the round it was booked in (pass it to
     /// [`AdaptiveLimiter::throttled`]).
-    pub async fn acquire(&self) -> Instant {
-        let slot = self.reserve(Instant::now());
-        tokio::time::sleep_until(slot).await;
-        slot
+    pub async fn acquire(&self) -> Round {
+        loop {
+            let (slot, round) = self.reserve(Instant::now());
+            tokio::time::sleep_until(slot).await;
+            // A slot booked at the spacing of before a cut is given up for one at the new
+            // spacing: otherwise every caller already waiting goes at the old rate.
+            if self.lock().round == round.0 {
+                return round;
+            }
+        }
     }
 
-    /// Books the next send time at or after `now`.
-    pub fn reserve(&self, now: Instant) -> Instant {
+    /// Books the next send time at or after `now`; the round it is booked in.
+    pub fn reserve(&self, now: Instant) -> (Instant, Round) {
         let rate = self.rate();
         let mut s = self.lock();
         let slot = match rate {
@@ -107,7 +121,7 @@ impl AdaptiveLimiter {
         };
         s.sends.push_back(slot);
         s.first_send.get_or_insert(slot);
-        slot
+        (slot, Round(s.round))
     }
 
     /// Requests per second sent over the last [`WINDOW`] (or since the first send, if later).
@@ -136,13 +150,14 @@ impl AdaptiveLimiter {
         s.rate = Some(capped.max(self.floor()));
     }
 
-    /// The service throttled a call sent at `sent_at`: cut the rate, once per round.
-    pub fn throttled(&self, sent_at: Instant, now: Instant) {
+    /// The service throttled a call booked in `round`: cut the rate, once per round.
+    pub fn throttled(&self, round: Round, now: Instant) {
         let floor = self.floor();
         let mut s = self.lock();
-        if s.cut_at.is_some_and(|cut| sent_at <= cut) {
+        if round.0 != s.round {
             return;
         }
+        s.round += 1;
         let measured = Self::measured(&mut s, now);
         let current = match s.rate {
             Some(rate) => rate.min(self.ceiling.unwrap_or(f64::INFINITY)),
@@ -151,6 +166,11 @@ impl AdaptiveLimiter {
         s.last_max = current.max(floor);
         s.rate = Some((BETA * s.last_max).max(floor));
         s.cut_at = Some(now);
+        let rate = s
+            .rate
+            .unwrap_or(floor)
+            .min(self.ceiling.unwrap_or(f64::INFINITY));
+        s.next_slot = now + Duration::from_secs_f64(1.0 / rate);
         tracing::debug!(
             rate = s.rate,
             last_max = s.last_max,
@@ -162,6 +182,8 @@ impl AdaptiveLimiter {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     /// A simulated service: a token bucket of `quota` requests/s with a burst of `quota`.
@@ -193,25 +215,44 @@ mod tests {
         }
     }
 
-    /// Sends calls back to back through `limiter` for `seconds` of (paused) time against a
-    /// quota; (served, throttled).
-    async fn saturate(limiter: &AdaptiveLimiter, quota: &mut Quota, seconds: u64) -> (u64, u64) {
+    /// `workers` callers send calls back to back through `limiter` for `seconds` of (paused)
+    /// time against a quota, each answer arriving `latency` after its send; (served,
+    /// throttled).
+    async fn saturate(
+        limiter: &Arc<AdaptiveLimiter>,
+        quota: &Arc<Mutex<Quota>>,
+        workers: usize,
+        seconds: u64,
+    ) -> (u64, u64) {
         let end = Instant::now() + Duration::from_secs(seconds);
-        let (mut served, mut throttled) = (0, 0);
-        while Instant::now() < end {
-            let sent = limiter.acquire().await;
-            // Never faster than one call per millisecond (rekeyd's own pace).
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            let now = Instant::now();
-            if quota.admit(sent) {
-                served += 1;
-                limiter.succeeded(now);
-            } else {
-                throttled += 1;
-                limiter.throttled(sent, now);
-            }
+        let mut tasks = Vec::new();
+        for _ in 0..workers {
+            let (limiter, quota) = (Arc::clone(limiter), Arc::clone(quota));
+            tasks.push(tokio::spawn(async move {
+                let (mut served, mut throttled) = (0, 0);
+                while Instant::now() < end {
+                    let round = limiter.acquire().await;
+                    let admitted = quota.lock().unwrap().admit(Instant::now());
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                    if admitted {
+                        served += 1;
+                        limiter.succeeded(Instant::now());
+                    } else {
+                        throttled += 1;
+                        limiter.throttled(round, Instant::now());
+                        // rekeyd's retry backoff before the next try.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+                (served, throttled)
+            }));
         }
-        (served, throttled)
+        let mut total = (0, 0);
+        for task in tasks {
+            let (served, throttled) = task.await.unwrap();
+            total = (total.0 + served, total.1 + throttled);
+        }
+        total
     }
 
     #[tokio::test(start_paused = true)]
@@ -240,21 +281,24 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn one_cut_per_round_of_throttles() {
         let limiter = AdaptiveLimiter::new(Some(100.0));
-        let sent: Vec<Instant> = futures_sent(&limiter, 10).await;
+        let sent = futures_sent(&limiter, 10).await;
+        // Booked before the cut, sent after it.
+        let (_, booked) = limiter.reserve(Instant::now());
         let now = Instant::now();
         limiter.throttled(sent[5], now);
         assert_eq!(limiter.rate(), Some(70.0));
-        // Throttles of calls sent before the cut change nothing more.
+        // Throttles of calls booked before the cut change nothing more.
         limiter.throttled(sent[6], now);
         limiter.throttled(sent[9], now);
+        limiter.throttled(booked, now + Duration::from_millis(10));
         assert_eq!(limiter.rate(), Some(70.0));
-        // A call sent after the cut being throttled cuts again.
+        // A call booked after the cut being throttled cuts again.
         let later = limiter.acquire().await;
         limiter.throttled(later, Instant::now());
         assert_eq!(limiter.rate(), Some(49.0));
     }
 
-    async fn futures_sent(limiter: &AdaptiveLimiter, n: usize) -> Vec<Instant> {
+    async fn futures_sent(limiter: &AdaptiveLimiter, n: usize) -> Vec<Round> {
         let mut sent = Vec::new();
         for _ in 0..n {
             sent.push(limiter.acquire().await);
@@ -264,23 +308,23 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_rate_climbs_back_after_a_cut_and_respects_the_ceiling() {
-        let limiter = AdaptiveLimiter::new(Some(40.0));
+        let limiter = Arc::new(AdaptiveLimiter::new(Some(40.0)));
         let sent = futures_sent(&limiter, 40).await;
         limiter.throttled(sent[39], Instant::now());
         assert_eq!(limiter.rate(), Some(28.0));
         // Calls keep succeeding: back to the ceiling within a few seconds, never above.
-        let mut quota = Quota::new(1000.0, Instant::now());
-        saturate(&limiter, &mut quota, 10).await;
+        let quota = Arc::new(Mutex::new(Quota::new(1000.0, Instant::now())));
+        saturate(&limiter, &quota, 1, 10).await;
         assert_eq!(limiter.rate(), Some(40.0));
     }
 
     #[tokio::test(start_paused = true)]
     async fn sustained_load_runs_close_to_the_quota_with_few_throttles() {
-        for quota_rate in [20.0, 50.0, 200.0] {
-            let limiter = AdaptiveLimiter::new(None);
-            let mut quota = Quota::new(quota_rate, Instant::now());
+        for (quota_rate, workers) in [(20.0, 1), (50.0, 8), (50.0, 32), (200.0, 8)] {
+            let limiter = Arc::new(AdaptiveLimiter::new(None));
+            let quota = Arc::new(Mutex::new(Quota::new(quota_rate, Instant::now())));
             let seconds = 200;
-            let (served, throttled) = saturate(&limiter, &mut quota, seconds).await;
+            let (served, throttled) = saturate(&limiter, &quota, workers, seconds).await;
             let utilisation = served as f64 / (quota_rate * seconds as f64);
             let throttled_share = throttled as f64 / (served + throttled) as f64;
             assert!(
@@ -297,9 +341,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn with_the_quota_as_ceiling_nothing_is_throttled() {
-        let limiter = AdaptiveLimiter::new(Some(50.0));
-        let mut quota = Quota::new(50.0, Instant::now());
-        let (served, throttled) = saturate(&limiter, &mut quota, 60).await;
+        let limiter = Arc::new(AdaptiveLimiter::new(Some(50.0)));
+        let quota = Arc::new(Mutex::new(Quota::new(50.0, Instant::now())));
+        let (served, throttled) = saturate(&limiter, &quota, 8, 60).await;
         assert_eq!(throttled, 0);
         assert!(served >= 50 * 60, "{served}");
     }
@@ -309,16 +353,16 @@ mod tests {
         let limiter = AdaptiveLimiter::new(Some(0.2));
         let now = Instant::now();
         for _ in 0..10 {
-            let sent = limiter.reserve(now);
-            limiter.throttled(sent, sent + Duration::from_secs(1));
+            let (sent, round) = limiter.reserve(now);
+            limiter.throttled(round, sent + Duration::from_secs(1));
         }
         assert_eq!(limiter.rate(), Some(0.2));
         let limiter = AdaptiveLimiter::new(None);
         let mut at = now;
         for _ in 0..50 {
-            let sent = limiter.reserve(at);
+            let (sent, round) = limiter.reserve(at);
             at = sent + Duration::from_secs(1);
-            limiter.throttled(sent, at);
+            limiter.throttled(round, at);
         }
         assert_eq!(limiter.rate(), Some(MIN_RATE));
     }

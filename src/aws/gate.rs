@@ -76,7 +76,7 @@ impl Gate {
         let mut attempts = 0;
         let mut unreachable_attempts = 0;
         loop {
-            let sent_at = self.limiter.acquire().await;
+            let round = self.limiter.acquire().await;
             attempts += 1;
             let err = match call().await {
                 Ok(value) => {
@@ -87,7 +87,7 @@ impl Gate {
             };
             let failure = classify(&err);
             if failure.throttled {
-                self.limiter.throttled(sent_at, Instant::now());
+                self.limiter.throttled(round, Instant::now());
             } else if matches!(err, SdkError::ServiceError(_)) {
                 // The service answered (with another error): not a throttle.
                 self.limiter.succeeded(Instant::now());

@@ -3,6 +3,7 @@
 
 mod audit;
 mod bench_scripts;
+mod bench_smoke;
 mod chaos;
 mod crash_safety;
 mod daemon;

@@ -157,7 +157,7 @@ async fn rotate_as(
     };
     // Durable before the provider is asked: a crash from here on leaves the
     // rotation in doubt for the next start.
-    journal.record(credential, &intent)?;
+    journal.record_async(credential, &intent).await?;
     let current = Current {
         stored_credential_id: stored_id.as_deref(),
         orphan_credential_id: earlier
@@ -188,7 +188,7 @@ async fn rotate_as(
             user_name: user_name.clone(),
             credential_id: credential_id.clone(),
         });
-        journal.record(credential, &intent)?;
+        journal.record_async(credential, &intent).await?;
     }
     info!(secret = %secret, "provider issued a new secret, storing it");
     let value = issued.record.to_secret_json();
@@ -214,7 +214,7 @@ async fn rotate_as(
             delete_after,
         });
     }
-    if let Err(err) = journal.clear(credential) {
+    if let Err(err) = journal.clear_async(credential).await {
         // Harmless: the next start rotates it once more.
         warn!(error = %err, "cannot clear the journal entry");
     }

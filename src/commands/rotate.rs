@@ -1,6 +1,6 @@
 //! `rekeyd rotate NAME... | --all [--dry-run]`: rotate now, one line each.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -111,8 +111,9 @@ fn report_in_doubt(journal: &Journal, policy: &Policy, chosen: &[Arc<Credential>
     for corrupt in journal.recover().corrupt {
         tracing::error!(entry = %corrupt, "unreadable journal entry");
     }
+    let chosen: HashSet<&str> = chosen.iter().map(|c| c.name.as_str()).collect();
     for credential in &policy.credentials {
-        if chosen.iter().any(|c| c.name == credential.name) {
+        if chosen.contains(credential.name.as_str()) {
             continue;
         }
         if let Some(intent) = journal.pending(credential) {

@@ -8,6 +8,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,8 @@ pub struct Journal {
     entries: PathBuf,
     locks: PathBuf,
     scope: String,
+    /// The fsyncs of `entries` itself, shared by concurrent rotations.
+    entries_sync: Arc<DirSync>,
 }
 
 /// Held while a credential rotates; released on drop (or process death).
@@ -134,6 +137,7 @@ impl Journal {
             entries: state_dir.join("in-flight"),
             locks: state_dir.join("locks"),
             scope: scope.to_owned(),
+            entries_sync: Arc::default(),
         })
     }
 
@@ -188,6 +192,7 @@ impl Journal {
             entries,
             locks,
             scope: scope.to_owned(),
+            entries_sync: Arc::default(),
         })
     }
 
@@ -253,22 +258,55 @@ impl Journal {
     }
 
     /// Records (or updates) an intent durably: written to a temporary file,
-    /// fsync'd, renamed into place, and the directory fsync'd. A crash at
-    /// any instant leaves either the old entry or the new one, never half.
+    /// fsync'd, renamed into place, and the directory fsync'd (one directory
+    /// fsync may serve several concurrent rotations, see [`DirSync`]). A
+    /// crash at any instant leaves either the old entry or the new one,
+    /// never half.
     pub fn record(&self, credential: &Credential, intent: &Intent) -> Result<(), JournalError> {
         let path = self.entry_path(&self.key(credential));
-        let write = || {
-            write_durably(
-                &path,
-                &serde_json::to_vec(intent).map_err(io::Error::other)?,
-            )
-        };
-        write().map_err(|source| JournalError::Write { path, source })
+        let bytes = serde_json::to_vec(intent).map_err(|err| JournalError::Write {
+            path: path.clone(),
+            source: io::Error::other(err),
+        })?;
+        self.write_entry(&path, &bytes)
+            .map_err(|source| JournalError::Write { path, source })
+    }
+
+    fn write_entry(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+        write_synced(path, bytes)?;
+        self.entries_sync.sync(&self.entries)
+    }
+
+    /// [`Journal::record`] on a blocking thread, for async callers: it
+    /// returns once the entry is durable, as `record` does, but the fsyncs
+    /// of concurrent rotations overlap (the filesystem commits them
+    /// together) instead of stalling one of the runtime's few worker
+    /// threads each.
+    pub async fn record_async(
+        &self,
+        credential: &Credential,
+        intent: &Intent,
+    ) -> Result<(), JournalError> {
+        let path = self.entry_path(&self.key(credential));
+        let bytes = serde_json::to_vec(intent).map_err(|err| JournalError::Write {
+            path: path.clone(),
+            source: io::Error::other(err),
+        })?;
+        let (journal, target) = (self.clone(), path.clone());
+        blocking(move || journal.write_entry(&target, &bytes))
+            .await
+            .map_err(|source| JournalError::Write { path, source })
     }
 
     /// The rotation of `credential` is settled: its secret is stored.
     pub fn clear(&self, credential: &Credential) -> Result<(), JournalError> {
         self.clear_key(&self.key(credential))
+    }
+
+    /// [`Journal::clear`] on a blocking thread, for async callers.
+    pub async fn clear_async(&self, credential: &Credential) -> Result<(), JournalError> {
+        let (journal, key) = (self.clone(), self.key(credential));
+        blocking(move || journal.clear_key(&key)).await
     }
 
     /// Removes the entry under `key` (as [`Recovered`] lists them).
@@ -280,7 +318,7 @@ impl Journal {
                 Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
                 Err(err) => return Err(err),
             }
-            File::open(&self.entries)?.sync_all()
+            self.entries_sync.sync(&self.entries)
         };
         remove().map_err(|source| JournalError::Write { path, source })
     }
@@ -295,6 +333,13 @@ impl Journal {
 /// leaves the old file or the new one, never half: a temporary file, fsync'd,
 /// renamed into place, and the directory fsync'd.
 pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_synced(path, bytes)?;
+    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// A temporary file beside `path`, fsync'd, renamed to `path`: the rename
+/// is durable once the directory is fsync'd.
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let temp = path.with_extension(format!("tmp.{}", std::process::id()));
     let mut file = OpenOptions::new()
         .create(true)
@@ -304,8 +349,73 @@ pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .open(&temp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
-    fs::rename(&temp, path)?;
-    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+    fs::rename(&temp, path)
+}
+
+/// Group commit of one directory's fsyncs. A caller whose rename or unlink
+/// in the directory is done waits for an fsync of the directory that
+/// started after that change; one fsync serves every caller waiting when it
+/// starts. So N concurrent rotations cost one directory fsync, not N, and
+/// each still returns only once its own change is durable.
+#[derive(Debug, Default)]
+pub(crate) struct DirSync {
+    state: Mutex<DirSyncState>,
+    finished: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct DirSyncState {
+    /// Changes announced so far (each caller's ticket).
+    announced: u64,
+    /// Every change up to this ticket is durable.
+    durable: u64,
+    /// An fsync is running.
+    running: bool,
+}
+
+impl DirSync {
+    /// Returns once every change made in `dir` before the call is durable.
+    pub(crate) fn sync(&self, dir: &Path) -> io::Result<()> {
+        let lock = || self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = lock();
+        state.announced += 1;
+        let ticket = state.announced;
+        loop {
+            if state.durable >= ticket {
+                return Ok(());
+            }
+            if !state.running {
+                // Lead: this fsync covers every change announced until now.
+                state.running = true;
+                let covers = state.announced;
+                drop(state);
+                let synced = File::open(dir).and_then(|d| d.sync_all());
+                state = lock();
+                state.running = false;
+                if synced.is_ok() {
+                    state.durable = state.durable.max(covers);
+                }
+                self.finished.notify_all();
+                // On failure the waiting callers lead a fsync of their own.
+                return synced;
+            }
+            state = self
+                .finished
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Runs `work` on tokio's blocking threads (inline outside a runtime).
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(work)
+            .await
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic())),
+        Err(_) => work(),
+    }
 }
 
 /// FNV-1a, 64 bits: a hash that stays the same across Rust releases.

@@ -110,3 +110,37 @@ fn a_held_lock_makes_others_busy_until_dropped() {
     drop(held);
     assert!(journal.lock(a).is_ok());
 }
+
+#[test]
+fn concurrent_directory_syncs_all_return_once_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let sync = Arc::new(DirSync::default());
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (sync, path) = (Arc::clone(&sync), dir.path().to_owned());
+            std::thread::spawn(move || {
+                write_synced(&path.join(format!("{i}.json")), b"{}").unwrap();
+                sync.sync(&path).unwrap();
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let state = sync.state.lock().unwrap();
+    assert_eq!((state.announced, state.durable), (16, 16));
+    assert!(!state.running);
+}
+
+#[tokio::test]
+async fn async_records_and_clears_match_the_blocking_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy();
+    let a = &policy.credentials[0];
+    let journal = Journal::open_at(dir.path(), "scope").unwrap();
+    journal.record_async(a, &intent("a")).await.unwrap();
+    assert_eq!(journal.pending(a), Some(intent("a")));
+    journal.clear_async(a).await.unwrap();
+    assert_eq!(journal.pending(a), None);
+    assert!(journal.recover().in_doubt.is_empty());
+}

@@ -214,7 +214,7 @@ async fn rotate_as(
             delete_after,
         });
     }
-    if let Err(err) = journal.clear_async(credential).await {
+    if let Err(err) = journal.clear(credential) {
         // Harmless: the next start rotates it once more.
         warn!(error = %err, "cannot clear the journal entry");
     }

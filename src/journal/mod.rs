@@ -303,24 +303,20 @@ impl Journal {
         self.clear_key(&self.key(credential))
     }
 
-    /// [`Journal::clear`] on a blocking thread, for async callers.
-    pub async fn clear_async(&self, credential: &Credential) -> Result<(), JournalError> {
-        let (journal, key) = (self.clone(), self.key(credential));
-        blocking(move || journal.clear_key(&key)).await
-    }
-
     /// Removes the entry under `key` (as [`Recovered`] lists them).
+    ///
+    /// The unlink is not fsync'd: nothing depends on a clear being durable.
+    /// A power loss (a process crash cannot) may bring the entry back, and
+    /// the rotation it names is then redone at the next start, exactly as
+    /// after a crash between the store and the clear, which recovery must
+    /// handle anyway. That saves one fsync per rotation.
     pub fn clear_key(&self, key: &str) -> Result<(), JournalError> {
         let path = self.entry_path(key);
-        let remove = || -> io::Result<()> {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
-                Err(err) => return Err(err),
-            }
-            self.entries_sync.sync(&self.entries)
-        };
-        remove().map_err(|source| JournalError::Write { path, source })
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(JournalError::Write { path, source }),
+        }
     }
 
     fn entry_path(&self, key: &str) -> PathBuf {

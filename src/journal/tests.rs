@@ -133,14 +133,14 @@ fn concurrent_directory_syncs_all_return_once_durable() {
 }
 
 #[tokio::test]
-async fn async_records_and_clears_match_the_blocking_ones() {
+async fn an_async_record_matches_the_blocking_one() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy();
     let a = &policy.credentials[0];
     let journal = Journal::open_at(dir.path(), "scope").unwrap();
     journal.record_async(a, &intent("a")).await.unwrap();
     assert_eq!(journal.pending(a), Some(intent("a")));
-    journal.clear_async(a).await.unwrap();
+    journal.clear(a).unwrap();
     assert_eq!(journal.pending(a), None);
     assert!(journal.recover().in_doubt.is_empty());
 }

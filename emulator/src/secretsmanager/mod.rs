@@ -6,6 +6,7 @@ mod ops;
 mod reads;
 
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 
 use crate::error::ApiError;
 
@@ -187,10 +188,12 @@ impl Secret {
     }
 }
 
-/// Every secret, in creation order.
+/// Every secret, in creation order, with an index by name (fleets of
+/// thousands are looked up on every call).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SecretsState {
     secrets: Vec<Secret>,
+    by_name: HashMap<String, usize>,
 }
 
 impl SecretsState {
@@ -206,7 +209,7 @@ impl SecretsState {
                     || s.arn.len() == secret_id.len() + 7 && s.arn.starts_with(secret_id)
             })
         } else {
-            self.secrets.iter().position(|s| s.name == secret_id)
+            self.by_name.get(secret_id).copied()
         }
     }
 
@@ -226,7 +229,7 @@ impl SecretsState {
 
     /// Adds a new secret without versions; fails when the name is taken.
     pub(crate) fn insert(&mut self, secret: Secret) -> Result<&mut Secret, ApiError> {
-        if let Some(existing) = self.secrets.iter().find(|s| s.name == secret.name) {
+        if let Some(existing) = self.position(&secret.name).map(|i| &self.secrets[i]) {
             return Err(if existing.deletion_date.is_some() {
                 ApiError::new(
                     400,
@@ -244,14 +247,18 @@ impl SecretsState {
                 )
             });
         }
+        let last = self.secrets.len();
+        self.by_name.insert(secret.name.clone(), last);
         self.secrets.push(secret);
-        let last = self.secrets.len() - 1;
         Ok(&mut self.secrets[last])
     }
 
     /// Removes a secret at once.
     pub(crate) fn remove(&mut self, arn: &str) {
         self.secrets.retain(|s| s.arn != arn);
+        self.by_name = (self.secrets.iter().enumerate())
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
     }
 }
 

@@ -63,6 +63,7 @@ def one_run(args, work):
             while b"READY=1" not in notify.recv(4096):
                 pass
             ready = time.monotonic() - started
+            notify.settimeout(None)
             # Keep reading notifications, as systemd does.
             threading.Thread(target=lambda: [notify.recv(4096) for _ in iter(int, 1)],
                              daemon=True).start()

@@ -164,7 +164,7 @@ pub fn retry_due(failures: u32, now: DateTime<Utc>) -> Due {
 /// The first cron time strictly after `after`, found in the schedule's zone.
 pub fn next_cron(cron: &CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
     let local = after.with_timezone(&cron.timezone);
-    cron.cron
+    cron.cron()
         .find_next_occurrence(&local, false)
         .map(|t| t.with_timezone(&Utc))
         // An expression that never fires again (e.g. Feb 30) is never due.
@@ -174,7 +174,7 @@ pub fn next_cron(cron: &CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
 /// The last cron time at or before `now`, if any.
 pub fn previous_cron(cron: &CronSchedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let local = now.with_timezone(&cron.timezone);
-    cron.cron
+    cron.cron()
         .find_previous_occurrence(&local, true)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -187,18 +187,10 @@ fn delta(duration: Duration) -> TimeDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use croner::parser::{CronParser, Seconds, Year};
 
     fn cron(expression: &str, zone: &str) -> Schedule {
-        let cron = CronParser::builder()
-            .seconds(Seconds::Required)
-            .year(Year::Disallowed)
-            .build()
-            .parse(expression)
-            .unwrap();
         Schedule::Cron(CronSchedule {
             expression: expression.into(),
-            cron,
             timezone: zone.parse().unwrap(),
         })
     }

@@ -20,7 +20,6 @@ fn policy(text: &str) -> Policy {
 fn cron(expression: &str, timezone: chrono_tz::Tz) -> Schedule {
     Schedule::Cron(CronSchedule {
         expression: expression.to_owned(),
-        cron: super::values::cron(expression).expect("valid cron"),
         timezone,
     })
 }

@@ -159,9 +159,8 @@ fn timed_schedule(
         }
         Val::Bad => None,
         Val::Set(Timing::Every(every), _) => Some(Schedule::Every(every)),
-        Val::Set(Timing::Cron { expression, cron }, _) => Some(Schedule::Cron(CronSchedule {
+        Val::Set(Timing::Cron { expression }, _) => Some(Schedule::Cron(CronSchedule {
             expression,
-            cron: *cron,
             timezone: timezone.clone().or_default(chrono_tz::UTC)?,
         })),
     }

@@ -12,9 +12,9 @@ use crate::policy::values;
 /// What rotates a credential on a timer: `schedule` and `every` are one key.
 #[derive(Debug, Clone)]
 pub(super) enum Timing {
+    /// A cron expression, checked (parsed again where it is evaluated).
     Cron {
         expression: String,
-        cron: Box<croner::Cron>,
     },
     Every(Duration),
 }
@@ -69,9 +69,8 @@ pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -
 /// Checks the inheritable keys of a credential table or of `[defaults]`.
 pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
     let schedule = t.check("schedule", &raw.schedule, |s| {
-        values::cron(s).map(|cron| Timing::Cron {
+        values::cron(s).map(|_| Timing::Cron {
             expression: s.clone(),
-            cron: Box::new(cron),
         })
     });
     let every = t.check("every", &raw.every, |e| {

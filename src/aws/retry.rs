@@ -68,33 +68,9 @@ pub struct Failure {
     pub throttled: bool,
 }
 
-/// Service error codes worth another try (the SDK's standard list, plus
-/// Chime's and IVS's throttling codes the SDK does not retry).
-const RETRYABLE_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "ThrottledClientException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "PriorRequestNotComplete",
-    "SlowDown",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "ServiceFailure",
-    "ServiceFailureException",
-    "InternalFailure",
-    "InternalServerException",
-    "InternalServiceError",
-    "InternalServiceErrorException",
-];
-
-/// The retryable codes that mean "too many requests": the sending rate drops
-/// (see [`super::adaptive`]).
+/// Service error codes that mean "too many requests": worth another try,
+/// and the sending rate drops (see [`super::adaptive`]). The SDK's standard
+/// list, plus Chime's and IVS's throttling codes the SDK does not retry.
 const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
@@ -105,6 +81,21 @@ const THROTTLING_CODES: &[&str] = &[
     "RequestThrottled",
     "RequestThrottledException",
     "SlowDown",
+];
+
+/// Other service error codes worth another try (transient failures).
+const TRANSIENT_CODES: &[&str] = &[
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServiceFailure",
+    "ServiceFailureException",
+    "InternalFailure",
+    "InternalServerException",
+    "InternalServiceError",
+    "InternalServiceErrorException",
 ];
 
 /// Classifies an SDK error.
@@ -148,14 +139,15 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let code = service.err().code().map(str::to_owned);
-            let retryable = code
-                .as_deref()
-                .is_some_and(|c| RETRYABLE_CODES.contains(&c))
-                || matches!(status, 429 | 500 | 502 | 503 | 504);
             let throttled = status == 429
                 || code
                     .as_deref()
                     .is_some_and(|c| THROTTLING_CODES.contains(&c));
+            let retryable = throttled
+                || code
+                    .as_deref()
+                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
+                || matches!(status, 500 | 502 | 503 | 504);
             Failure {
                 code: code.unwrap_or_else(|| format!("http_{status}")),
                 retryable,

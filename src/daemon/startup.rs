@@ -59,7 +59,7 @@ pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
                 user_name = %pending.user_name,
                 credential_id = %pending.credential_id,
                 delete_after = %pending.delete_after,
-                record = %journal.state_dir().join("retiring").join(format!("{key}.json")).display(),
+                record = %records.path(&key).display(),
                 "an old IAM credential awaits deletion, but no credential of this policy (in this AWS scope) claims it: \
                  restore the credential to the policy, or delete the old one yourself \
                  (aws iam delete-service-specific-credential) and remove the record"

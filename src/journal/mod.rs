@@ -263,13 +263,25 @@ impl Journal {
     /// crash at any instant leaves either the old entry or the new one,
     /// never half.
     pub fn record(&self, credential: &Credential, intent: &Intent) -> Result<(), JournalError> {
-        let path = self.entry_path(&self.key(credential));
-        let bytes = serde_json::to_vec(intent).map_err(|err| JournalError::Write {
-            path: path.clone(),
-            source: io::Error::other(err),
-        })?;
+        let (path, bytes) = self.entry(credential, intent)?;
         self.write_entry(&path, &bytes)
             .map_err(|source| JournalError::Write { path, source })
+    }
+
+    /// Where `credential`'s entry goes, and `intent` as its bytes.
+    fn entry(
+        &self,
+        credential: &Credential,
+        intent: &Intent,
+    ) -> Result<(PathBuf, Vec<u8>), JournalError> {
+        let path = self.entry_path(&self.key(credential));
+        match serde_json::to_vec(intent) {
+            Ok(bytes) => Ok((path, bytes)),
+            Err(err) => Err(JournalError::Write {
+                path,
+                source: io::Error::other(err),
+            }),
+        }
     }
 
     fn write_entry(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -287,11 +299,7 @@ impl Journal {
         credential: &Credential,
         intent: &Intent,
     ) -> Result<(), JournalError> {
-        let path = self.entry_path(&self.key(credential));
-        let bytes = serde_json::to_vec(intent).map_err(|err| JournalError::Write {
-            path: path.clone(),
-            source: io::Error::other(err),
-        })?;
+        let (path, bytes) = self.entry(credential, intent)?;
         let (journal, target) = (self.clone(), path.clone());
         blocking(move || journal.write_entry(&target, &bytes))
             .await

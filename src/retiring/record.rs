@@ -145,7 +145,8 @@ impl Retirements {
         keys
     }
 
-    fn path(&self, key: &str) -> PathBuf {
+    /// The file of the record under `key`.
+    pub fn path(&self, key: &str) -> PathBuf {
         // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
         self.dir.join(format!("{key}.json"))
     }

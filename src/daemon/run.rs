@@ -145,8 +145,8 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
 
 /// Hands memory freed after a burst back to the system. glibc keeps freed
 /// heap pages mapped; after parsing a 10,000-credential policy and reading
-/// every secret once, that is about half the daemon's resident memory for
-/// the rest of its life (BENCHMARKS.md, "Idle daemon").
+/// every secret once, that is about 2 MiB of the idle daemon's 38
+/// (BENCHMARKS.md, "Idle daemon").
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap memory; no preconditions.

@@ -33,6 +33,7 @@ import collections
 import json
 import os
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -147,7 +148,8 @@ class Bench:
 
     def command(self, contender, n, policy_path, rows_path):
         if contender == "rekeyd":
-            return [self.args.bin, "--config", policy_path, "-q", "rotate", "--all"]
+            return shlex.split(self.args.wrap) + [self.args.bin, "--config", policy_path, "-q",
+                                                  "rotate", "--all"]
         if contender == "boto3":
             return [sys.executable, os.path.join(BENCHES, "peers", "rotate_boto3.py"), rows_path,
                     "--concurrency", str(self.args.concurrency)]
@@ -219,6 +221,8 @@ def main():
     parser.add_argument("--bin", default=os.path.join(REPO, "target/release/rekeyd"))
     parser.add_argument("--emulator-bin", help="the emulator's binary (default: --bin)")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--wrap", default="",
+                        help="a command rekeyd runs under, e.g. 'perf record -g -o /tmp/p.data --'")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
     args.emulator_bin = os.path.abspath(args.emulator_bin or args.bin)

@@ -97,7 +97,14 @@ impl AdaptiveLimiter {
     /// [`AdaptiveLimiter::throttled`]).
     pub async fn acquire(&self) -> Round {
         loop {
-            let (slot, round) = self.reserve(Instant::now());
+            let now = Instant::now();
+            let (slot, round) = self.reserve(now);
+            if slot <= now {
+                // Unlimited, or the slot is free now. Never sleep for nothing: tokio rounds a
+                // deadline up to its next millisecond tick, so `sleep_until(now)` would add a
+                // millisecond or two to every call.
+                return round;
+            }
             tokio::time::sleep_until(slot).await;
             // A slot booked at the spacing of before a cut is given up for one at the new
             // spacing: otherwise every caller already waiting goes at the old rate.
@@ -276,6 +283,26 @@ mod tests {
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
         assert_eq!(limiter.rate(), None);
+    }
+
+    /// In real time, not paused: tokio rounds a timer up to its next millisecond tick, so a
+    /// limiter that "sleeps until now" adds a millisecond or two to every AWS call.
+    #[tokio::test]
+    async fn a_free_slot_is_taken_without_waiting_for_the_timer() {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let unlimited = AdaptiveLimiter::new(None);
+        for _ in 0..3 {
+            let acquire = std::pin::pin!(unlimited.acquire());
+            assert!(acquire.poll(&mut context).is_ready());
+        }
+        // Under a ceiling, the first call's slot is free.
+        let limited = AdaptiveLimiter::new(Some(10.0));
+        assert!(
+            std::pin::pin!(limited.acquire())
+                .poll(&mut context)
+                .is_ready()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -157,7 +157,9 @@ async fn rotate_as(
     };
     // Durable before the provider is asked: a crash from here on leaves the
     // rotation in doubt for the next start.
-    journal.record_async(credential, &intent).await?;
+    // Dropped without `clear` (an error below, or the rotation cut off), the
+    // intent stays in doubt.
+    let mut recorded = journal.record_async(credential, &intent).await?;
     let current = Current {
         stored_credential_id: stored_id.as_deref(),
         orphan_credential_id: earlier
@@ -188,7 +190,12 @@ async fn rotate_as(
             user_name: user_name.clone(),
             credential_id: credential_id.clone(),
         });
-        journal.record_async(credential, &intent).await?;
+        if let Err(err) = recorded.update(&intent).await {
+            // Storing the new secret matters more: its credential exists now.
+            // A crash before the store then leaves it unknown to the next
+            // start, which finds a second credential and says so.
+            error!(error = %err, "cannot journal the new IAM credential's id; storing its secret anyway");
+        }
     }
     info!(secret = %secret, "provider issued a new secret, storing it");
     let value = issued.record.to_secret_json();
@@ -214,7 +221,7 @@ async fn rotate_as(
             delete_after,
         });
     }
-    if let Err(err) = journal.clear(credential) {
+    if let Err(err) = recorded.clear() {
         // Harmless: the next start rotates it once more.
         warn!(error = %err, "cannot clear the journal entry");
     }

@@ -1,8 +1,15 @@
 //! The intent journal in the state directory: before a provider is asked for
-//! a new secret, an fsync'd record of the rotation (never the secret); removed
+//! a new secret, a durable record of the rotation (never the secret); cleared
 //! once the secret is stored. What is still there at the next start is in
 //! doubt and is rotated again at once. Also the per-credential lock that keeps
 //! two rekeyd processes from rotating one credential at the same time.
+//!
+//! Rotations in flight are recorded in this process's log (see [`live`]); a
+//! rotation that ends without its secret stored, and the log of a process that
+//! died, become per-credential entries, `in-flight/KEY.json`, which every
+//! process reads.
+
+mod live;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
@@ -15,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::policy::Credential;
+use live::LiveLog;
 
 /// Where the state directory is when neither the policy nor systemd says.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/rekeyd";
@@ -79,6 +87,19 @@ pub struct Journal {
     scope: String,
     /// The fsyncs of `entries` itself, shared by concurrent rotations.
     entries_sync: Arc<DirSync>,
+    /// This process's log of rotations in flight.
+    live: Arc<LiveLog>,
+}
+
+/// A rotation's durable intent, until [`Recorded::clear`]. Dropped without
+/// being cleared (the rotation failed or was cut off), the intent moves to
+/// the credential's entry file, where every process sees it in doubt.
+#[derive(Debug)]
+#[must_use = "dropping it leaves the rotation in doubt"]
+pub struct Recorded<'j> {
+    journal: &'j Journal,
+    key: String,
+    cleared: bool,
 }
 
 /// Held while a credential rotates; released on drop (or process death).
@@ -133,12 +154,7 @@ impl Journal {
             (None, None) if Path::new(DEFAULT_STATE_DIR).is_dir() => DEFAULT_STATE_DIR.into(),
             (None, None) => user_state_dir()?,
         };
-        state_dir.is_dir().then(|| Journal {
-            entries: state_dir.join("in-flight"),
-            locks: state_dir.join("locks"),
-            scope: scope.to_owned(),
-            entries_sync: Arc::default(),
-        })
+        state_dir.is_dir().then(|| Journal::at(&state_dir, scope))
     }
 
     /// The state directory this journal lives in.
@@ -188,17 +204,26 @@ impl Journal {
                 path: entries.clone(),
                 source,
             })?;
-        Ok(Journal {
+        Ok(Journal::at(state_dir, scope))
+    }
+
+    fn at(state_dir: &Path, scope: &str) -> Journal {
+        let entries = state_dir.join("in-flight");
+        Journal {
+            live: Arc::new(LiveLog::new(entries.clone())),
             entries,
-            locks,
+            locks: state_dir.join("locks"),
             scope: scope.to_owned(),
             entries_sync: Arc::default(),
-        })
+        }
     }
 
     /// Every rotation left in the journal by an earlier run.
     pub fn recover(&self) -> Recovered {
-        let mut recovered = Recovered::default();
+        let mut recovered = Recovered {
+            corrupt: self.absorb_dead_logs(),
+            ..Recovered::default()
+        };
         let Ok(dir) = fs::read_dir(&self.entries) else {
             return recovered;
         };
@@ -251,37 +276,100 @@ impl Journal {
         }
     }
 
-    /// The entry an earlier, interrupted rotation of `credential` left.
+    /// The intent an earlier, interrupted rotation of `credential` left: in
+    /// this process's log (a rotation cut off), in the log of a process that
+    /// died, or in its entry file.
     pub fn pending(&self, credential: &Credential) -> Option<Intent> {
-        let bytes = fs::read(self.entry_path(&self.key(credential))).ok()?;
+        let key = self.key(credential);
+        if let Some(intent) = self.live.live(&key) {
+            return Some(intent);
+        }
+        for corrupt in self.absorb_dead_logs() {
+            warn!(log = %corrupt, "unreadable lines in the intent log of a process that died");
+        }
+        let bytes = fs::read(self.entry_path(&key)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
-    /// Records (or updates) an intent durably: written to a temporary file,
-    /// fsync'd, renamed into place, and the directory fsync'd (one directory
-    /// fsync may serve several concurrent rotations, see [`DirSync`]). A
-    /// crash at any instant leaves either the old entry or the new one,
-    /// never half.
-    pub fn record(&self, credential: &Credential, intent: &Intent) -> Result<(), JournalError> {
-        let (path, bytes) = self.entry(credential, intent)?;
-        self.write_entry(&path, &bytes)
-            .map_err(|source| JournalError::Write { path, source })
-    }
-
-    /// Where `credential`'s entry goes, and `intent` as its bytes.
-    fn entry(
+    /// Records an intent durably, in this process's log, before the provider
+    /// is asked; blocks until it is on disk.
+    pub fn record(
         &self,
         credential: &Credential,
         intent: &Intent,
-    ) -> Result<(PathBuf, Vec<u8>), JournalError> {
-        let path = self.entry_path(&self.key(credential));
-        match serde_json::to_vec(intent) {
-            Ok(bytes) => Ok((path, bytes)),
-            Err(err) => Err(JournalError::Write {
-                path,
-                source: io::Error::other(err),
-            }),
+    ) -> Result<Recorded<'_>, JournalError> {
+        let key = self.key(credential);
+        self.live
+            .record_blocking(&key, intent)
+            .map_err(|source| self.write_error(source))?;
+        Ok(self.recorded(key))
+    }
+
+    /// [`Journal::record`] for async callers: it returns once the intent is
+    /// durable, and one `fdatasync` serves every rotation recording at the
+    /// same time (group commit).
+    pub async fn record_async(
+        &self,
+        credential: &Credential,
+        intent: &Intent,
+    ) -> Result<Recorded<'_>, JournalError> {
+        let key = self.key(credential);
+        self.live
+            .record(&key, intent)
+            .await
+            .map_err(|source| self.write_error(source))?;
+        Ok(self.recorded(key))
+    }
+
+    fn recorded(&self, key: String) -> Recorded<'_> {
+        Recorded {
+            journal: self,
+            key,
+            cleared: false,
         }
+    }
+
+    fn write_error(&self, source: io::Error) -> JournalError {
+        JournalError::Write {
+            path: self.entries.clone(),
+            source,
+        }
+    }
+
+    /// `credential`'s earlier rotation is settled: its secret is stored.
+    pub fn clear(&self, credential: &Credential) -> Result<(), JournalError> {
+        self.clear_key(&self.key(credential))
+    }
+
+    /// Clears the intent under `key` (as [`Recovered`] lists them): in this
+    /// process's log and in its entry file.
+    ///
+    /// Neither is fsync'd: nothing depends on a clear being durable. A power
+    /// loss (a process crash cannot) may bring the intent back, and the
+    /// rotation it names is then redone at the next start, exactly as after
+    /// a crash between the store and the clear, which recovery must handle
+    /// anyway.
+    pub fn clear_key(&self, key: &str) -> Result<(), JournalError> {
+        let path = self.entry_path(key);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(JournalError::Write { path, source }),
+        }
+        self.live
+            .clear(key)
+            .map_err(|source| self.write_error(source))
+    }
+
+    /// Moves this process's live intent of `key` to its entry file (durably),
+    /// where other processes see it.
+    fn hand_over(&self, key: &str) -> io::Result<()> {
+        if let Some(intent) = self.live.live(key) {
+            let bytes = serde_json::to_vec(&intent).map_err(io::Error::other)?;
+            self.write_entry(&self.entry_path(key), &bytes)?;
+            self.live.clear(key)?;
+        }
+        Ok(())
     }
 
     fn write_entry(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -289,47 +377,112 @@ impl Journal {
         self.entries_sync.sync(&self.entries)
     }
 
-    /// [`Journal::record`] on a blocking thread, for async callers: it
-    /// returns once the entry is durable, as `record` does, but the fsyncs
-    /// of concurrent rotations overlap (the filesystem commits them
-    /// together) instead of stalling one of the runtime's few worker
-    /// threads each.
-    pub async fn record_async(
-        &self,
-        credential: &Credential,
-        intent: &Intent,
-    ) -> Result<(), JournalError> {
-        let (path, bytes) = self.entry(credential, intent)?;
-        let (journal, target) = (self.clone(), path.clone());
-        blocking(move || journal.write_entry(&target, &bytes))
-            .await
-            .map_err(|source| JournalError::Write { path, source })
-    }
-
-    /// The rotation of `credential` is settled: its secret is stored.
-    pub fn clear(&self, credential: &Credential) -> Result<(), JournalError> {
-        self.clear_key(&self.key(credential))
-    }
-
-    /// Removes the entry under `key` (as [`Recovered`] lists them).
-    ///
-    /// The unlink is not fsync'd: nothing depends on a clear being durable.
-    /// A power loss (a process crash cannot) may bring the entry back, and
-    /// the rotation it names is then redone at the next start, exactly as
-    /// after a crash between the store and the clear, which recovery must
-    /// handle anyway. That saves one fsync per rotation.
-    pub fn clear_key(&self, key: &str) -> Result<(), JournalError> {
-        let path = self.entry_path(key);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(JournalError::Write { path, source }),
+    /// Turns the logs of processes that died into entry files; what could not
+    /// be read, described. Cheap when there are none: one directory listing.
+    fn absorb_dead_logs(&self) -> Vec<String> {
+        let mut corrupt = Vec::new();
+        let foreign = |dir: fs::ReadDir| -> Vec<PathBuf> {
+            dir.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "log") && !self.live.owns(p))
+                .collect()
+        };
+        let Ok(dir) = fs::read_dir(&self.entries) else {
+            return corrupt;
+        };
+        if foreign(dir).is_empty() {
+            return corrupt;
         }
+        // One absorber at a time: while it holds this, a log it has locked is
+        // one it is absorbing, and the others wait for its entries.
+        let absorbing = self.entries.join(".absorb.lock");
+        let guard = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&absorbing)
+            .and_then(|file| file.lock().map(|()| file));
+        if let Err(err) = guard {
+            corrupt.push(format!("{}: {err}", absorbing.display()));
+            return corrupt;
+        }
+        let Ok(dir) = fs::read_dir(&self.entries) else {
+            return corrupt;
+        };
+        for path in foreign(dir) {
+            if let Err(err) = self.absorb(&path, &mut corrupt) {
+                corrupt.push(format!("{}: {err}", path.display()));
+            }
+        }
+        corrupt
+    }
+
+    /// Absorbs the log at `path` if its process is dead: each live intent into
+    /// its entry file (unless that holds a later one), durably, then the log
+    /// is removed (or set aside as `*.corrupt` when part of it was unreadable).
+    fn absorb(&self, path: &Path, corrupt: &mut Vec<String>) -> io::Result<()> {
+        let Some((_held, dead)) = live::take_dead(path)? else {
+            return Ok(());
+        };
+        for (key, intent) in &dead.live {
+            let entry = self.entry_path(key);
+            let newer = fs::read(&entry)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Intent>(&bytes).ok())
+                .is_some_and(|held| held.started_at > intent.started_at);
+            if !newer {
+                let bytes = serde_json::to_vec(intent).map_err(io::Error::other)?;
+                write_synced(&entry, &bytes)?;
+            }
+        }
+        self.entries_sync.sync(&self.entries)?;
+        match dead.corrupt {
+            Some(what) => {
+                let aside = path.with_extension("corrupt");
+                fs::rename(path, &aside)?;
+                corrupt.push(format!("{what} (moved to {})", aside.display()));
+            }
+            None => fs::remove_file(path)?,
+        }
+        Ok(())
     }
 
     fn entry_path(&self, key: &str) -> PathBuf {
         // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
         self.entries.join(format!("{key}.json"))
+    }
+}
+
+impl Recorded<'_> {
+    /// Replaces the recorded intent (IAM: the new credential's id is known),
+    /// durably.
+    pub async fn update(&mut self, intent: &Intent) -> Result<(), JournalError> {
+        self.journal
+            .live
+            .record(&self.key, intent)
+            .await
+            .map_err(|source| self.journal.write_error(source))
+    }
+
+    /// The rotation is settled: its secret is stored.
+    pub fn clear(mut self) -> Result<(), JournalError> {
+        self.cleared = true;
+        self.journal.clear_key(&self.key)
+    }
+}
+
+impl Drop for Recorded<'_> {
+    fn drop(&mut self) {
+        if self.cleared {
+            return;
+        }
+        // Rare (a failed or cut-off rotation), so a blocking write is fine.
+        if let Err(err) = self.journal.hand_over(&self.key) {
+            // The intent stays in this process's log, which outlives the
+            // process when it holds one: the next start still finds it.
+            warn!(entry = %self.key, error = %err, "cannot move an in-doubt intent to its entry file");
+        }
     }
 }
 

@@ -143,15 +143,14 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     Ok(daemon.drain().await)
 }
 
-/// Hands memory freed after a burst back to the system. glibc keeps freed
-/// heap pages mapped; after parsing a 10,000-credential policy and reading
-/// every secret once, that is about 2 MiB of the idle daemon's 38
-/// (BENCHMARKS.md, "Idle daemon").
+/// Hands memory freed after a burst back to the system: mimalloc keeps this
+/// thread's freed pages until it collects (see `tune_allocator` in main.rs
+/// for the options that make it purge at once).
 fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap memory; no preconditions.
+    // SAFETY: mi_collect only frees and purges memory nothing uses; no
+    // preconditions.
     unsafe {
-        libc::malloc_trim(0);
+        libmimalloc_sys::mi_collect(true);
     }
 }
 

@@ -9,8 +9,9 @@ use rekeyd::exit::{self, UsageError};
 use rekeyd::policy::PolicyError;
 use rekeyd::{commands, logging};
 
-/// mimalloc: `rotate --all` spends about a third less CPU than on glibc's
-/// malloc (BENCHMARKS.md, "One-shot rotation throughput").
+/// mimalloc: the bundled emulator (`rekeyd emulator`, the same binary) spends
+/// less CPU than on glibc's malloc, and rekeyd itself no more (BENCHMARKS.md,
+/// "One-shot rotation throughput").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -54,10 +54,10 @@ struct State {
     live: HashMap<String, Intent>,
     /// Lines appended so far (each append's ticket)...
     appended: u64,
-    /// ...every one up to this is durable...
+    /// ...every one up to this is durable, except those in `lost`: the
+    /// tickets (from, to] of a log given up after a failed `fdatasync`.
     durable: u64,
-    /// ...and those up to this were lost to a failed `fdatasync`.
-    failed: u64,
+    lost: Vec<(u64, u64)>,
     failure: Option<String>,
     syncing: bool,
     /// Intents appended and not yet known durable (or failed).
@@ -116,9 +116,15 @@ impl LiveLog {
         let (ticket, _uncommitted) = self.append_intent(key, intent)?;
         let file = self.current_file()?;
         // Covers every line appended to the file before it, this one included.
-        file.sync_data()?;
+        let synced = file.sync_data();
         let mut state = self.lock();
-        state.durable = state.durable.max(ticket);
+        match synced {
+            Ok(()) => state.durable = state.durable.max(ticket),
+            Err(err) => {
+                state.give_up(&err);
+                return Err(err);
+            }
+        }
         state.live.insert(key.to_owned(), intent.clone());
         Ok(())
     }
@@ -192,11 +198,11 @@ impl LiveLog {
             committed.as_mut().enable();
             let file = {
                 let mut state = self.lock();
+                if state.is_lost(ticket) {
+                    return Err(io::Error::other(state.failure.clone().unwrap_or_default()));
+                }
                 if state.durable >= ticket {
                     return Ok(());
-                }
-                if state.failed >= ticket {
-                    return Err(io::Error::other(state.failure.clone().unwrap_or_default()));
                 }
                 if state.syncing {
                     None
@@ -232,13 +238,7 @@ impl LiveLog {
         state.syncs += 1;
         match synced {
             Ok(()) => state.durable = state.durable.max(covers),
-            Err(err) => {
-                state.failed = state.failed.max(covers);
-                state.failure = Some(format!("fdatasync of the intent log failed: {err}"));
-                if let Some(log) = state.file.take() {
-                    state.abandoned.push(log);
-                }
-            }
+            Err(err) => state.give_up(err),
         }
     }
 
@@ -288,6 +288,25 @@ impl Drop for LiveLog {
                 let _ = fs::remove_file(&log.path);
             }
         }
+    }
+}
+
+impl State {
+    /// After a failed `fdatasync`: every line appended to the log so far and
+    /// not known durable is lost (what the kernel kept of the unsynced pages
+    /// is unknown), and the log is given up; the next append starts a new one.
+    fn give_up(&mut self, err: &io::Error) {
+        self.lost.push((self.durable, self.appended));
+        self.failure = Some(format!("fdatasync of the intent log failed: {err}"));
+        if let Some(log) = self.file.take() {
+            self.abandoned.push(log);
+        }
+    }
+
+    fn is_lost(&self, ticket: u64) -> bool {
+        self.lost
+            .iter()
+            .any(|&(from, to)| from < ticket && ticket <= to)
     }
 }
 
@@ -421,6 +440,22 @@ mod tests {
         assert_eq!(dead.live["a"].rotation, "21");
         drop(log);
         assert!(path.exists(), "a log holding a live intent stays");
+    }
+
+    #[tokio::test]
+    async fn lines_of_a_log_whose_fdatasync_failed_never_count_as_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = LiveLog::new(dir.path().to_owned());
+        let (lost, _a) = log.append_intent("a", &intent("1")).unwrap();
+        let first = log.path().unwrap();
+        log.settle_sync(lost, &Err(io::Error::other("EIO")));
+        // A later line goes to a new log, and its fdatasync succeeds...
+        let (kept, _b) = log.append_intent("b", &intent("2")).unwrap();
+        assert_ne!(log.path().unwrap(), first);
+        log.commit(kept).await.unwrap();
+        // ...which says nothing of the line in the log given up.
+        let err = log.commit(lost).await.unwrap_err();
+        assert!(err.to_string().contains("EIO"), "{err}");
     }
 
     #[test]

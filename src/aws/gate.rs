@@ -48,9 +48,26 @@ impl Gate {
     /// `rate_limit` (requests per second, from `[aws.rate_limits]`) is a ceiling:
     /// below it the rate adapts to the service's throttling.
     pub fn new(service: &'static str, rate_limit: Option<f64>) -> Self {
-        Gate {
+        let gate = Gate {
             service,
             limiter: AdaptiveLimiter::new(rate_limit),
+        };
+        gate.report_rate();
+        gate
+    }
+
+    /// Publishes the current rate (`rekeyd_aws_send_rate`).
+    fn report_rate(&self) {
+        crate::metrics::registry().aws_send_rate(self.service, self.limiter.rate());
+    }
+
+    /// The limiter heard a success: the rate may have climbed (nothing to
+    /// report while unlimited, which keeps the fast path free of the
+    /// registry's lock).
+    fn succeeded(&self) {
+        self.limiter.succeeded(Instant::now());
+        if self.limiter.rate().is_some() {
+            self.report_rate();
         }
     }
 
@@ -80,7 +97,7 @@ impl Gate {
             attempts += 1;
             let err = match call().await {
                 Ok(value) => {
-                    self.limiter.succeeded(Instant::now());
+                    self.succeeded();
                     return Ok(value);
                 }
                 Err(err) => err,
@@ -88,9 +105,10 @@ impl Gate {
             let failure = classify(&err);
             if failure.throttled {
                 self.limiter.throttled(round, Instant::now());
+                self.report_rate();
             } else if matches!(err, SdkError::ServiceError(_)) {
                 // The service answered (with another error): not a throttle.
-                self.limiter.succeeded(Instant::now());
+                self.succeeded();
             }
             unreachable_attempts += u32::from(failure.unreachable);
             let delay = policy.backoff(attempts);

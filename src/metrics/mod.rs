@@ -34,6 +34,8 @@ struct Inner {
     durations: BTreeMap<String, Histogram>,
     /// (service, error code) → count.
     retries: BTreeMap<(String, String), u64>,
+    /// service → requests per second calls are spaced at (absent: unlimited).
+    send_rates: BTreeMap<String, f64>,
     credentials: BTreeMap<String, CredentialGauges>,
     scheduler_tick: Option<DateTime<Utc>>,
 }
@@ -85,6 +87,19 @@ impl Registry {
     /// An AWS call is being retried after failing with `code`.
     pub fn retry(&self, service: &str, code: &str) {
         self.with(|m| *m.retries.entry((service.into(), code.into())).or_default() += 1);
+    }
+
+    /// The rate calls to `service` are spaced at now (adapted to throttling,
+    /// under `[aws.rate_limits]`), `None` while unlimited.
+    pub fn aws_send_rate(&self, service: &str, rate: Option<f64>) {
+        self.with(|m| match rate {
+            Some(rate) => {
+                m.send_rates.insert(service.into(), rate);
+            }
+            None => {
+                m.send_rates.remove(service);
+            }
+        });
     }
 
     /// The credential is under the daemon's care (or its kind changed).

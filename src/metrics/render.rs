@@ -115,6 +115,20 @@ pub(super) fn render(m: &Inner) -> String {
     }
     header(
         &mut out,
+        "rekeyd_aws_send_rate",
+        "gauge",
+        "Requests per second rekeyd spaces its calls to an AWS service at: adapted to the service's throttling, never above [aws.rate_limits]; absent while unlimited.",
+    );
+    for (service, rate) in &m.send_rates {
+        line(
+            &mut out,
+            "rekeyd_aws_send_rate",
+            &[("service", service)],
+            *rate,
+        );
+    }
+    header(
+        &mut out,
         "rekeyd_scheduler_last_tick_timestamp_seconds",
         "gauge",
         "When the scheduler last proved alive (Unix time).",
@@ -176,7 +190,18 @@ mod tests {
         registry.retry("chime", "ThrottledClientException");
         registry.credential("bot\"1", "chime_bot");
         registry.rotated("bot\"1", "2026-11-23T10:00:00Z".parse().unwrap(), None);
+        registry.aws_send_rate("secretsmanager", Some(35.5));
+        registry.aws_send_rate("iam", Some(1.0));
+        registry.aws_send_rate("iam", None);
         let text = registry.render();
+        assert!(
+            text.contains("rekeyd_aws_send_rate{service=\"secretsmanager\"} 35.5\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("rekeyd_aws_send_rate{service=\"iam\""),
+            "unlimited again: {text}"
+        );
         assert!(
             text.contains("rekeyd_rotations_total{kind=\"chime_bot\",result=\"success\"} 1\n"),
             "{text}"

@@ -182,7 +182,7 @@ async fn metrics_are_valid_prometheus_text() {
     let env = TestEnv::new().await;
     let text = env.standard_policy("1h").replace(
         "[defaults]",
-        "[daemon]\nmetrics_listen = \"127.0.0.1:0\"\n\n[defaults]",
+        "[daemon]\nmetrics_listen = \"127.0.0.1:0\"\n\n[aws.rate_limits]\niam = 5\n\n[defaults]",
     );
     let policy = env.write_policy(&text);
     let mut command = crate::util::rekeyd_command(env.dir.path());
@@ -260,6 +260,17 @@ async fn metrics_are_valid_prometheus_text() {
         )
         .unwrap()
             > now
+    );
+
+    // A configured ceiling is the rate until a throttle cuts it; a service
+    // that never throttled and has no ceiling is unlimited: no sample.
+    assert_eq!(
+        value("rekeyd_aws_send_rate", &[("service", "iam")]),
+        Some(5.0)
+    );
+    assert_eq!(
+        value("rekeyd_aws_send_rate", &[("service", "secretsmanager")]),
+        None
     );
 
     let (status, body) = http_get(&addr, "/healthz").await;

@@ -137,6 +137,25 @@ pub struct EmulatorArgs {
     /// JSON file of resources to create at start (see the emulator's README).
     #[arg(long, value_name = "FILE")]
     pub seed: Option<PathBuf>,
+    /// Throttle a service (iam, chime, ivs-realtime, secretsmanager) or one
+    /// operation (chime:GetBot) above RATE requests per second, with bursts of
+    /// BURST (default: RATE), as AWS quotas do. Repeatable.
+    #[arg(long, value_name = "KEY=RATE[/BURST]", value_parser = parse_quota)]
+    pub quota: Vec<(String, rekeyd_emulator::Quota)>,
+}
+
+/// `KEY=RATE` or `KEY=RATE/BURST`; the emulator checks the key and values.
+fn parse_quota(text: &str) -> Result<(String, rekeyd_emulator::Quota), String> {
+    let usage = || format!("{text:?}: expected KEY=RATE or KEY=RATE/BURST, e.g. secretsmanager=50");
+    let (key, value) = text.split_once('=').ok_or_else(usage)?;
+    let number = |n: &str| n.trim().parse::<f64>().map_err(|_| usage());
+    let quota = match value.split_once('/') {
+        Some((rate, burst)) => {
+            rekeyd_emulator::Quota::per_second(number(rate)?).burst(number(burst)?)
+        }
+        None => rekeyd_emulator::Quota::per_second(number(value)?),
+    };
+    Ok((key.trim().to_owned(), quota))
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use rekeyd_emulator::Emulator;
 
 use crate::cli::EmulatorArgs;
+use crate::exit::UsageError;
 use crate::{exit, shutdown};
 
 pub async fn run(args: &EmulatorArgs) -> Result<ExitCode> {
@@ -19,6 +20,12 @@ pub async fn run(args: &EmulatorArgs) -> Result<ExitCode> {
         emulator
             .seed_from_json(&text)
             .map_err(|e| anyhow::anyhow!("bad seed file {}: {e}", seed.display()))?;
+    }
+    if !args.quota.is_empty() {
+        emulator
+            .controls()
+            .set_quotas(&args.quota.iter().cloned().collect())
+            .map_err(|e| UsageError(format!("--quota: {e}")))?;
     }
     // The address on stdout, alone on its line, for scripts and tests.
     println!("{}", emulator.endpoint_url());

@@ -63,3 +63,51 @@ async fn the_emulator_command_serves_seeded_resources_to_rotate() {
     let out = finish(child, Duration::from_secs(10)).await;
     assert_eq!(out.code(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quotas_set_on_the_command_line_are_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut emulator = rekeyd_command(dir.path());
+    emulator
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args([
+            "--quota",
+            "secretsmanager=50",
+            "--quota",
+            "chime:GetBot=5/1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = emulator.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let endpoint = read_until(&mut stdout, Duration::from_secs(20), |l| {
+        l.starts_with("http://127.0.0.1:")
+    })
+    .await
+    .expect("the emulator prints its URL")
+    .trim()
+    .to_owned();
+    let (status, body) =
+        http_get(endpoint.trim_start_matches("http://"), "/_emulator/quotas").await;
+    assert!(status.contains("200"), "{status}");
+    let quotas: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(quotas["secretsmanager"]["rate"], 50.0, "{body}");
+    assert_eq!(quotas["secretsmanager"]["burst"], 50.0, "{body}");
+    assert_eq!(quotas["chime:GetBot"]["rate"], 5.0, "{body}");
+    assert_eq!(quotas["chime:GetBot"]["burst"], 1.0, "{body}");
+    signal(&child, "TERM");
+    let out = finish(child, Duration::from_secs(10)).await;
+    assert_eq!(out.code(), 0);
+
+    for (bad, says) in [
+        ("secretsmanager=fast", "expected KEY=RATE"),
+        ("s3=5", "unknown service \"s3\""),
+        ("iam=0", "must be a positive"),
+    ] {
+        let mut emulator = rekeyd_command(dir.path());
+        emulator.args(["emulator", "--listen", "127.0.0.1:0", "--quota", bad]);
+        let out = run(emulator).await;
+        assert_eq!(out.code(), 2, "{bad}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{bad}: {}", out.stderr);
+    }
+}

@@ -17,21 +17,8 @@ async fn the_emulator_command_serves_seeded_resources_to_rotate() {
         format!(r#"{{"chime_bots": [{{"account_id": "{ACCOUNT_ID}", "bot_id": "{BOT_ID}"}}]}}"#),
     )
     .unwrap();
-    let mut emulator = rekeyd_command(dir.path());
-    emulator
-        .args(["emulator", "--listen", "127.0.0.1:0", "--seed"])
-        .arg(&seed)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = emulator.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let endpoint = read_until(&mut stdout, Duration::from_secs(20), |l| {
-        l.starts_with("http://127.0.0.1:")
-    })
-    .await
-    .expect("the emulator prints its URL")
-    .trim()
-    .to_owned();
+    let (child, endpoint) =
+        spawn_emulator(dir.path(), &["--seed".as_ref(), seed.as_os_str()]).await;
 
     let policy = dir.path().join("policy.toml");
     std::fs::write(
@@ -67,26 +54,14 @@ async fn the_emulator_command_serves_seeded_resources_to_rotate() {
 #[tokio::test(flavor = "multi_thread")]
 async fn quotas_set_on_the_command_line_are_in_force() {
     let dir = tempfile::tempdir().unwrap();
-    let mut emulator = rekeyd_command(dir.path());
-    emulator
-        .args(["emulator", "--listen", "127.0.0.1:0"])
-        .args([
-            "--quota",
-            "secretsmanager=50",
-            "--quota",
-            "chime:GetBot=5/1",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = emulator.spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let endpoint = read_until(&mut stdout, Duration::from_secs(20), |l| {
-        l.starts_with("http://127.0.0.1:")
-    })
-    .await
-    .expect("the emulator prints its URL")
-    .trim()
-    .to_owned();
+    let quotas = [
+        "--quota",
+        "secretsmanager=50",
+        "--quota",
+        "chime:GetBot=5/1",
+    ];
+    let quotas: Vec<&std::ffi::OsStr> = quotas.iter().map(|a| a.as_ref()).collect();
+    let (child, endpoint) = spawn_emulator(dir.path(), &quotas).await;
     let (status, body) =
         http_get(endpoint.trim_start_matches("http://"), "/_emulator/quotas").await;
     assert!(status.contains("200"), "{status}");
@@ -110,4 +85,27 @@ async fn quotas_set_on_the_command_line_are_in_force() {
         assert_eq!(out.code(), 2, "{bad}: {}", out.stderr);
         assert!(out.stderr.contains(says), "{bad}: {}", out.stderr);
     }
+}
+
+/// `rekeyd emulator --listen 127.0.0.1:0 ARGS...` and the URL it prints.
+async fn spawn_emulator(
+    dir: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+) -> (tokio::process::Child, String) {
+    let mut emulator = rekeyd_command(dir);
+    emulator
+        .args(["emulator", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = emulator.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let endpoint = read_until(&mut stdout, Duration::from_secs(20), |l| {
+        l.starts_with("http://127.0.0.1:")
+    })
+    .await
+    .expect("the emulator prints its URL")
+    .trim()
+    .to_owned();
+    (child, endpoint)
 }

@@ -161,7 +161,7 @@ impl LiveLog {
             .file
             .as_ref()
             .map(|log| Arc::clone(&log.file))
-            .ok_or_else(|| io::Error::other("the intent log was given up"))
+            .ok_or_else(given_up)
     }
 
     /// A new log, locked for this process's lifetime, its directory entry durable.
@@ -214,14 +214,12 @@ impl LiveLog {
                 }
             };
             match file {
-                Some((covers, Some(file))) => {
-                    let synced = super::blocking(move || file.sync_data()).await;
+                Some((covers, file)) => {
+                    let synced = match file {
+                        Some(file) => blocking(move || file.sync_data()).await,
+                        None => Err(given_up()),
+                    };
                     self.settle_sync(covers, &synced);
-                    self.committed.notify_waiters();
-                }
-                Some((covers, None)) => {
-                    let gone = Err(io::Error::other("the intent log was given up"));
-                    self.settle_sync(covers, &gone);
                     self.committed.notify_waiters();
                 }
                 None => committed.await,
@@ -307,6 +305,22 @@ impl State {
         self.lost
             .iter()
             .any(|&(from, to)| from < ticket && ticket <= to)
+    }
+}
+
+/// Why a line could not go to a log: none is open after a failed `fdatasync`.
+fn given_up() -> io::Error {
+    io::Error::other("the intent log was given up")
+}
+
+/// Runs `work` on tokio's blocking threads (inline outside a runtime).
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => runtime
+            .spawn_blocking(work)
+            .await
+            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic())),
+        Err(_) => work(),
     }
 }
 

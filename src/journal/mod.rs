@@ -15,7 +15,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -85,8 +85,6 @@ pub struct Journal {
     entries: PathBuf,
     locks: PathBuf,
     scope: String,
-    /// The fsyncs of `entries` itself, shared by concurrent rotations.
-    entries_sync: Arc<DirSync>,
     /// This process's log of rotations in flight.
     live: Arc<LiveLog>,
 }
@@ -214,7 +212,6 @@ impl Journal {
             entries,
             locks: state_dir.join("locks"),
             scope: scope.to_owned(),
-            entries_sync: Arc::default(),
         }
     }
 
@@ -287,8 +284,7 @@ impl Journal {
         for corrupt in self.absorb_dead_logs() {
             warn!(log = %corrupt, "unreadable lines in the intent log of a process that died");
         }
-        let bytes = fs::read(self.entry_path(&key)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        self.read_entry(&key)
     }
 
     /// Records an intent durably, in this process's log, before the provider
@@ -299,10 +295,8 @@ impl Journal {
         intent: &Intent,
     ) -> Result<Recorded<'_>, JournalError> {
         let key = self.key(credential);
-        self.live
-            .record_blocking(&key, intent)
-            .map_err(|source| self.write_error(source))?;
-        Ok(self.recorded(key))
+        let on_disk = self.live.record_blocking(&key, intent);
+        self.recorded(key, on_disk)
     }
 
     /// [`Journal::record`] for async callers: it returns once the intent is
@@ -314,19 +308,18 @@ impl Journal {
         intent: &Intent,
     ) -> Result<Recorded<'_>, JournalError> {
         let key = self.key(credential);
-        self.live
-            .record(&key, intent)
-            .await
-            .map_err(|source| self.write_error(source))?;
-        Ok(self.recorded(key))
+        let on_disk = self.live.record(&key, intent).await;
+        self.recorded(key, on_disk)
     }
 
-    fn recorded(&self, key: String) -> Recorded<'_> {
-        Recorded {
+    /// The guard of `key`'s intent, once `on_disk` says it was recorded.
+    fn recorded(&self, key: String, on_disk: io::Result<()>) -> Result<Recorded<'_>, JournalError> {
+        on_disk.map_err(|source| self.write_error(source))?;
+        Ok(Recorded {
             journal: self,
             key,
             cleared: false,
-        }
+        })
     }
 
     fn write_error(&self, source: io::Error) -> JournalError {
@@ -365,16 +358,24 @@ impl Journal {
     /// where other processes see it.
     fn hand_over(&self, key: &str) -> io::Result<()> {
         if let Some(intent) = self.live.live(key) {
-            let bytes = serde_json::to_vec(&intent).map_err(io::Error::other)?;
-            self.write_entry(&self.entry_path(key), &bytes)?;
+            self.write_entry(key, &intent)?;
+            sync_dir(&self.entries)?;
             self.live.clear(key)?;
         }
         Ok(())
     }
 
-    fn write_entry(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        write_synced(path, bytes)?;
-        self.entries_sync.sync(&self.entries)
+    /// The intent in the entry under `key`, if it holds a readable one.
+    fn read_entry(&self, key: &str) -> Option<Intent> {
+        let bytes = fs::read(self.entry_path(key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Writes `intent` as the entry under `key`; durable once the directory
+    /// is synced.
+    fn write_entry(&self, key: &str, intent: &Intent) -> io::Result<()> {
+        let bytes = serde_json::to_vec(intent).map_err(io::Error::other)?;
+        write_synced(&self.entry_path(key), &bytes)
     }
 
     /// Turns the logs of processes that died into entry files; what could not
@@ -426,17 +427,14 @@ impl Journal {
             return Ok(());
         };
         for (key, intent) in &dead.live {
-            let entry = self.entry_path(key);
-            let newer = fs::read(&entry)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Intent>(&bytes).ok())
+            let newer = self
+                .read_entry(key)
                 .is_some_and(|held| held.started_at > intent.started_at);
             if !newer {
-                let bytes = serde_json::to_vec(intent).map_err(io::Error::other)?;
-                write_synced(&entry, &bytes)?;
+                self.write_entry(key, intent)?;
             }
         }
-        self.entries_sync.sync(&self.entries)?;
+        sync_dir(&self.entries)?;
         match dead.corrupt {
             Some(what) => {
                 let aside = path.with_extension("corrupt");
@@ -491,7 +489,12 @@ impl Drop for Recorded<'_> {
 /// renamed into place, and the directory fsync'd.
 pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_synced(path, bytes)?;
-    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Makes the renames and unlinks done in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 /// A temporary file beside `path`, fsync'd, renamed to `path`: the rename
@@ -507,72 +510,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     fs::rename(&temp, path)
-}
-
-/// Group commit of one directory's fsyncs. A caller whose rename or unlink
-/// in the directory is done waits for an fsync of the directory that
-/// started after that change; one fsync serves every caller waiting when it
-/// starts. So N concurrent rotations cost one directory fsync, not N, and
-/// each still returns only once its own change is durable.
-#[derive(Debug, Default)]
-pub(crate) struct DirSync {
-    state: Mutex<DirSyncState>,
-    finished: Condvar,
-}
-
-#[derive(Debug, Default)]
-struct DirSyncState {
-    /// Changes announced so far (each caller's ticket).
-    announced: u64,
-    /// Every change up to this ticket is durable.
-    durable: u64,
-    /// An fsync is running.
-    running: bool,
-}
-
-impl DirSync {
-    /// Returns once every change made in `dir` before the call is durable.
-    pub(crate) fn sync(&self, dir: &Path) -> io::Result<()> {
-        let lock = || self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut state = lock();
-        state.announced += 1;
-        let ticket = state.announced;
-        loop {
-            if state.durable >= ticket {
-                return Ok(());
-            }
-            if !state.running {
-                // Lead: this fsync covers every change announced until now.
-                state.running = true;
-                let covers = state.announced;
-                drop(state);
-                let synced = File::open(dir).and_then(|d| d.sync_all());
-                state = lock();
-                state.running = false;
-                if synced.is_ok() {
-                    state.durable = state.durable.max(covers);
-                }
-                self.finished.notify_all();
-                // On failure the waiting callers lead a fsync of their own.
-                return synced;
-            }
-            state = self
-                .finished
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-}
-
-/// Runs `work` on tokio's blocking threads (inline outside a runtime).
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => runtime
-            .spawn_blocking(work)
-            .await
-            .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic())),
-        Err(_) => work(),
-    }
 }
 
 /// FNV-1a, 64 bits: a hash that stays the same across Rust releases.

@@ -140,27 +140,6 @@ fn a_held_lock_makes_others_busy_until_dropped() {
     assert!(journal.lock(a).is_ok());
 }
 
-#[test]
-fn concurrent_directory_syncs_all_return_once_durable() {
-    let dir = tempfile::tempdir().unwrap();
-    let sync = Arc::new(DirSync::default());
-    let threads: Vec<_> = (0..16)
-        .map(|i| {
-            let (sync, path) = (Arc::clone(&sync), dir.path().to_owned());
-            std::thread::spawn(move || {
-                write_synced(&path.join(format!("{i}.json")), b"{}").unwrap();
-                sync.sync(&path).unwrap();
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
-    let state = sync.state.lock().unwrap();
-    assert_eq!((state.announced, state.durable), (16, 16));
-    assert!(!state.running);
-}
-
 #[tokio::test]
 async fn an_async_record_matches_the_blocking_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -108,15 +108,16 @@ async fn rotate_all(
 
 /// Says which of the policy's in-doubt rotations this run does not redo.
 fn report_in_doubt(journal: &Journal, policy: &Policy, chosen: &[Arc<Credential>]) {
-    for corrupt in journal.recover().corrupt {
+    let recovered = journal.recover();
+    for corrupt in recovered.corrupt {
         tracing::error!(entry = %corrupt, "unreadable journal entry");
     }
     let chosen: HashSet<&str> = chosen.iter().map(|c| c.name.as_str()).collect();
-    for credential in &policy.credentials {
-        if chosen.contains(credential.name.as_str()) {
+    for (key, intent) in recovered.in_doubt {
+        let Some(credential) = journal.claimant(&policy.credentials, &key) else {
             continue;
-        }
-        if let Some(intent) = journal.pending(credential) {
+        };
+        if !chosen.contains(credential.name.as_str()) {
             tracing::warn!(
                 credential = %credential.name,
                 since = %intent.started_at,

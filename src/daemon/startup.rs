@@ -28,7 +28,7 @@ pub(super) fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName>
     }
     let mut in_doubt = Vec::new();
     for (key, intent) in recovered.in_doubt {
-        if let Some(credential) = policy.credentials.iter().find(|c| journal.key(c) == key) {
+        if let Some(credential) = journal.claimant(&policy.credentials, &key) {
             warn!(credential = %credential.name, since = %intent.started_at, "the last rotation is in doubt: rotating again now");
             in_doubt.push(credential.name.clone());
         } else if Utc::now() - intent.started_at > STALE_ENTRY {
@@ -50,7 +50,7 @@ const STALE_ENTRY: chrono::TimeDelta = chrono::TimeDelta::days(7);
 pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
     let records = retiring::Retirements::of(journal);
     for key in records.keys() {
-        if policy.credentials.iter().any(|c| journal.key(c) == key) {
+        if journal.claimant(&policy.credentials, &key).is_some() {
             continue;
         }
         match records.get(&key) {

@@ -180,6 +180,12 @@ impl Journal {
         format!("{}.{:016x}", credential.name, fnv1a(identity.as_bytes()))
     }
 
+    /// The credential among `credentials` whose entries and locks are keyed
+    /// `key` (none: another policy's or AWS scope's, or one removed).
+    pub fn claimant<'c>(&self, credentials: &'c [Credential], key: &str) -> Option<&'c Credential> {
+        credentials.iter().find(|c| self.key(c) == key)
+    }
+
     /// Opens (creating, mode 0700) the journal under `state_dir`.
     pub fn open_at(state_dir: &Path, scope: &str) -> Result<Journal, JournalError> {
         let entries = state_dir.join("in-flight");

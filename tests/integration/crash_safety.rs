@@ -59,6 +59,36 @@ async fn a_rotation_killed_before_storing_is_redone_at_the_next_start() {
     assert!(left.is_empty(), "cleared once stored: {left:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn rotating_one_credential_names_the_others_left_in_doubt() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&env.standard_policy("30d"));
+    env.emulator
+        .inject(FaultRule::delay("PutSecretValue", 10_000).times(1))
+        .unwrap();
+    env.emulator
+        .inject(FaultRule::delay("CreateSecret", 10_000).times(1))
+        .unwrap();
+    let seeded_token = env.bot_token();
+    let mut rotate = env.spawn(&policy, &["rotate", "support-bot"]);
+    let issued = wait_until(Duration::from_secs(15), || env.bot_token() != seeded_token).await;
+    assert!(issued, "the provider issued a new token");
+    rotate.kill().await.unwrap();
+    let _ = rotate.wait().await;
+
+    let other = env.rekeyd(&policy, &["rotate", "stage-host-bob"]).await;
+    assert_eq!(other.code(), 0, "stderr:\n{}", other.stderr);
+    let warning = other
+        .stderr
+        .lines()
+        .find(|l| l.contains("in doubt"))
+        .unwrap_or_else(|| panic!("no in-doubt warning:\n{}", other.stderr));
+    assert!(warning.contains("support-bot"), "{warning}");
+    assert!(!warning.contains("stage-host-bob"), "{warning}");
+    // Reported, not redone: only the named credential was rotated.
+    assert_eq!(env.version_count("rekeyd/support-bot"), 0);
+}
+
 /// The files of the journal (`STATE_DIR/in-flight`) naming credential `name`:
 /// a process's log, or an entry.
 fn journal_files_naming(env: &TestEnv, name: &str) -> Vec<std::path::PathBuf> {

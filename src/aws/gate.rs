@@ -71,11 +71,6 @@ impl Gate {
         }
     }
 
-    /// The rate calls are spaced at now, `None` when unlimited.
-    pub fn rate(&self) -> Option<f64> {
-        self.limiter.rate()
-    }
-
     /// Runs `call` (a fresh request each time) until it succeeds, fails for
     /// good, or `policy` says stop.
     pub async fn call<T, E, F, Fut>(

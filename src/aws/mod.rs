@@ -6,7 +6,6 @@ mod gate;
 mod https;
 mod retry;
 
-pub use adaptive::{AdaptiveLimiter, Round};
 pub use clients::{Aws, AwsOverrides};
 pub use gate::{CallError, Gate};
 pub use https::client as https_client;

@@ -139,15 +139,10 @@ pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Fai
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let code = service.err().code().map(str::to_owned);
-            let throttled = status == 429
-                || code
-                    .as_deref()
-                    .is_some_and(|c| THROTTLING_CODES.contains(&c));
-            let retryable = throttled
-                || code
-                    .as_deref()
-                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
-                || matches!(status, 500 | 502 | 503 | 504);
+            let listed = |codes: &[&str]| code.as_deref().is_some_and(|c| codes.contains(&c));
+            let throttled = status == 429 || listed(THROTTLING_CODES);
+            let retryable =
+                throttled || listed(TRANSIENT_CODES) || matches!(status, 500 | 502 | 503 | 504);
             Failure {
                 code: code.unwrap_or_else(|| format!("http_{status}")),
                 retryable,

@@ -43,7 +43,6 @@ impl Moto {
         let config = aws_sdk_secretsmanager::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(rekeyd::aws::https_client())
-            .http_client(rekeyd::aws::https_client())
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(Credentials::new(

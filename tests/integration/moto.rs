@@ -97,13 +97,7 @@ async fn rotations_land_in_motos_secrets_manager() {
     let client = moto.client();
 
     let first = env.rekeyd(&policy, &["rotate", "--all"]).await;
-    assert_eq!(
-        first.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        first.stdout,
-        first.stderr
-    );
+    first.assert_exit(0);
     let first_token = env.bot_token();
     let (current, previous) = current_and_previous(&client, "rekeyd/support-bot").await;
     assert_eq!(current["security_token"], first_token.as_str());

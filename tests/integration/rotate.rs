@@ -150,13 +150,7 @@ async fn throttling_on_every_provider_is_retried() {
     }
 
     let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
-    assert_eq!(
-        out.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_exit(0);
     env.assert_bot_stored();
     env.assert_iam_stored();
     let throttled = env
@@ -182,13 +176,7 @@ async fn secrets_manager_failing_the_first_writes_still_stores_one_version() {
         .unwrap();
 
     let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
-    assert_eq!(
-        out.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_exit(0);
     env.assert_bot_stored();
     for secret in STANDARD_SECRETS {
         assert_eq!(env.version_count(secret), 2, "{secret}");
@@ -208,13 +196,7 @@ async fn a_lost_provider_response_is_retried_and_the_valid_secret_stored() {
     let out = env
         .rekeyd(&policy, &["rotate", "support-bot", "codecommit-sofia"])
         .await;
-    assert_eq!(
-        out.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_exit(0);
     // The first answer was lost with its secret; what is stored is what works now.
     env.assert_bot_stored();
     env.assert_iam_stored();
@@ -233,13 +215,7 @@ async fn a_lost_secrets_manager_response_does_not_make_a_second_version() {
         .unwrap();
 
     let out = env.rekeyd(&policy, &["rotate", "support-bot"]).await;
-    assert_eq!(
-        out.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_exit(0);
     assert_eq!(env.version_count("rekeyd/support-bot"), 2);
     env.assert_bot_stored();
 }

@@ -111,13 +111,7 @@ async fn rotates_through_a_trusted_https_endpoint_and_refuses_an_untrusted_one()
 
     // Not trusted (the system's store has no test CA): nothing is rotated.
     let out = env.rekeyd(&policy, &["rotate", "--all"]).await;
-    assert_eq!(
-        out.code(),
-        1,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_exit(1);
     assert!(
         out.stderr.contains("certificate") || out.stdout.contains("certificate"),
         "the error names the certificate problem:\n{}\n{}",
@@ -131,13 +125,7 @@ async fn rotates_through_a_trusted_https_endpoint_and_refuses_an_untrusted_one()
     let out = env
         .rekeyd_env(&policy, &["rotate", "--all"], &[("SSL_CERT_FILE", ca)])
         .await;
-    assert_eq!(
-        out.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_exit(0);
     env.assert_bot_stored();
     env.assert_iam_stored();
     assert_eq!(env.version_count("rekeyd/stage-host-bob"), 1);

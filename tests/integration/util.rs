@@ -41,6 +41,18 @@ impl Output {
         self.status.code().unwrap_or(-1)
     }
 
+    /// Fails the test, showing both streams, unless the exit code is `code`.
+    #[track_caller]
+    pub fn assert_exit(&self, code: i32) {
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+    }
+
     /// The stdout line for credential `name` (`NAME: ...`).
     pub fn line_for(&self, name: &str) -> &str {
         let prefix = format!("{name}: ");

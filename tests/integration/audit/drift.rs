@@ -122,13 +122,7 @@ async fn check_online_names_what_is_missing() {
     let env = TestEnv::new().await;
     let policy = env.write_policy(&env.standard_policy("30d"));
     let out = env.rekeyd(&policy, &["check", "--online"]).await;
-    assert_eq!(
-        out.code(),
-        0,
-        "stdout:\n{}\nstderr:\n{}",
-        out.stdout,
-        out.stderr
-    );
+    out.assert_exit(0);
     for name in NAMES {
         let line = out.line_for(name);
         assert!(line.contains(": ok "), "{line}");

@@ -12,21 +12,7 @@ async fn a_rotation_killed_before_storing_is_redone_at_the_next_start() {
     let env = TestEnv::new().await;
     let full = env.standard_policy("30d");
     let policy = env.write_policy(full.split("[[iam_service_credential]]").next().unwrap());
-    // The provider answers at once; the store hangs long enough to kill us.
-    env.emulator
-        .inject(FaultRule::delay("CreateSecret", 10_000).times(1))
-        .unwrap();
-    env.emulator
-        .inject(FaultRule::delay("PutSecretValue", 10_000).times(1))
-        .unwrap();
-    let seeded_token = env.bot_token();
-    let mut rotate = env.spawn(&policy, &["rotate", "support-bot"]);
-    // The bot's token changes when the provider acts; the store then hangs.
-    let issued = wait_until(Duration::from_secs(15), || env.bot_token() != seeded_token).await;
-    assert!(issued, "the provider issued a new token");
-    let token_killed = env.bot_token();
-    rotate.kill().await.unwrap();
-    let _ = rotate.wait().await;
+    let token_killed = kill_bot_rotation_before_the_store(&env, &policy).await;
 
     // The journal (the killed process's log) holds the rotation, never the
     // secret.
@@ -63,18 +49,7 @@ async fn a_rotation_killed_before_storing_is_redone_at_the_next_start() {
 async fn rotating_one_credential_names_the_others_left_in_doubt() {
     let env = TestEnv::new().await;
     let policy = env.write_policy(&env.standard_policy("30d"));
-    env.emulator
-        .inject(FaultRule::delay("PutSecretValue", 10_000).times(1))
-        .unwrap();
-    env.emulator
-        .inject(FaultRule::delay("CreateSecret", 10_000).times(1))
-        .unwrap();
-    let seeded_token = env.bot_token();
-    let mut rotate = env.spawn(&policy, &["rotate", "support-bot"]);
-    let issued = wait_until(Duration::from_secs(15), || env.bot_token() != seeded_token).await;
-    assert!(issued, "the provider issued a new token");
-    rotate.kill().await.unwrap();
-    let _ = rotate.wait().await;
+    kill_bot_rotation_before_the_store(&env, &policy).await;
 
     let other = env.rekeyd(&policy, &["rotate", "stage-host-bob"]).await;
     assert_eq!(other.code(), 0, "stderr:\n{}", other.stderr);
@@ -87,6 +62,28 @@ async fn rotating_one_credential_names_the_others_left_in_doubt() {
     assert!(!warning.contains("stage-host-bob"), "{warning}");
     // Reported, not redone: only the named credential was rotated.
     assert_eq!(env.version_count("rekeyd/support-bot"), 0);
+}
+
+/// Runs `rotate support-bot` and kills it once the provider issued the new
+/// token, while the store hangs; returns that token (held only by the killed
+/// process).
+async fn kill_bot_rotation_before_the_store(env: &TestEnv, policy: &std::path::Path) -> String {
+    // The provider answers at once; the store hangs long enough to kill us.
+    env.emulator
+        .inject(FaultRule::delay("CreateSecret", 10_000).times(1))
+        .unwrap();
+    env.emulator
+        .inject(FaultRule::delay("PutSecretValue", 10_000).times(1))
+        .unwrap();
+    let seeded_token = env.bot_token();
+    let mut rotate = env.spawn(policy, &["rotate", "support-bot"]);
+    // The bot's token changes when the provider acts; the store then hangs.
+    let issued = wait_until(Duration::from_secs(15), || env.bot_token() != seeded_token).await;
+    assert!(issued, "the provider issued a new token");
+    let token_killed = env.bot_token();
+    rotate.kill().await.unwrap();
+    let _ = rotate.wait().await;
+    token_killed
 }
 
 /// The files of the journal (`STATE_DIR/in-flight`) naming credential `name`:

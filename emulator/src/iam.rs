@@ -12,7 +12,17 @@ pub(crate) const SUPPORTED_SERVICES: &[&str] = &[
     "codecommit.amazonaws.com",
     "cassandra.amazonaws.com",
     "bedrock.amazonaws.com",
+    "logs.amazonaws.com",
 ];
+
+/// Services whose credentials are API keys: IAM answers an alias and a
+/// secret (no user name, no password), and they may expire.
+pub(crate) const API_KEY_SERVICES: &[&str] = &["bedrock.amazonaws.com", "logs.amazonaws.com"];
+
+/// Whether IAM issues `service_name`'s credentials as API keys.
+pub(crate) fn issues_api_keys(service_name: &str) -> bool {
+    API_KEY_SERVICES.contains(&service_name)
+}
 
 /// Credentials one user may hold per service.
 const CREDENTIALS_PER_SERVICE: usize = 2;
@@ -26,17 +36,48 @@ pub(crate) struct IamUser {
     pub create_date: DateTime<Utc>,
 }
 
-/// One service-specific credential.
+/// One service-specific credential: a user name and password (CodeCommit,
+/// Keyspaces), or an API key's alias and secret (Bedrock, CloudWatch Logs).
 #[derive(Debug, Clone)]
 pub(crate) struct ServiceCredential {
     pub id: String,
     pub user_name: String,
     pub service_name: String,
+    /// Empty for API keys.
     pub service_user_name: String,
+    /// Empty for API keys.
     pub password: String,
+    /// API keys only: the public part, `USER-at-ACCOUNT`.
+    pub alias: Option<String>,
+    /// API keys only: the bearer secret.
+    pub secret: Option<String>,
+    /// `Active` or `Inactive`, as set; see [`ServiceCredential::status_at`].
     pub status: String,
     pub create_date: DateTime<Utc>,
+    /// API keys created with `CredentialAgeDays` only.
     pub expiration_date: Option<DateTime<Utc>>,
+}
+
+impl ServiceCredential {
+    /// The status IAM reports at `now`: `Expired` once the expiration date passed.
+    pub(crate) fn status_at(&self, now: DateTime<Utc>) -> &str {
+        match self.expiration_date {
+            Some(expiry) if expiry <= now => "Expired",
+            _ => &self.status,
+        }
+    }
+
+    /// A new secret (API keys) or password, as Reset issues it.
+    fn renew_secret(&mut self) {
+        if issues_api_keys(&self.service_name) {
+            self.secret = Some(random::api_key_secret(
+                &self.service_name,
+                self.alias.as_deref().unwrap_or_default(),
+            ));
+        } else {
+            self.password = random::service_password();
+        }
+    }
 }
 
 /// Every IAM user and credential.
@@ -140,6 +181,15 @@ impl IamState {
                 ),
             ));
         }
+        if age_days.is_some() && !issues_api_keys(service_name) {
+            return Err(ApiError::new(
+                400,
+                "InvalidInput",
+                format!(
+                    "CredentialAgeDays is only valid for Bedrock and CloudWatch Logs API keys, not {service_name}"
+                ),
+            ));
+        }
         let id = id.unwrap_or_else(random::credential_id);
         if self.credentials.iter().any(|c| c.id == id) {
             return Err(ApiError::new(
@@ -148,12 +198,24 @@ impl IamState {
                 format!("Service Specific Credential {id} already exists."),
             ));
         }
+        let generated_name = format!("{user_name}-at-{account}");
+        let api_key = issues_api_keys(service_name);
         let credential = ServiceCredential {
             id,
             user_name: user_name.to_string(),
             service_name: service_name.to_string(),
-            service_user_name: format!("{user_name}-at-{account}"),
-            password: random::service_password(),
+            service_user_name: if api_key {
+                String::new()
+            } else {
+                generated_name.clone()
+            },
+            password: if api_key {
+                String::new()
+            } else {
+                random::service_password()
+            },
+            secret: api_key.then(|| random::api_key_secret(service_name, &generated_name)),
+            alias: api_key.then_some(generated_name),
             status: "Active".to_string(),
             create_date: now,
             expiration_date: age_days.map(|d| now + Duration::days(i64::from(d))),
@@ -170,24 +232,55 @@ impl IamState {
             .ok_or_else(|| no_such_credential(id, user_name))
     }
 
-    /// Gives the credential a new password, keeping its id.
+    /// Gives the credential a new password (an API key a new secret),
+    /// keeping its id, alias, status and expiration date: AWS documents the
+    /// expiry as set at creation (`CredentialAgeDays` is a parameter of
+    /// Create only), and Reset as generating a new secret for the same key.
     pub(crate) fn reset(
         &mut self,
         user_name: &str,
         id: &str,
     ) -> Result<ServiceCredential, ApiError> {
         let credential = self.find_mut(user_name, id)?;
-        credential.password = random::service_password();
+        credential.renew_secret();
         Ok(credential.clone())
     }
 
-    pub(crate) fn set_password(
+    /// Seeding: sets the password, or an API key's secret.
+    pub(crate) fn set_secret(
         &mut self,
         user_name: &str,
         id: &str,
-        password: String,
+        value: String,
     ) -> Result<(), ApiError> {
-        self.find_mut(user_name, id)?.password = password;
+        let credential = self.find_mut(user_name, id)?;
+        if issues_api_keys(&credential.service_name) {
+            credential.secret = Some(value);
+        } else {
+            credential.password = value;
+        }
+        Ok(())
+    }
+
+    /// Seeding: sets the expiration date (an API key's only).
+    pub(crate) fn set_expiration_date(
+        &mut self,
+        user_name: &str,
+        id: &str,
+        expiration_date: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let credential = self.find_mut(user_name, id)?;
+        if !issues_api_keys(&credential.service_name) {
+            return Err(ApiError::new(
+                400,
+                "InvalidInput",
+                format!(
+                    "only Bedrock and CloudWatch Logs API keys expire, not {}",
+                    credential.service_name
+                ),
+            ));
+        }
+        credential.expiration_date = Some(expiration_date);
         Ok(())
     }
 
@@ -269,6 +362,38 @@ mod tests {
         assert_eq!(r.id, c.id);
         assert_ne!(r.password, c.password);
         assert_eq!(s.reset("other", &c.id).unwrap_err().code, "NoSuchEntity");
+    }
+
+    #[test]
+    fn api_keys_have_an_alias_and_a_secret_and_may_expire() {
+        let mut s = state_with("ana");
+        let now = Utc::now();
+        let key = s
+            .create_credential("ana", "bedrock.amazonaws.com", None, Some(90), "1", now)
+            .unwrap();
+        assert_eq!(key.alias.as_deref(), Some("ana-at-1"));
+        assert!(key.secret.as_deref().is_some_and(|k| k.starts_with("ABSK")));
+        assert_eq!(
+            (key.password.as_str(), key.service_user_name.as_str()),
+            ("", "")
+        );
+        assert_eq!(key.expiration_date, Some(now + Duration::days(90)));
+        assert_eq!(key.status_at(now), "Active");
+        assert_eq!(key.status_at(now + Duration::days(90)), "Expired");
+        let reset = s.reset("ana", &key.id).unwrap();
+        assert_ne!(reset.secret, key.secret);
+        assert_eq!(
+            (reset.alias, reset.expiration_date),
+            (key.alias, key.expiration_date)
+        );
+        let logs = s
+            .create_credential("ana", "logs.amazonaws.com", None, None, "1", now)
+            .unwrap();
+        assert!(logs.secret.is_some() && logs.expiration_date.is_none());
+        let err = s
+            .create_credential("ana", CC, None, Some(30), "1", now)
+            .unwrap_err();
+        assert_eq!((err.status, err.code), (400, "InvalidInput"));
     }
 
     #[test]

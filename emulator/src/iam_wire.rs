@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::error::ApiError;
 use crate::iam::{self, IamState, ServiceCredential};
 use crate::state::{Ctx, iso8601};
@@ -96,7 +98,7 @@ pub(crate) fn handle(
             let credential = iam.reset(user, id)?;
             ctx.mutated = true;
             Ok(render(action, request_id, |w| {
-                write_credential(w, &credential, true)
+                write_credential(w, &credential, true, ctx.now)
             }))
         }
         "CreateServiceSpecificCredential" => {
@@ -109,7 +111,7 @@ pub(crate) fn handle(
                 iam.create_credential(user, service, None, age, &ctx.account_id, ctx.now)?;
             ctx.mutated = true;
             Ok(render(action, request_id, |w| {
-                write_credential(w, &credential, true)
+                write_credential(w, &credential, true, ctx.now)
             }))
         }
         "DeleteServiceSpecificCredential" => {
@@ -136,7 +138,7 @@ pub(crate) fn handle(
             ctx.mutated = true;
             Ok(render_empty(action, request_id))
         }
-        "ListServiceSpecificCredentials" => list(iam, params, &caller, request_id),
+        "ListServiceSpecificCredentials" => list(iam, params, &caller, request_id, ctx.now),
         "GetUser" => {
             let name = params.user_name(128)?.unwrap_or(&caller);
             let user = iam.user(name)?;
@@ -168,6 +170,7 @@ fn list(
     params: &Params,
     caller: &str,
     request_id: &str,
+    now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
     let all_users = params
         .get("AllUsers")
@@ -194,7 +197,7 @@ fn list(
         w.start("ServiceSpecificCredentials");
         for credential in &page {
             w.start("member");
-            write_credential(w, credential, false);
+            write_credential(w, credential, false, now);
             w.end();
         }
         w.end();
@@ -205,21 +208,29 @@ fn list(
     }))
 }
 
-/// Writes the credential's members; the password only in full credentials (not metadata).
-fn write_credential(w: &mut XmlWriter, c: &ServiceCredential, full: bool) {
+/// Writes the credential's members in the model's order; the password or
+/// secret only in full credentials (not metadata). A password credential
+/// has a user name and password, an API key an alias and secret instead.
+fn write_credential(w: &mut XmlWriter, c: &ServiceCredential, full: bool, now: DateTime<Utc>) {
     if full {
         w.start("ServiceSpecificCredential");
     }
     w.text("CreateDate", &iso8601(c.create_date));
     w.opt_text("ExpirationDate", c.expiration_date.map(iso8601).as_deref());
     w.text("ServiceName", &c.service_name);
-    w.text("ServiceUserName", &c.service_user_name);
+    if c.alias.is_none() {
+        w.text("ServiceUserName", &c.service_user_name);
+        if full {
+            w.text("ServicePassword", &c.password);
+        }
+    }
+    w.opt_text("ServiceCredentialAlias", c.alias.as_deref());
     if full {
-        w.text("ServicePassword", &c.password);
+        w.opt_text("ServiceCredentialSecret", c.secret.as_deref());
     }
     w.text("ServiceSpecificCredentialId", &c.id);
     w.text("UserName", &c.user_name);
-    w.text("Status", &c.status);
+    w.text("Status", c.status_at(now));
     if full {
         w.end();
     }

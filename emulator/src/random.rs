@@ -31,6 +31,19 @@ pub(crate) fn service_password() -> String {
     STANDARD.encode(random_bytes(32))
 }
 
+/// An API key's secret: for Bedrock `ABSK` and the base64 of
+/// `ALIAS:RANDOM`, the shape of a Bedrock long-term API key; for other
+/// services the same without the prefix.
+pub(crate) fn api_key_secret(service_name: &str, alias: &str) -> String {
+    let body = format!("{alias}:{}", STANDARD.encode(random_bytes(32)));
+    let prefix = if service_name == "bedrock.amazonaws.com" {
+        "ABSK"
+    } else {
+        ""
+    };
+    format!("{prefix}{}", STANDARD.encode(body))
+}
+
 /// A random mixed-case alphanumeric string.
 pub(crate) fn alnum(len: usize) -> String {
     pick(ALNUM, len)

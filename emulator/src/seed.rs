@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -71,9 +71,12 @@ pub struct SeedIamCredential {
     /// Credential id; generated (`ACCA...`) when absent.
     #[serde(default)]
     pub credential_id: Option<String>,
-    /// Initial password; generated when absent.
+    /// Initial password (an API key's secret); generated when absent.
     #[serde(default)]
     pub service_password: Option<String>,
+    /// API keys (Bedrock, CloudWatch Logs) only: when the key expires; none when absent.
+    #[serde(default)]
+    pub expiration_date: Option<DateTime<Utc>>,
     /// `Active` (default) or `Inactive`.
     #[serde(default)]
     pub status: Option<String>,
@@ -232,11 +235,21 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
             .iam
             .create_credential(&user, service, c.credential_id.clone(), None, &account, now)
             .map_err(refused(item.clone()))?;
-        if let Some(password) = &c.service_password {
+        if let Some(secret) = &c.service_password {
             s.iam
-                .set_password(&user, &created.id, password.clone())
+                .set_secret(&user, &created.id, secret.clone())
                 .map_err(refused(item.clone()))?;
-            created.password = password.clone();
+            if created.secret.is_some() {
+                created.secret = Some(secret.clone());
+            } else {
+                created.password = secret.clone();
+            }
+        }
+        if let Some(expiry) = c.expiration_date {
+            s.iam
+                .set_expiration_date(&user, &created.id, expiry)
+                .map_err(refused(item.clone()))?;
+            created.expiration_date = Some(expiry);
         }
         if let Some(status) = &c.status {
             if !matches!(status.as_str(), "Active" | "Inactive") {

@@ -41,9 +41,18 @@ pub struct IamCredentialTruth {
     pub user_name: String,
     pub service_name: String,
     pub credential_id: String,
+    /// Empty for API keys (Bedrock, CloudWatch Logs).
     pub service_user_name: String,
+    /// Empty for API keys (Bedrock, CloudWatch Logs).
     pub service_password: String,
-    /// `Active` or `Inactive`.
+    /// API keys only: the public part.
+    #[serde(default)]
+    pub service_credential_alias: Option<String>,
+    /// API keys only: the bearer secret.
+    #[serde(default)]
+    pub service_credential_secret: Option<String>,
+    /// `Active` or `Inactive` as set (`Expired` is reported once
+    /// `expiration_date` has passed).
     pub status: String,
     pub create_date: DateTime<Utc>,
     pub expiration_date: Option<DateTime<Utc>>,
@@ -145,6 +154,8 @@ pub(crate) fn credential(c: &ServiceCredential) -> IamCredentialTruth {
         credential_id: c.id.clone(),
         service_user_name: c.service_user_name.clone(),
         service_password: c.password.clone(),
+        service_credential_alias: c.alias.clone(),
+        service_credential_secret: c.secret.clone(),
         status: c.status.clone(),
         create_date: c.create_date,
         expiration_date: c.expiration_date,

@@ -8,6 +8,7 @@ mod controls;
 mod faults;
 mod hostile;
 mod iam;
+mod iam_api_keys;
 mod ivs;
 mod quotas;
 mod secrets_listing;

@@ -32,17 +32,36 @@ pub struct ChimeBotRecord {
     pub rotated_at: DateTime<Utc>,
 }
 
+/// A user name and password (CodeCommit, Keyspaces), or an API key's alias
+/// and secret (Bedrock, CloudWatch Logs): whichever IAM issued.
 #[derive(Debug, Serialize)]
 pub struct IamServiceCredentialRecord {
     pub name: String,
     pub user_name: String,
     pub service_name: String,
-    pub service_user_name: String,
-    #[serde(serialize_with = "expose")]
-    pub service_password: SecretString,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_user_name: Option<String>,
+    #[serde(
+        serialize_with = "expose_some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub service_password: Option<SecretString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_credential_alias: Option<String>,
+    #[serde(
+        serialize_with = "expose_some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub service_credential_secret: Option<SecretString>,
     pub credential_id: String,
     #[serde(serialize_with = "rfc3339")]
     pub rotated_at: DateTime<Utc>,
+    /// API keys created with an age only.
+    #[serde(
+        serialize_with = "rfc3339_some",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expiration_date: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,11 +97,12 @@ impl SecretRecord {
         }
     }
 
-    /// When the secret stops working by itself (IVS tokens only).
+    /// When the secret stops working by itself (IVS tokens, expiring API keys).
     pub fn expires_at(&self) -> Option<DateTime<Utc>> {
         match self {
             SecretRecord::IvsParticipantToken(r) => Some(r.expiration_time),
-            _ => None,
+            SecretRecord::IamServiceCredential(r) => r.expiration_date,
+            SecretRecord::ChimeBot(_) => None,
         }
     }
 
@@ -105,6 +125,26 @@ fn expose<S: Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, 
     serializer.serialize_str(secret.expose_secret())
 }
 
+fn expose_some<S: Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => expose(secret, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn rfc3339_some<S: Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => rfc3339(time, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 fn rfc3339<S: Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format_time(*time))
 }
@@ -121,8 +161,12 @@ pub struct StoredRecord {
     pub kind: String,
     pub name: String,
     pub rotated_at: DateTime<Utc>,
+    /// IVS tokens.
     #[serde(default)]
     pub expiration_time: Option<DateTime<Utc>>,
+    /// Expiring IAM API keys.
+    #[serde(default)]
+    pub expiration_date: Option<DateTime<Utc>>,
     #[serde(default)]
     pub credential_id: Option<String>,
 }
@@ -131,6 +175,12 @@ impl StoredRecord {
     /// Parses a stored `SecretString`; `None` when it is not rekeyd's format.
     pub fn parse(value: &str) -> Option<StoredRecord> {
         serde_json::from_str(value).ok()
+    }
+
+    /// When the stored secret stops working by itself: an IVS token's
+    /// `expiration_time`, an API key's `expiration_date`.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        self.expiration_time.or(self.expiration_date)
     }
 
     /// Whether this version is one rekeyd wrote for `kind`/`name`.
@@ -184,6 +234,54 @@ mod tests {
         assert_eq!(value["kind"], "ivs_participant_token");
         assert_eq!(value["token"], "tok-123");
         assert_eq!(value["expiration_time"], "2026-11-23T12:00:00Z");
+    }
+
+    fn iam_record(api_key: bool) -> SecretRecord {
+        let (password, secret) = if api_key {
+            (None, Some(SecretString::from("ABSK-secret")))
+        } else {
+            (Some(SecretString::from("pw-123")), None)
+        };
+        SecretRecord::IamServiceCredential(IamServiceCredentialRecord {
+            name: "bedrock-app".into(),
+            user_name: "ana".into(),
+            service_name: "bedrock.amazonaws.com".into(),
+            service_user_name: (!api_key).then(|| "ana-at-1".into()),
+            service_password: password,
+            service_credential_alias: api_key.then(|| "ana-at-1".into()),
+            service_credential_secret: secret,
+            credential_id: "ACCAEXAMPLE123EXAMPLE".into(),
+            rotated_at: "2026-11-23T00:00:00Z".parse().unwrap(),
+            expiration_date: api_key.then(|| "2027-02-21T00:00:00Z".parse().unwrap()),
+        })
+    }
+
+    #[test]
+    fn iam_json_holds_whichever_secret_iam_issued() {
+        let key = iam_record(true);
+        let json: serde_json::Value =
+            serde_json::from_str(key.to_secret_json().expose_secret()).unwrap();
+        assert_eq!(json["service_credential_alias"], "ana-at-1");
+        assert_eq!(json["service_credential_secret"], "ABSK-secret");
+        assert_eq!(json["expiration_date"], "2027-02-21T00:00:00Z");
+        assert!(json.get("service_password").is_none(), "{json}");
+        assert!(json.get("service_user_name").is_none(), "{json}");
+        let stored = StoredRecord::parse(key.to_secret_json().expose_secret()).unwrap();
+        assert_eq!(stored.expires_at(), key.expires_at());
+        assert!(!format!("{key:?}").contains("ABSK-secret"));
+
+        let password = iam_record(false);
+        let json: serde_json::Value =
+            serde_json::from_str(password.to_secret_json().expose_secret()).unwrap();
+        assert_eq!(json["service_password"], "pw-123");
+        assert_eq!(json["service_user_name"], "ana-at-1");
+        for absent in [
+            "service_credential_alias",
+            "service_credential_secret",
+            "expiration_date",
+        ] {
+            assert!(json.get(absent).is_none(), "{absent} in {json}");
+        }
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub struct IamCredentialState {
     pub id: String,
     pub service_name: String,
     pub active: bool,
+    /// IAM reports it `Expired` (an API key past its expiration date).
+    pub expired: bool,
     pub expires_at: Option<DateTime<Utc>>,
 }
 
@@ -206,6 +208,7 @@ async fn list_credentials(aws: &Aws, user_name: Option<&str>) -> Result<Found, P
                 .into_iter()
                 .map(|c| IamCredentialState {
                     active: c.status == StatusType::Active,
+                    expired: c.status == StatusType::Expired,
                     expires_at: c
                         .expiration_date
                         .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),

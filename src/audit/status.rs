@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::daemon::timing;
-use crate::policy::{Credential, Schedule};
+use crate::policy::{Credential, CredentialName, IamServiceCredential, Schedule, Target};
 use crate::record::{StoredRecord, format_time};
 
 /// An audit status (SPEC.md, "Audit statuses", plus `drift` and `unmanaged`).
@@ -111,6 +111,8 @@ pub enum ProviderView {
     Fine,
     /// Gone, disabled or inactive: the one-line reason.
     Drift(String),
+    /// It reports the stored credential expired (an IAM API key).
+    Expired(String),
     /// The provider could not be asked: the one-line reason.
     Unreachable(String),
 }
@@ -152,8 +154,8 @@ pub fn assess(
         SecretView::Rekeyd(record) => record,
     };
     let last = record.rotated_at;
-    let expires_at = record.expiration_time;
-    let next_due = scheduled_after(&credential.schedule, last, expires_at);
+    let expires_at = record.expires_at();
+    let next_due = scheduled_after(credential, last, expires_at);
     let done = |status, detail| Assessment {
         status,
         last_rotated: Some(last),
@@ -163,6 +165,7 @@ pub fn assess(
     };
     match provider {
         ProviderView::Drift(why) => return done(Status::Drift, why.clone()),
+        ProviderView::Expired(why) => return done(Status::Expired, why.clone()),
         ProviderView::Unreachable(why) => return done(Status::Error, why.clone()),
         ProviderView::NotChecked | ProviderView::Fine => {}
     }
@@ -196,6 +199,11 @@ pub fn assess(
                 ),
             );
         }
+    } else if let (Target::IamServiceCredential(iam), Some(expiry)) =
+        (&credential.target, expires_at)
+        && let Some(finding) = key_expiry(iam, name, last, expiry, now)
+    {
+        return done(finding.0, finding.1);
     } else if let Some(due) = next_due
         && plus(plus(due, credential.jitter), grace) < now
     {
@@ -231,18 +239,64 @@ pub fn assess(
     done(Status::Ok, detail)
 }
 
+/// An IAM API key's stored expiry: `expired` once passed, `expiring` within
+/// `refresh_before` of it; `None` otherwise.
+fn key_expiry(
+    iam: &IamServiceCredential,
+    name: &CredentialName,
+    rotated_at: DateTime<Utc>,
+    expiry: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<(Status, String)> {
+    let remedy = if iam.renews_expiry() {
+        format!("check that the daemon runs, or run `rekeyd rotate {name}`")
+    } else {
+        "strategy = \"reset\" keeps a key's expiry: rotate with strategy = \"overlap\" (and credential_age_days) to replace the key before it expires".to_owned()
+    };
+    if expiry <= now {
+        return Some((
+            Status::Expired,
+            format!(
+                "the stored key expired at {}; {remedy}",
+                format_time(expiry)
+            ),
+        ));
+    }
+    let lifetime = (expiry - rotated_at).to_std().unwrap_or_default();
+    let lead = iam.refresh_before.of(lifetime);
+    (expiry.checked_sub_signed(delta(lead)).unwrap_or(expiry) <= now).then(|| {
+        (
+            Status::Expiring,
+            format!(
+                "the stored key expires at {}, within refresh_before ({}) and not yet replaced; {remedy}",
+                format_time(expiry),
+                iam.refresh_before
+            ),
+        )
+    })
+}
+
 /// The first scheduled rotation after one at `rotated_at` (without jitter):
-/// the next cron time, `rotated_at + every`, or (IVS) expiry minus
-/// `refresh_before`. `None` when the schedule never fires again.
+/// the next cron time, `rotated_at + every`, or (IVS tokens, expiring keys)
+/// expiry minus `refresh_before`. `None` when the schedule never fires again.
 pub fn scheduled_after(
-    schedule: &Schedule,
+    credential: &Credential,
     rotated_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
 ) -> Option<DateTime<Utc>> {
+    let schedule = &credential.schedule;
     let at = match schedule {
         Schedule::Cron(cron) => timing::next_cron(cron, rotated_at),
         Schedule::BeforeExpiry { .. } if expires_at.is_none() => return None,
         _ => timing::regular(schedule, rotated_at, expires_at, rotated_at).at,
+    };
+    let last = timing::Last::Rotated {
+        at: rotated_at,
+        expires_at,
+    };
+    let at = match timing::key_refresh_point(credential, last) {
+        Some(point) => at.min(point),
+        None => at,
     };
     (at != DateTime::<Utc>::MAX_UTC).then_some(at)
 }

@@ -42,7 +42,9 @@ fn stored(kind: &str, name: &str, rotated_at: &str, expires: Option<&str>) -> Se
         kind: kind.into(),
         name: name.into(),
         rotated_at: t(rotated_at),
-        expiration_time: expires.map(t),
+        // IVS tokens store `expiration_time`, API keys `expiration_date`.
+        expiration_time: expires.filter(|_| kind != "iam_service_credential").map(t),
+        expiration_date: expires.filter(|_| kind == "iam_service_credential").map(t),
         credential_id: None,
     })
 }
@@ -156,7 +158,7 @@ fn cron_counts_in_the_credentials_time_zone() {
     // 03:30 Berlin in November is 02:30 UTC.
     let secret = stored("chime_bot", "bot", "2026-11-22T02:30:00Z", None);
     assert_eq!(
-        scheduled_after(&bot.schedule, t("2026-11-22T02:30:00Z"), None),
+        scheduled_after(&bot, t("2026-11-22T02:30:00Z"), None),
         Some(t("2026-11-23T02:30:00Z"))
     );
     assert_eq!(status_at(&bot, &secret, "2026-11-23T02:44:00Z"), Status::Ok);
@@ -245,10 +247,102 @@ fn provider_findings_win_over_the_schedule() {
 #[test]
 fn a_cron_that_never_fires_again_is_never_due() {
     let bot = chime("schedule = \"0 0 0 30 2 *\"");
-    assert_eq!(
-        scheduled_after(&bot.schedule, t("2026-01-01T00:00:00Z"), None),
-        None
-    );
+    assert_eq!(scheduled_after(&bot, t("2026-01-01T00:00:00Z"), None), None);
     let secret = stored("chime_bot", "bot", "2026-01-01T00:00:00Z", None);
     assert_eq!(status_at(&bot, &secret, "2030-01-01T00:00:00Z"), Status::Ok);
+}
+
+fn bedrock_key(strategy_and_more: &str) -> Credential {
+    credential(&format!(
+        "[[iam_service_credential]]\nname = \"key\"\ncredential_id = \"ACCAEXAMPLE123EXAMPLE\"\nevery = \"180d\"\n{strategy_and_more}\n"
+    ))
+}
+
+#[test]
+fn api_keys_are_ok_then_expiring_then_expired() {
+    // 90-day keys, rotated 33% of their lifetime ahead (the default).
+    let key = bedrock_key("strategy = \"overlap\"\ncredential_age_days = 90");
+    let secret = stored(
+        "iam_service_credential",
+        "key",
+        "2026-01-01T00:00:00Z",
+        Some("2026-04-01T00:00:00Z"),
+    );
+    let fresh = assess(
+        &key,
+        &secret,
+        &ProviderView::NotChecked,
+        t("2026-02-01T00:00:00Z"),
+        GRACE,
+    );
+    assert_eq!(fresh.status, Status::Ok);
+    assert_eq!(fresh.expires_at, Some(t("2026-04-01T00:00:00Z")));
+    // The key's expiry comes before `every = "180d"`: it sets the next rotation.
+    // 33% of 90 days (29.7 days) before expiry.
+    assert_eq!(fresh.next_due, Some(t("2026-03-02T07:12:00Z")));
+    let expiring = assess(
+        &key,
+        &secret,
+        &ProviderView::NotChecked,
+        t("2026-03-20T00:00:00Z"),
+        GRACE,
+    );
+    assert_eq!(expiring.status, Status::Expiring);
+    assert!(
+        expiring.detail.contains("2026-04-01"),
+        "{}",
+        expiring.detail
+    );
+    assert_eq!(
+        status_at(&key, &secret, "2026-04-01T00:00:01Z"),
+        Status::Expired
+    );
+}
+
+#[test]
+fn a_reset_key_keeps_its_expiry_and_the_audit_says_so() {
+    let key = bedrock_key("refresh_before = \"7d\"");
+    let secret = stored(
+        "iam_service_credential",
+        "key",
+        "2026-03-01T00:00:00Z",
+        Some("2026-03-10T00:00:00Z"),
+    );
+    // Reset cannot move the expiry: the schedule alone sets the next rotation.
+    assert_eq!(
+        scheduled_after(
+            &key,
+            t("2026-03-01T00:00:00Z"),
+            Some(t("2026-03-10T00:00:00Z"))
+        ),
+        Some(t("2026-08-28T00:00:00Z"))
+    );
+    let found = assess(
+        &key,
+        &secret,
+        &ProviderView::NotChecked,
+        t("2026-03-05T00:00:00Z"),
+        GRACE,
+    );
+    assert_eq!(found.status, Status::Expiring);
+    assert!(found.detail.contains("overlap"), "{}", found.detail);
+}
+
+#[test]
+fn iam_reporting_the_key_expired_is_expired() {
+    let key = bedrock_key("strategy = \"overlap\"");
+    let secret = stored(
+        "iam_service_credential",
+        "key",
+        "2026-03-01T00:00:00Z",
+        None,
+    );
+    let found = assess(
+        &key,
+        &secret,
+        &ProviderView::Expired("expired at 2026-03-02".into()),
+        t("2026-03-05T00:00:00Z"),
+        GRACE,
+    );
+    assert_eq!(found.status, Status::Expired);
 }

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::probe::{Answers, Found, IamCredentialState, Resource, owner};
+use super::probe::{Answers, Found, Resource, owner};
 use super::status::ProviderView;
 use crate::commands::error_chain;
 use crate::policy::Target;
@@ -58,15 +58,16 @@ pub fn judge(
                 None => ProviderView::Drift(format!(
                     "iam service-specific credential {id} {whose} no longer exists: check credential_id in the policy"
                 )),
+                Some(c) if c.expired || c.expires_at.is_some_and(|at| at <= now) => {
+                    let when = c
+                        .expires_at
+                        .map_or_else(String::new, |at| format!(" at {}", format_time(at)));
+                    ProviderView::Expired(format!(
+                        "iam service-specific credential {id} {whose} expired{when}: IAM no longer accepts the stored key; rotate with strategy = \"overlap\" (which creates a new key) or create one and set credential_id"
+                    ))
+                }
                 Some(c) if !c.active => ProviderView::Drift(format!(
                     "iam service-specific credential {id} {whose} is Inactive: the stored password does not work; reactivate it (aws iam update-service-specific-credential --status Active) or fix the policy"
-                )),
-                Some(IamCredentialState {
-                    expires_at: Some(at),
-                    ..
-                }) if *at <= now => ProviderView::Drift(format!(
-                    "iam service-specific credential {id} {whose} expired at {}: create a new one and set credential_id",
-                    format_time(*at)
                 )),
                 Some(_) => ProviderView::Fine,
             }

@@ -137,6 +137,10 @@ fn line(
             false,
             format!("{name}: missing kind={kind} {why}; {secret_text}"),
         ),
+        (ProviderView::Expired(why), _) => (
+            false,
+            format!("{name}: expired kind={kind} {why}; {secret_text}"),
+        ),
         (ProviderView::Unreachable(why), _) => (
             false,
             format!("{name}: unreachable kind={kind} {what}: {why}; {secret_text}"),

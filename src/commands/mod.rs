@@ -44,7 +44,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 /// Loads and validates the policy; a bad one is an error that exits 2.
 pub fn load_policy(path: &Path) -> Result<Policy> {
     warn_if_writable_by_others(path);
-    Ok(policy::load(path)?)
+    let policy = policy::load(path)?;
+    policy.log_warnings();
+    Ok(policy)
 }
 
 /// Whoever can write the policy decides what is rotated and where the new

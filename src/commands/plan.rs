@@ -17,7 +17,7 @@ use crate::daemon::read_last;
 use crate::daemon::timing::{self, Last, Reason};
 use crate::exit;
 use crate::journal::Journal;
-use crate::policy::{Credential, Policy, Schedule};
+use crate::policy::{Credential, Policy, Schedule, Target};
 use crate::record::format_time;
 use crate::retiring;
 
@@ -111,7 +111,7 @@ fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<U
         secret: credential.secret_name.clone(),
         next_rotation: None,
         reason: String::new(),
-        schedule: describe_schedule(&credential.schedule),
+        schedule: describe_schedule(credential),
         last_rotated: None,
         expires_at: None,
         jitter: humantime::format_duration(credential.jitter).to_string(),
@@ -128,7 +128,7 @@ fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<U
                 planned.last_rotated = Some(format_time(at));
                 planned.expires_at = expires_at.map(format_time);
             }
-            let due = timing::first_due(&credential.schedule, last, now);
+            let due = timing::first_due_for(credential, last, now);
             planned.next_rotation = Some(format_time(due.at));
             planned.reason = match due.reason {
                 Reason::Missing => "no secret yet: rotated at daemon start".into(),
@@ -143,7 +143,20 @@ fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<U
     planned
 }
 
-fn describe_schedule(schedule: &Schedule) -> String {
+/// The rules that set the credential's times: its schedule, and for an
+/// `overlap` IAM credential the rotation ahead of its key's expiry.
+fn describe_schedule(credential: &Credential) -> String {
+    let schedule = describe_timing(&credential.schedule);
+    match &credential.target {
+        Target::IamServiceCredential(iam) if iam.renews_expiry() => format!(
+            "{schedule}, or {} before the key expires, whichever comes first",
+            iam.refresh_before
+        ),
+        _ => schedule,
+    }
+}
+
+fn describe_timing(schedule: &Schedule) -> String {
     match schedule {
         Schedule::Cron(cron) => format!("cron \"{}\" ({})", cron.expression, cron.timezone),
         Schedule::Every(every) => format!("every {}", humantime::format_duration(*every)),

@@ -318,7 +318,10 @@ impl Daemon {
                     text.lines().next().unwrap_or_default()
                 ));
             }
-            Ok(new) => self.apply(new).await,
+            Ok(new) => {
+                new.log_warnings();
+                self.apply(new).await
+            }
         }
         notifier.ready();
     }

@@ -201,7 +201,7 @@ impl Slots {
         let slot = self.finish(name)?;
         slot.failures = 0;
         let credential = Arc::clone(&slot.credential);
-        let due = timing::first_due(&credential.schedule, last, now);
+        let due = timing::first_due_for(&credential, last, now);
         let due = if due.at > now {
             timing::jittered(due, &credential.schedule, credential.jitter, now)
         } else {
@@ -226,12 +226,7 @@ impl Slots {
             slot.retire_failures = 0;
         }
         let credential = Arc::clone(&slot.credential);
-        let due = timing::regular(
-            &credential.schedule,
-            rotated.rotated_at,
-            rotated.expires_at,
-            now,
-        );
+        let due = timing::regular_for(&credential, rotated.rotated_at, rotated.expires_at, now);
         let due = timing::jittered(due, &credential.schedule, credential.jitter, now);
         self.set_next(name, due, Task::Rotate);
         Some(due)

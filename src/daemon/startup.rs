@@ -112,7 +112,7 @@ pub async fn read_last(aws: &Aws, credential: &Credential) -> Result<Last, Store
             Some(record) if record.is_written_for(credential.kind(), credential.name.as_str()) => {
                 Last::Rotated {
                     at: record.rotated_at,
-                    expires_at: record.expiration_time,
+                    expires_at: record.expires_at(),
                 }
             }
             // Not rekeyd's format, or another credential's: drift.

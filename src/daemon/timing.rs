@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::policy::{CronSchedule, Schedule};
+use crate::policy::{Credential, CronSchedule, Schedule, Target};
 
 /// What Secrets Manager says about a credential's current version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,10 @@ pub enum Reason {
     Interval,
     /// The stored IVS token's expiry minus `refresh_before`.
     TokenExpiry,
+    /// The stored API key is within `refresh_before` of expiring, or expired.
+    KeyExpiring,
+    /// The stored API key's expiry minus `refresh_before`, before the schedule.
+    KeyExpiry,
     /// Retrying after a failure.
     Retry,
     /// Its definition changed in a reloaded policy.
@@ -61,6 +65,8 @@ impl fmt::Display for Reason {
             Reason::Cron => "cron",
             Reason::Interval => "interval",
             Reason::TokenExpiry => "token expiry",
+            Reason::KeyExpiring => "key expiring",
+            Reason::KeyExpiry => "key expiry (before the schedule)",
             Reason::Retry => "retry after failure",
             Reason::Changed => "changed in the policy",
             Reason::InDoubt => "last rotation in doubt",
@@ -135,18 +141,81 @@ pub fn regular(
     }
 }
 
-/// Adds the jitter: later for cron and interval runs; earlier for IVS, so a
-/// refresh never happens after its deadline (nor before `now`).
+/// Adds the jitter: later for cron and interval runs; earlier for IVS tokens
+/// and expiring keys, so a refresh never happens after its deadline (nor
+/// before `now`).
 pub fn jittered(due: Due, schedule: &Schedule, jitter: Duration, now: DateTime<Utc>) -> Due {
     if jitter.is_zero() {
         return due;
     }
     let offset = delta(jitter.mul_f64(fastrand::f64()));
-    let at = match schedule {
-        Schedule::BeforeExpiry { .. } => (due.at - offset).max(now.min(due.at)),
-        _ => due.at + offset,
+    let before_a_deadline =
+        matches!(schedule, Schedule::BeforeExpiry { .. }) || due.reason == Reason::KeyExpiry;
+    let at = if before_a_deadline {
+        (due.at - offset).max(now.min(due.at))
+    } else {
+        due.at + offset
     };
     Due { at, ..due }
+}
+
+/// [`first_due`] for `credential`, brought forward for an expiring key.
+pub fn first_due_for(credential: &Credential, last: Last, now: DateTime<Utc>) -> Due {
+    sooner_for_key_expiry(
+        first_due(&credential.schedule, last, now),
+        credential,
+        last,
+        now,
+    )
+}
+
+/// [`regular`] for `credential`, brought forward for an expiring key.
+pub fn regular_for(
+    credential: &Credential,
+    rotated_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Due {
+    let due = regular(&credential.schedule, rotated_at, expires_at, now);
+    let last = Last::Rotated {
+        at: rotated_at,
+        expires_at,
+    };
+    sooner_for_key_expiry(due, credential, last, now)
+}
+
+/// An expiring IAM API key rotated with `overlap` is due `refresh_before`
+/// ahead of its expiry, or at `due` (its schedule), whichever comes first.
+fn sooner_for_key_expiry(due: Due, credential: &Credential, last: Last, now: DateTime<Utc>) -> Due {
+    match key_refresh_point(credential, last) {
+        Some(point) if point <= now => Due::now(now, Reason::KeyExpiring),
+        Some(point) if point < due.at => Due::at(point, Reason::KeyExpiry),
+        _ => due,
+    }
+}
+
+/// When the stored key of an `overlap` IAM credential should be replaced:
+/// its expiry minus `refresh_before` (a share of its lifetime since the
+/// rotation that made it). `None` for every other credential, for keys
+/// without an expiry, and when that point is not after the rotation (a key
+/// made that close to its expiry is not helped by rotating again at once).
+pub fn key_refresh_point(credential: &Credential, last: Last) -> Option<DateTime<Utc>> {
+    let Target::IamServiceCredential(iam) = &credential.target else {
+        return None;
+    };
+    let Last::Rotated {
+        at,
+        expires_at: Some(expiry),
+    } = last
+    else {
+        return None;
+    };
+    if !iam.renews_expiry() {
+        return None;
+    }
+    let lifetime = (expiry - at).to_std().unwrap_or_default();
+    let point = expiry - delta(iam.refresh_before.of(lifetime));
+    (point > at).then_some(point)
 }
 
 /// Backoff after `failures` failures in a row: 30 s doubling, capped at an
@@ -320,5 +389,82 @@ mod tests {
         assert!(first >= TimeDelta::seconds(24) && first <= TimeDelta::seconds(36));
         let late = retry_due(30, now).at - now;
         assert!(late <= TimeDelta::seconds(4320), "{late}");
+    }
+
+    fn key(extra: &str) -> Credential {
+        let text = format!(
+            "[[iam_service_credential]]\nname = \"k\"\ncredential_id = \"ACCAEXAMPLE123EXAMPLE\"\nevery = \"180d\"\n{extra}\n"
+        );
+        crate::policy::parse(std::path::Path::new("p.toml"), &text)
+            .unwrap()
+            .credentials
+            .remove(0)
+    }
+
+    #[test]
+    fn an_overlap_key_is_due_before_its_expiry_or_on_schedule_whichever_first() {
+        let overlap =
+            key("strategy = \"overlap\"\ncredential_age_days = 90\nrefresh_before = \"10d\"");
+        let now = t("2026-01-02T00:00:00Z");
+        let rotated = t("2026-01-01T00:00:00Z");
+        let expiring = Last::Rotated {
+            at: rotated,
+            expires_at: Some(t("2026-04-01T00:00:00Z")),
+        };
+        let due = first_due_for(&overlap, expiring, now);
+        assert_eq!(due, Due::at(t("2026-03-22T00:00:00Z"), Reason::KeyExpiry));
+        assert_eq!(
+            regular_for(&overlap, rotated, Some(t("2026-04-01T00:00:00Z")), now),
+            due
+        );
+        // Within refresh_before (or expired): at once.
+        let late = t("2026-03-25T00:00:00Z");
+        assert_eq!(
+            first_due_for(&overlap, expiring, late),
+            Due::now(late, Reason::KeyExpiring)
+        );
+        // A key without an expiry follows the schedule alone.
+        let forever = Last::Rotated {
+            at: rotated,
+            expires_at: None,
+        };
+        assert_eq!(
+            first_due_for(&overlap, forever, now).reason,
+            Reason::Interval
+        );
+        // The schedule wins when it comes first.
+        let far = Last::Rotated {
+            at: rotated,
+            expires_at: Some(t("2027-01-01T00:00:00Z")),
+        };
+        assert_eq!(first_due_for(&overlap, far, now).reason, Reason::Interval);
+    }
+
+    #[test]
+    fn a_reset_key_follows_its_schedule_since_reset_keeps_the_expiry() {
+        let reset = key("refresh_before = \"10d\"");
+        let now = t("2026-03-25T00:00:00Z");
+        let expiring = Last::Rotated {
+            at: t("2026-03-24T00:00:00Z"),
+            expires_at: Some(t("2026-04-01T00:00:00Z")),
+        };
+        assert_eq!(
+            first_due_for(&reset, expiring, now).reason,
+            Reason::Interval
+        );
+    }
+
+    #[test]
+    fn a_percentage_counts_from_the_keys_lifetime_and_jitter_goes_earlier() {
+        let overlap = key("strategy = \"overlap\"\ncredential_age_days = 90");
+        let rotated = t("2026-01-01T00:00:00Z");
+        let expiry = t("2026-04-01T00:00:00Z");
+        let due = regular_for(&overlap, rotated, Some(expiry), rotated);
+        // 33% of 90 days is 29.7 days before expiry.
+        assert_eq!(due.at, expiry - TimeDelta::seconds(90 * 86_400 * 33 / 100));
+        for _ in 0..50 {
+            let jittered = jittered(due, &overlap.schedule, Duration::from_secs(3600), rotated);
+            assert!(jittered.at <= due.at && jittered.at >= due.at - TimeDelta::hours(1));
+        }
     }
 }

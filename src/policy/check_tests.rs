@@ -382,3 +382,75 @@ fn iam_credentials() {
     );
     check(IAM, "strategy", "reset", &iam("strategy = \"rolling\" #<"));
 }
+
+#[test]
+fn credential_age_days_is_checked() {
+    check(
+        IAM,
+        "credential_age_days",
+        "1 to 36600",
+        &iam("strategy = \"overlap\"\ncredential_age_days = 0 #<\n"),
+    );
+    check(
+        IAM,
+        "credential_age_days",
+        "1 to 36600",
+        &iam("strategy = \"overlap\"\ncredential_age_days = 36601 #<\n"),
+    );
+    check(
+        IAM,
+        "credential_age_days",
+        "only to strategy = \"overlap\"",
+        &iam("credential_age_days = 90 #<\n"),
+    );
+    check(
+        IAM,
+        "refresh_before",
+        "not shorter than credential_age_days",
+        &iam("strategy = \"overlap\"\ncredential_age_days = 7\nrefresh_before = \"7d\" #<\n"),
+    );
+    check(
+        IAM,
+        "refresh_before",
+        "percentage",
+        &iam("refresh_before = \"150%\" #<\n"),
+    );
+    let ok = parse(
+        Path::new("p.toml"),
+        &iam("strategy = \"overlap\"\ncredential_age_days = 90\nrefresh_before = \"30d\"\n"),
+    )
+    .unwrap();
+    let Target::IamServiceCredential(key) = &ok.credentials[0].target else {
+        unreachable!()
+    };
+    assert_eq!(key.credential_age_days, Some(90));
+    assert_eq!(
+        key.refresh_before,
+        RefreshBefore::Fixed(std::time::Duration::from_secs(30 * 86400))
+    );
+    assert!(ok.warnings.is_empty(), "{:?}", ok.warnings);
+}
+
+#[test]
+fn a_schedule_that_never_runs_before_the_key_expires_is_a_warning() {
+    let text = "[[iam_service_credential]]\nname = \"i\"\ncredential_id = \"ACCAEXAMPLE123EXAMPLE\"\nstrategy = \"overlap\"\ncredential_age_days = 90\nevery = \"180d\"\n";
+    let policy = parse(Path::new("p.toml"), text).unwrap();
+    assert_eq!(policy.warnings.len(), 1, "{:?}", policy.warnings);
+    let warning = &policy.warnings[0];
+    assert!(
+        warning.starts_with("p.toml:6: iam_service_credential \"i\": key `every`: the schedule never runs before a new key expires"),
+        "{warning}"
+    );
+    let yearly = text.replace("every = \"180d\"", "schedule = \"0 0 3 1 1 *\"");
+    assert_eq!(
+        parse(Path::new("p.toml"), &yearly).unwrap().warnings.len(),
+        1
+    );
+    let monthly = text.replace("every = \"180d\"", "every = \"30d\"");
+    assert!(
+        parse(Path::new("p.toml"), &monthly)
+            .unwrap()
+            .warnings
+            .is_empty()
+    );
+}

@@ -40,6 +40,15 @@ pub enum PolicyError {
     Invalid(Problems),
 }
 
+impl Policy {
+    /// Logs what is valid in the policy but probably not meant, one line each.
+    pub fn log_warnings(&self) {
+        for warning in &self.warnings {
+            tracing::warn!(policy = %self.source.display(), "{warning}");
+        }
+    }
+}
+
 /// Reads and validates the policy file at `path`.
 pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
@@ -54,7 +63,10 @@ pub fn parse(file: &Path, text: &str) -> Result<Policy, Problems> {
     let mut sink = problems::Sink::new(text);
     let raw = read::read(text, &mut sink);
     match validate::validate(raw, file, &mut sink) {
-        Some(policy) if sink.is_empty() => Ok(policy),
+        Some(mut policy) if sink.is_empty() => {
+            policy.warnings = sink.warnings(file);
+            Ok(policy)
+        }
         _ => {
             if sink.is_empty() {
                 // Not expected: every rejection pushes its reason.

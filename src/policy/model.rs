@@ -19,6 +19,8 @@ pub struct Policy {
     pub daemon: DaemonSettings,
     /// In file order; names and secret names are unique.
     pub credentials: Vec<Credential>,
+    /// What is valid but probably not meant, each `FILE:LINE: ...`.
+    pub warnings: Vec<String>,
 }
 
 impl Policy {
@@ -250,6 +252,49 @@ pub struct IamServiceCredential {
     /// `overlap` only (zero otherwise): how long the replaced credential
     /// stays Inactive before it is deleted; zero deletes it at once.
     pub retire_grace: Duration,
+    /// `overlap` only: API keys (Bedrock, CloudWatch Logs) are created to
+    /// expire after this many days (1..=36600); `None`: they never expire.
+    pub credential_age_days: Option<u32>,
+    /// A stored key with an expiry is rotated this long before it (with
+    /// `overlap`, which makes a key with a new expiry); default 33%.
+    pub refresh_before: RefreshBefore,
+}
+
+impl IamServiceCredential {
+    /// Whether a rotation gives the key a new expiry: `overlap` creates a
+    /// new key; `reset` renews the secret of the same key, whose expiry IAM
+    /// keeps, so rotating it earlier would not help.
+    pub fn renews_expiry(&self) -> bool {
+        self.strategy == IamStrategy::Overlap
+    }
+}
+
+/// How long before an expiring secret's expiry the next one is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshBefore {
+    /// This long before.
+    Fixed(Duration),
+    /// This percentage (1..=99) of the secret's lifetime before.
+    Percent(u32),
+}
+
+impl RefreshBefore {
+    /// The lead time for a secret that lives `lifetime`.
+    pub fn of(self, lifetime: Duration) -> Duration {
+        match self {
+            RefreshBefore::Fixed(fixed) => fixed,
+            RefreshBefore::Percent(percent) => lifetime.mul_f64(f64::from(percent) / 100.0),
+        }
+    }
+}
+
+impl fmt::Display for RefreshBefore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefreshBefore::Fixed(fixed) => write!(f, "{}", humantime::format_duration(*fixed)),
+            RefreshBefore::Percent(percent) => write!(f, "{percent}% of its lifetime"),
+        }
+    }
 }
 
 /// How an IAM service-specific credential is rotated.

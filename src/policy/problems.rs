@@ -106,6 +106,8 @@ pub(crate) struct Sink<'a> {
     /// a text with thousands of problems must not cost a scan per problem.
     newlines: Vec<usize>,
     problems: Vec<Problem>,
+    /// Things that work but are probably not what the user meant.
+    warnings: Vec<Problem>,
     /// Byte offsets of syntax errors: a key the parser dropped there would
     /// otherwise be reported a second time, as missing.
     syntax_errors: Vec<usize>,
@@ -123,6 +125,7 @@ impl<'a> Sink<'a> {
                 .filter_map(|(i, b)| (b == b'\n').then_some(i))
                 .collect(),
             problems: Vec::new(),
+            warnings: Vec::new(),
             syntax_errors: Vec::new(),
             headers: Vec::new(),
         }
@@ -168,6 +171,25 @@ impl<'a> Sink<'a> {
             message: one_line(&message.into()),
         };
         self.problems.push(problem);
+    }
+
+    /// A warning about `key` at byte `offset`: the policy is valid, but
+    /// probably not what was meant.
+    pub fn warn(&mut self, ctx: &Ctx, offset: usize, key: &str, message: impl Into<String>) {
+        self.warnings.push(Problem {
+            line: self.line(offset),
+            credential: ctx.credential.clone(),
+            key: Some(format!("{}{key}", ctx.prefix)).filter(|_| !key.is_empty()),
+            message: one_line(&message.into()),
+        });
+    }
+
+    /// The warnings, each as `FILE:LINE: credential: key: message`.
+    pub fn warnings(&self, file: &std::path::Path) -> Vec<String> {
+        self.warnings
+            .iter()
+            .map(|w| format!("{}:{}: {w}", file.display(), w.line))
+            .collect()
     }
 
     /// A required `key` is not in the table of `ctx`; silent when the key

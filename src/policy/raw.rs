@@ -153,6 +153,11 @@ pub(crate) struct RawIamServiceCredential {
     /// `overlap` only: how long the old credential stays Inactive before it
     /// is deleted (humantime; `0s`: deleted at once).
     pub retire_grace: Str,
+    /// `overlap` only: API keys are created to expire after this many days.
+    pub credential_age_days: Option<Spanned<i64>>,
+    /// A key with an expiry is rotated this long before it: humantime or
+    /// `N%` of its lifetime.
+    pub refresh_before: Str,
     /// As in `[defaults]`.
     pub schedule: Str,
     /// As in `[defaults]`.

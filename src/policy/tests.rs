@@ -59,6 +59,8 @@ fn example_parses_to_the_expected_model() {
                 credential_id: "ACCAEXAMPLE123EXAMPLE".to_owned(),
                 strategy: IamStrategy::Reset,
                 retire_grace: Duration::ZERO,
+                credential_age_days: None,
+                refresh_before: RefreshBefore::Percent(33),
             }),
         },
         Credential {

@@ -91,8 +91,8 @@ pub async fn reset(
     let issued = answer
         .service_specific_credential
         .ok_or_else(|| bad("without a credential"))?;
-    if issued.service_password.is_empty() {
-        return Err(bad("with an empty password"));
+    if !has_secret(&issued) {
+        return Err(bad("with neither a password nor an API key secret"));
     }
     if issued.service_specific_credential_id != credential.credential_id {
         return Err(bad(&format!(
@@ -136,19 +136,39 @@ pub async fn list_credentials(
     }
 }
 
-/// The record to store for a credential IAM just issued.
+/// Whether IAM's answer carries a usable secret: a password (CodeCommit,
+/// Keyspaces) or an API key's secret (Bedrock, CloudWatch Logs).
+pub(super) fn has_secret(issued: &ServiceSpecificCredential) -> bool {
+    !issued.service_password.is_empty()
+        || issued
+            .service_credential_secret
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
+}
+
+/// The record to store for a credential IAM just issued: whichever secret
+/// it holds, with the API key's alias and expiry when it has them.
 pub(super) fn record(
     name: &str,
     issued: ServiceSpecificCredential,
     rotated_at: DateTime<Utc>,
 ) -> SecretRecord {
+    let password = Some(issued.service_password).filter(|p| !p.is_empty());
+    let api_secret = issued.service_credential_secret.filter(|s| !s.is_empty());
+    let user_name = Some(issued.service_user_name).filter(|u| !u.is_empty());
     SecretRecord::IamServiceCredential(IamServiceCredentialRecord {
         name: name.to_owned(),
         user_name: issued.user_name,
         service_name: issued.service_name,
-        service_user_name: issued.service_user_name,
-        service_password: SecretString::from(issued.service_password),
+        // The old shape keeps both fields, as consumers read them.
+        service_user_name: user_name.or_else(|| password.is_some().then(String::new)),
+        service_password: password.map(SecretString::from),
+        service_credential_alias: issued.service_credential_alias.filter(|a| !a.is_empty()),
+        service_credential_secret: api_secret.map(SecretString::from),
         credential_id: issued.service_specific_credential_id,
         rotated_at,
+        expiration_date: issued
+            .expiration_date
+            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
     })
 }

@@ -133,7 +133,7 @@ pub async fn create_next(
         });
     }
     let started = Utc::now();
-    let created = match create(aws, &user, &service).await {
+    let created = match create(aws, &user, &service, credential.credential_age_days).await {
         // An earlier try of this very call may have created a credential
         // whose answer was lost: that one is ours and unused, so delete it
         // and try once more.
@@ -157,7 +157,7 @@ pub async fn create_next(
                     delete(aws, &user, id).await?;
                 }
             }
-            create(aws, &user, &service).await?
+            create(aws, &user, &service, credential.credential_age_days).await?
         }
         other => other?,
     };
@@ -168,10 +168,10 @@ pub async fn create_next(
             user: user.clone(),
             problem: "without a credential".into(),
         })?;
-    if issued.service_password.is_empty() {
+    if !super::iam::has_secret(&issued) {
         return Err(OverlapError::BadAnswer {
             user,
-            problem: "with an empty password".into(),
+            problem: "with neither a password nor an API key secret".into(),
         });
     }
     let record = super::iam::record(name, issued, rotated_at);
@@ -182,10 +182,13 @@ pub async fn create_next(
     Ok((record, retire))
 }
 
+/// CreateServiceSpecificCredential; `age_days` makes an API key that
+/// expires (`credential_age_days`).
 async fn create(
     aws: &Aws,
     user: &str,
     service: &str,
+    age_days: Option<u32>,
 ) -> Result<aws_sdk_iam::operation::create_service_specific_credential::CreateServiceSpecificCredentialOutput, OverlapError>{
     aws.gates
         .iam
@@ -197,6 +200,7 @@ async fn create(
                     .create_service_specific_credential()
                     .user_name(user)
                     .service_name(service)
+                    .set_credential_age_days(age_days.and_then(|d| i32::try_from(d).ok()))
                     .send()
             },
         )

@@ -8,7 +8,7 @@ use super::inherited::{Inherited, Timing, inheritable};
 use super::{Table, Val, ivs};
 use crate::policy::model::{
     ChimeBot, Credential, CredentialName, CronSchedule, IamServiceCredential, IamStrategy,
-    Schedule, Target,
+    RefreshBefore, Schedule, Target,
 };
 use crate::policy::problems::{Ctx, Sink};
 use crate::policy::raw::{RawBody, RawChimeBot, RawCredential, RawIamServiceCredential};
@@ -19,6 +19,11 @@ const DEFAULT_SECRET_PREFIX: &str = "rekeyd/";
 
 /// The longest `retire_grace`: a year.
 const MAX_RETIRE_GRACE: Duration = Duration::from_secs(365 * 24 * 3600);
+/// `credential_age_days` as IAM takes it.
+const CREDENTIAL_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=36600;
+/// An expiring key's `refresh_before` when unset: a third of its lifetime.
+const DEFAULT_KEY_REFRESH_PERCENT: u32 = 33;
+const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// Names and secret names already used: the line and label of the first use.
 #[derive(Debug, Default)]
@@ -89,10 +94,18 @@ pub(super) fn credential(
             chime_bot(&mut t, &raw),
             timed_schedule(&mut t, inherited.timing, &inherited.timezone),
         ),
-        RawBody::IamServiceCredential(raw) => (
-            iam(&mut t, &raw),
-            timed_schedule(&mut t, inherited.timing, &inherited.timezone),
-        ),
+        RawBody::IamServiceCredential(raw) => {
+            let timing_at = match &inherited.timing {
+                Val::Set(_, at) => Some(*at),
+                _ => None,
+            };
+            let target = iam(&mut t, &raw);
+            let schedule = timed_schedule(&mut t, inherited.timing, &inherited.timezone);
+            if let (Some(target), Some(schedule), Some(at)) = (&target, &schedule, timing_at) {
+                warn_if_schedule_outlives_key(&mut t, target, schedule, at);
+            }
+            (target, schedule)
+        }
     };
 
     Some(Credential {
@@ -216,10 +229,83 @@ fn iam(t: &mut Table<'_, '_>, raw: &RawIamServiceCredential) -> Option<Target> {
         t.problem("retire_grace", *at, message);
         return None;
     }
+    let age_days = t.check("credential_age_days", &raw.credential_age_days, |&days| {
+        u32::try_from(days)
+            .ok()
+            .filter(|d| CREDENTIAL_AGE_DAYS.contains(d))
+            .ok_or_else(|| format!("{days} is out of range; it must be 1 to 36600 days"))
+    });
+    if let (Val::Set(_, at), Val::Unset | Val::Set(IamStrategy::Reset, _)) = (&age_days, &strategy)
+    {
+        let message = "credential_age_days applies only to strategy = \"overlap\", which creates a new key at each rotation (reset renews the secret of the same key, and IAM keeps its expiry): remove it or set strategy = \"overlap\"";
+        t.problem("credential_age_days", *at, message);
+        return None;
+    }
+    let refresh_before = t.check(
+        "refresh_before",
+        &raw.refresh_before,
+        |r| match values::percentage(r) {
+            Some(percent) => percent.map(RefreshBefore::Percent),
+            None => values::positive_duration(r).map(RefreshBefore::Fixed),
+        },
+    );
+    if let (Val::Set(RefreshBefore::Fixed(fixed), at), Val::Set(days, _)) =
+        (&refresh_before, &age_days)
+        && *fixed >= DAY * *days
+    {
+        let message = format!(
+            "{} is not shorter than credential_age_days ({days} days): each new key would be due as soon as it is made",
+            humantime::format_duration(*fixed)
+        );
+        t.problem("refresh_before", *at, message);
+        return None;
+    }
     Some(Target::IamServiceCredential(IamServiceCredential {
         user_name: user_name.optional()?,
         credential_id: credential_id?,
         strategy: strategy.or_default(IamStrategy::Reset)?,
         retire_grace: retire_grace.or_default(Duration::ZERO)?,
+        credential_age_days: age_days.optional()?,
+        refresh_before: refresh_before
+            .or_default(RefreshBefore::Percent(DEFAULT_KEY_REFRESH_PERCENT))?,
     }))
+}
+
+/// Warns when the keys `overlap` creates expire before their schedule can
+/// ever run again: the rotation before expiry then does all the work.
+fn warn_if_schedule_outlives_key(
+    t: &mut Table<'_, '_>,
+    target: &Target,
+    schedule: &Schedule,
+    at: usize,
+) {
+    let Target::IamServiceCredential(IamServiceCredential {
+        credential_age_days: Some(days),
+        ..
+    }) = target
+    else {
+        return;
+    };
+    let lifetime = DAY * *days;
+    let (key, gap) = match schedule {
+        Schedule::Every(every) => ("every", Some(*every)),
+        Schedule::Cron(cron) => ("schedule", cron_gap(cron)),
+        Schedule::BeforeExpiry { .. } => return,
+    };
+    if gap.is_none_or(|gap| gap >= lifetime) {
+        let message = format!(
+            "the schedule never runs before a new key expires (credential_age_days = {days}): each key is rotated refresh_before its expiry instead; shorten the schedule if it should run in between"
+        );
+        t.warn(key, at, message);
+    }
+}
+
+/// The time between the cron expression's next two runs; `None` when it
+/// does not run twice more.
+fn cron_gap(cron: &CronSchedule) -> Option<Duration> {
+    let parsed = cron.cron();
+    let now = chrono::Utc::now().with_timezone(&cron.timezone);
+    let first = parsed.find_next_occurrence(&now, false).ok()?;
+    let second = parsed.find_next_occurrence(&first, false).ok()?;
+    (second - first).to_std().ok()
 }

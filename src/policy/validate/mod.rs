@@ -36,6 +36,7 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
         aws: aws?,
         daemon: daemon?,
         credentials: credentials.into_iter().collect::<Option<_>>()?,
+        warnings: Vec::new(),
     })
 }
 
@@ -134,6 +135,11 @@ impl<'s, 'a> Table<'s, 'a> {
     /// A problem with `key` at byte `offset`.
     pub fn problem(&mut self, key: &str, offset: usize, message: impl Into<String>) {
         self.sink.push(&self.ctx, offset, key, message);
+    }
+
+    /// A warning about `key` at byte `offset`.
+    pub fn warn(&mut self, key: &str, offset: usize, message: impl Into<String>) {
+        self.sink.warn(&self.ctx, offset, key, message);
     }
 
     /// `key` is missing (reported at the table's header).

@@ -49,20 +49,33 @@ pub(crate) fn bend_json(kind: Option<FaultKind>, operation: &str, answer: &mut V
     }
 }
 
-/// Empties or removes `<ServicePassword>` in a successful IAM answer, as `kind` says.
+/// Empties or removes the secret (`<ServicePassword>`, or an API key's
+/// `<ServiceCredentialSecret>`) in a successful IAM answer, as `kind` says.
 pub(crate) fn bend_iam_xml(kind: Option<FaultKind>, xml: String) -> String {
-    let replacement = match kind {
-        Some(FaultKind::EmptySecret) => "<ServicePassword></ServicePassword>",
-        Some(FaultKind::MissingFields) => "",
+    let empty = match kind {
+        Some(FaultKind::EmptySecret) => true,
+        Some(FaultKind::MissingFields) => false,
         _ => return xml,
     };
-    const OPEN: &str = "<ServicePassword>";
-    const CLOSE: &str = "</ServicePassword>";
-    let Some(start) = xml.find(OPEN) else {
+    ["ServicePassword", "ServiceCredentialSecret"]
+        .into_iter()
+        .fold(xml, |xml, element| bend_element(xml, element, empty))
+}
+
+/// Empties (`empty`) or removes `<element>...</element>`, when present.
+fn bend_element(xml: String, element: &str, empty: bool) -> String {
+    let open = format!("<{element}>");
+    let close = format!("</{element}>");
+    let Some(start) = xml.find(&open) else {
         return xml;
     };
-    let Some(end) = xml[start..].find(CLOSE).map(|i| start + i + CLOSE.len()) else {
+    let Some(end) = xml[start..].find(&close).map(|i| start + i + close.len()) else {
         return xml;
+    };
+    let replacement = if empty {
+        format!("{open}{close}")
+    } else {
+        String::new()
     };
     format!("{}{replacement}{}", &xml[..start], &xml[end..])
 }

@@ -218,7 +218,11 @@ impl IamState {
             alias: api_key.then_some(generated_name),
             status: "Active".to_string(),
             create_date: now,
-            expiration_date: age_days.map(|d| now + Duration::days(i64::from(d))),
+            // IAM answers dates in whole seconds.
+            expiration_date: age_days.map(|d| {
+                DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
+                    + Duration::days(i64::from(d))
+            }),
         };
         self.credentials.push(credential.clone());
         Ok(credential)
@@ -377,9 +381,10 @@ mod tests {
             (key.password.as_str(), key.service_user_name.as_str()),
             ("", "")
         );
-        assert_eq!(key.expiration_date, Some(now + Duration::days(90)));
+        let expiry = key.expiration_date.unwrap();
+        assert_eq!(expiry.timestamp(), (now + Duration::days(90)).timestamp());
         assert_eq!(key.status_at(now), "Active");
-        assert_eq!(key.status_at(now + Duration::days(90)), "Expired");
+        assert_eq!(key.status_at(expiry), "Expired");
         let reset = s.reset("ana", &key.id).unwrap();
         assert_ne!(reset.secret, key.secret);
         assert_eq!(

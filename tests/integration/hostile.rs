@@ -117,7 +117,45 @@ async fn iam_answers_that_break_expectations() {
     provider_answer_fails_cleanly(&IAM, FaultKind::Garbage, &[UNPARSABLE]).await;
     // The SDK reads a missing required member as empty: both are an empty password.
     for kind in [FaultKind::EmptySecret, FaultKind::MissingFields] {
-        provider_answer_fails_cleanly(&IAM, kind, &["answered with an empty password"]).await;
+        provider_answer_fails_cleanly(
+            &IAM,
+            kind,
+            &["answered with neither a password nor an API key secret"],
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bedrock_key_reset_answered_without_its_secret_is_in_doubt() {
+    let env = TestEnv::new().await;
+    let key = env
+        .emulator
+        .seed_service_credential("ana", "bedrock.amazonaws.com")
+        .unwrap();
+    let policy = env.write_policy(&format!(
+        "{}\n[[iam_service_credential]]\nname = \"key\"\nuser_name = \"ana\"\ncredential_id = \"{}\"\nevery = \"30d\"\n",
+        env.aws_table(),
+        key.credential_id
+    ));
+    for kind in [FaultKind::EmptySecret, FaultKind::MissingFields] {
+        env.emulator.clear_faults();
+        env.emulator
+            .inject(FaultRule::new("ResetServiceSpecificCredential", kind))
+            .unwrap();
+        let out = env.rekeyd(&policy, &["rotate", "key"]).await;
+        out.assert_exit(1);
+        let line = out.line_for("key");
+        assert!(
+            line.starts_with("key: in-doubt ")
+                && line.contains("answered with neither a password nor an API key secret"),
+            "{kind:?}: {line}"
+        );
+        assert_clean(&env, &out);
+        assert!(
+            !env.truth().secrets.iter().any(|s| s.name == "rekeyd/key"),
+            "nothing stored"
+        );
     }
 }
 

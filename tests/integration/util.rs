@@ -256,18 +256,18 @@ attributes = {{ role = "host" }}
             .iter()
             .map(|b| b.security_token.clone())
             .collect();
-        all.extend(
-            truth
-                .iam_credentials
-                .iter()
-                .map(|c| c.service_password.clone()),
-        );
+        for c in &truth.iam_credentials {
+            all.push(c.service_password.clone());
+            all.extend(c.service_credential_secret.clone());
+        }
         all.extend(
             truth
                 .ivs_stages
                 .iter()
                 .flat_map(|s| s.tokens.iter().map(|t| t.token.clone())),
         );
+        // API keys have no password: an empty string is no secret.
+        all.retain(|s| !s.is_empty());
         all
     }
 

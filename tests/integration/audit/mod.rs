@@ -55,7 +55,7 @@ fn aws_config(env: &TestEnv) -> (Region, Credentials) {
     )
 }
 
-pub(super) fn secrets_client(env: &TestEnv) -> aws_sdk_secretsmanager::Client {
+pub(crate) fn secrets_client(env: &TestEnv) -> aws_sdk_secretsmanager::Client {
     let (region, credentials) = aws_config(env);
     let config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())

@@ -85,7 +85,8 @@ async fn the_example_policy_passes_check_and_matches_config_example() {
     std::fs::write(&path, &example.stdout).unwrap();
     let out = check(&path).await;
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert!(out.stdout.contains("ok, 3 credentials"), "{}", out.stdout);
+    assert!(out.stdout.contains("ok, 5 credentials"), "{}", out.stdout);
+    assert!(out.stderr.is_empty(), "no warning: {}", out.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]

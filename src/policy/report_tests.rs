@@ -260,7 +260,8 @@ fn load_reads_the_example() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
     let policy = load(&file).expect("valid example");
     assert_eq!(policy.source, file);
-    assert_eq!(policy.credentials.len(), 3);
+    assert_eq!(policy.credentials.len(), 5);
+    assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
 }
 
 #[test]

@@ -20,3 +20,4 @@ pub mod retiring;
 pub mod rotation;
 pub mod shutdown;
 pub mod store;
+pub mod token;

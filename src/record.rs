@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::policy::Kind;
+use crate::token::Token;
 
 /// What a rotation writes to Secrets Manager. Secret fields are
 /// [`SecretString`]s: redacted when printed, zeroized when dropped.
@@ -106,6 +107,14 @@ impl SecretRecord {
         }
     }
 
+    /// A Chime bot's token, for comparing with the bot's current one.
+    pub fn security_token(&self) -> Option<Token> {
+        match self {
+            SecretRecord::ChimeBot(r) => Some(Token::of(&r.security_token)),
+            _ => None,
+        }
+    }
+
     /// The IAM credential id this record holds, if any.
     pub fn credential_id(&self) -> Option<&str> {
         match self {
@@ -155,7 +164,8 @@ pub fn format_time(time: DateTime<Utc>) -> String {
 }
 
 /// The non-secret fields of a stored value, as rekeyd reads it back for
-/// scheduling and audits. Secret fields are never deserialized.
+/// scheduling and audits. Secret fields are never deserialized, but for a
+/// Chime bot's token, held as a [`Token`] to prove it is the bot's.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct StoredRecord {
     pub kind: String,
@@ -169,6 +179,10 @@ pub struct StoredRecord {
     pub expiration_date: Option<DateTime<Utc>>,
     #[serde(default)]
     pub credential_id: Option<String>,
+    /// A Chime bot's stored token, only to compare with the bot's current
+    /// one (constant time, never shown).
+    #[serde(default)]
+    pub security_token: Option<Token>,
 }
 
 impl StoredRecord {

@@ -76,6 +76,13 @@ pub enum RotationError {
         #[source]
         source: StoreError,
     },
+    /// The new secret is stored, but the provider no longer holds it (a
+    /// Chime token regenerated again meanwhile, by another host or by
+    /// hand): what the secret holds is dead, the rotation must be done again.
+    #[error(
+        "rotation in doubt (it will be done again): the token stored in secret {secret} is no longer chime bot {bot_id}'s current one (regenerated again after this rotation, by another host or by hand)"
+    )]
+    Overtaken { secret: String, bot_id: String },
 }
 
 impl RotationError {
@@ -84,7 +91,9 @@ impl RotationError {
     pub fn is_in_doubt(&self) -> bool {
         matches!(
             self,
-            RotationError::InDoubt { .. } | RotationError::ProviderInDoubt(_)
+            RotationError::InDoubt { .. }
+                | RotationError::ProviderInDoubt(_)
+                | RotationError::Overtaken { .. }
         )
     }
 }
@@ -128,13 +137,13 @@ async fn rotate_as(
     let name = credential.name.as_str();
     let _lock = journal.lock(credential)?;
     let secret = credential.secret_name.clone();
-    let state =
-        store::probe(aws, &secret)
-            .await
-            .map_err(|source| RotationError::SecretUnusable {
-                secret: secret.clone(),
-                source,
-            })?;
+    // The version current now is the fence of this rotation's store.
+    let began = store::describe(aws, &secret)
+        .await
+        .map_err(|source| RotationError::SecretUnusable {
+            secret: secret.clone(),
+            source,
+        })?;
     // What an interrupted earlier rotation left behind.
     let earlier = journal.pending(credential);
     let stored_id = stored_credential_id(aws, credential).await?;
@@ -202,19 +211,19 @@ async fn rotate_as(
     // The request token is fixed for this rotation: retries of the write are
     // idempotent and never add a second version.
     let request_token = rotation_id.to_string();
-    let stored = match store::write(aws, credential, &value, &request_token, state).await {
+    let stored = match store::write(aws, credential, &value, &request_token, &began).await {
         Ok(stored) => stored,
         Err(source) => {
             error!(secret = %secret, error = %source, "new secret not stored: rotation in doubt");
             return Err(RotationError::InDoubt { secret, source });
         }
     };
-    let mut warning = None;
+    let mut warning = verify_live(aws, credential, &issued.record, &secret).await?;
     let mut retiring = None;
     if let Some(old) = &issued.retire {
         let after =
             retiring::after_store(aws, journal, credential, old, retire_grace(credential)).await;
-        warning = after.warning;
+        warning = after.warning.or(warning);
         let Retire::IamCredential { credential_id, .. } = old;
         retiring = after.delete_after.map(|delete_after| Retiring {
             credential_id: credential_id.clone(),
@@ -286,6 +295,37 @@ async fn settle_retirement(
         Settled::Nothing | Settled::NotYet(_) | Settled::Deleted { .. } => {}
     }
     Ok(())
+}
+
+/// A Chime bot's token, once stored, is compared (constant time, never
+/// logged) with the bot's current one: a later regeneration elsewhere would
+/// have killed it. `Ok(Some(warning))` when the bot could not be read.
+async fn verify_live(
+    aws: &Aws,
+    credential: &Credential,
+    record: &crate::record::SecretRecord,
+    secret: &str,
+) -> Result<Option<String>, RotationError> {
+    let (Target::ChimeBot(bot), Some(stored)) = (&credential.target, record.security_token())
+    else {
+        return Ok(None);
+    };
+    match providers::current_chime_token(aws, bot).await {
+        Ok(Some(live)) if live == stored => Ok(None),
+        Ok(_) => {
+            error!(secret = %secret, "the stored token is no longer the bot's: rotation in doubt");
+            Err(RotationError::Overtaken {
+                secret: secret.to_owned(),
+                bot_id: bot.bot_id.clone(),
+            })
+        }
+        Err(err) => {
+            warn!(error = %err, "cannot read the bot back to confirm the stored token");
+            Ok(Some(format!(
+                "stored, but chime GetBot failed, so the stored token could not be confirmed as the bot's: {err}"
+            )))
+        }
+    }
 }
 
 /// The `retire_grace` of an IAM credential (zero for every other kind).

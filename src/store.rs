@@ -1,7 +1,11 @@
 //! Secrets Manager: probing, writing and reading back rekeyd's secrets.
 //!
 //! Writes carry the rotation's `ClientRequestToken`, so a retried write
-//! never makes a second version.
+//! never makes a second version. Writes are fenced: the new version is put
+//! with stage `AWSPENDING` only, then `AWSCURRENT` is moved to it from the
+//! version that was current when the rotation began (a compare-and-swap, as
+//! AWS's own rotation functions finish), so a writer that lost a race never
+//! overwrites a newer secret.
 
 use aws_sdk_secretsmanager::types::Tag;
 use chrono::{DateTime, Utc};
@@ -35,7 +39,24 @@ pub enum StoreError {
         operation: &'static str,
         secret: String,
     },
+    #[error(
+        "secret {secret}: AWSCURRENT moved from {expected} to {found} while this rotation ran (another writer); nothing was overwritten, the new secret stays under AWSPENDING (version {pending})"
+    )]
+    Superseded {
+        secret: String,
+        /// The version current when the rotation began (`none`: no version).
+        expected: String,
+        /// The version current now (`none`: no version).
+        found: String,
+        /// The version this rotation wrote, under AWSPENDING.
+        pending: String,
+    },
 }
+
+/// The stage that marks the version consumers read.
+const AWSCURRENT: &str = "AWSCURRENT";
+/// The stage a new version is written with, before it is made current.
+const AWSPENDING: &str = "AWSPENDING";
 
 impl StoreError {
     fn call<E: std::error::Error + 'static>(
@@ -76,8 +97,22 @@ pub struct CurrentVersion {
     pub record: Option<StoredRecord>,
 }
 
+/// What a secret looked like when a rotation began: the fence its write
+/// must pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub state: SecretState,
+    /// The version holding AWSCURRENT, if any.
+    pub current_version: Option<String>,
+}
+
 /// Read-only: does the secret exist (and can we see it)?
 pub async fn probe(aws: &Aws, secret: &str) -> Result<SecretState, StoreError> {
+    Ok(describe(aws, secret).await?.state)
+}
+
+/// Read-only: whether the secret exists, and which version is current.
+pub async fn describe(aws: &Aws, secret: &str) -> Result<Described, StoreError> {
     let described = aws
         .gates
         .secretsmanager
@@ -92,30 +127,46 @@ pub async fn probe(aws: &Aws, secret: &str) -> Result<SecretState, StoreError> {
         Ok(out) if out.deleted_date.is_some() => Err(StoreError::ScheduledForDeletion {
             secret: secret.to_owned(),
         }),
-        Ok(_) => Ok(SecretState::Exists),
+        Ok(out) => Ok(Described {
+            state: SecretState::Exists,
+            current_version: out.version_ids_to_stages.and_then(|stages| {
+                stages
+                    .into_iter()
+                    .find(|(_, labels)| labels.iter().any(|l| l == AWSCURRENT))
+                    .map(|(version, _)| version)
+            }),
+        }),
         Err(err)
             if err
                 .service_error()
                 .is_some_and(|e| e.is_resource_not_found_exception()) =>
         {
-            Ok(SecretState::Missing)
+            Ok(Described {
+                state: SecretState::Missing,
+                current_version: None,
+            })
         }
         Err(err) => Err(StoreError::call("DescribeSecret", secret, err)),
     }
 }
 
 /// Stores `value` as the credential's new AWSCURRENT version, creating the
-/// secret when `state` says it is missing (or it vanished meanwhile).
+/// secret when `began` says it was missing (or it vanished meanwhile). An
+/// existing secret is fenced: the new version is put under AWSPENDING, then
+/// AWSCURRENT moves to it only from `began.current_version`; when another
+/// writer moved it meanwhile, nothing is overwritten
+/// ([`StoreError::Superseded`]).
 pub async fn write(
     aws: &Aws,
     credential: &Credential,
     value: &SecretString,
     request_token: &str,
-    state: SecretState,
+    began: &Described,
 ) -> Result<StoredVersion, StoreError> {
     let secret = credential.secret_name.as_str();
-    if state == SecretState::Missing {
+    if began.state == SecretState::Missing {
         match create(aws, credential, value, request_token).await {
+            // Someone created it meanwhile: fence against "no version".
             Err(StoreError::Call { code, .. }) if code == "ResourceExistsException" => {}
             other => return other,
         }
@@ -129,34 +180,75 @@ pub async fn write(
                 .secret_id(secret)
                 .client_request_token(request_token)
                 .secret_string(value.expose_secret())
+                .version_stages(AWSPENDING)
                 .send()
         })
         .await;
-    match put {
-        Ok(out) => Ok(StoredVersion {
-            version_id: out.version_id.ok_or_else(|| StoreError::NoVersionId {
-                operation: "PutSecretValue",
-                secret: secret.to_owned(),
-            })?,
-            created: false,
-        }),
+    let version_id = match put {
+        Ok(out) => out.version_id.ok_or_else(|| StoreError::NoVersionId {
+            operation: "PutSecretValue",
+            secret: secret.to_owned(),
+        })?,
         Err(err)
-            if state == SecretState::Exists
+            if began.state == SecretState::Exists
                 && err
                     .service_error()
                     .is_some_and(|e| e.is_resource_not_found_exception()) =>
         {
-            Box::pin(write(
-                aws,
-                credential,
-                value,
-                request_token,
-                SecretState::Missing,
-            ))
-            .await
+            let missing = Described {
+                state: SecretState::Missing,
+                current_version: None,
+            };
+            return Box::pin(write(aws, credential, value, request_token, &missing)).await;
         }
-        Err(err) => Err(StoreError::call("PutSecretValue", secret, err)),
+        Err(err) => return Err(StoreError::call("PutSecretValue", secret, err)),
+    };
+    promote(aws, secret, &version_id, began.current_version.as_deref()).await?;
+    Ok(StoredVersion {
+        version_id,
+        created: false,
+    })
+}
+
+/// Moves AWSCURRENT to `version` from `expected` (the compare-and-swap).
+/// Refused because AWSCURRENT is elsewhere: fine when it is on `version`
+/// already (an earlier attempt of this write got through), else
+/// [`StoreError::Superseded`].
+async fn promote(
+    aws: &Aws,
+    secret: &str,
+    version: &str,
+    expected: Option<&str>,
+) -> Result<(), StoreError> {
+    let moved = aws
+        .gates
+        .secretsmanager
+        .call("UpdateSecretVersionStage", RetryPolicy::STORE, || {
+            aws.secretsmanager
+                .update_secret_version_stage()
+                .secret_id(secret)
+                .version_stage(AWSCURRENT)
+                .move_to_version_id(version)
+                .set_remove_from_version_id(expected.map(str::to_owned))
+                .send()
+        })
+        .await;
+    let refused = match moved {
+        Ok(_) => return Ok(()),
+        Err(err) if err.code == "InvalidParameterException" => err,
+        Err(err) => return Err(StoreError::call("UpdateSecretVersionStage", secret, err)),
+    };
+    let now = describe(aws, secret).await?;
+    if now.current_version.as_deref() == Some(version) {
+        return Ok(());
     }
+    tracing::debug!(secret, error = %refused.detail, "AWSCURRENT moved while the rotation ran");
+    Err(StoreError::Superseded {
+        secret: secret.to_owned(),
+        expected: expected.unwrap_or("none").to_owned(),
+        found: now.current_version.unwrap_or_else(|| "none".to_owned()),
+        pending: version.to_owned(),
+    })
 }
 
 async fn create(

@@ -76,7 +76,10 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
             let provider = match secret {
                 SecretView::Rekeyd(record) if !options.offline => verdict::judge(
                     &credential.target,
-                    record.credential_id.as_deref(),
+                    verdict::Stored {
+                        credential_id: record.credential_id.as_deref(),
+                        token: record.security_token.as_ref(),
+                    },
                     &answers,
                     now,
                 ),

@@ -12,7 +12,7 @@ use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecif
 use aws_sdk_iam::types::StatusType;
 use aws_sdk_ivsrealtime::operation::get_stage::GetStageError;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use crate::token::Token;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -93,6 +93,8 @@ impl Resource {
 pub enum Found {
     Bot {
         disabled: bool,
+        /// The bot's current token (compared in constant time, never shown).
+        token: Option<Token>,
     },
     IamCredentials(Vec<IamCredentialState>),
     Stage,
@@ -170,10 +172,10 @@ async fn get_bot(aws: &Aws, account_id: &str, bot_id: &str) -> Result<Found, Pro
             let Some(mut bot) = out.bot else {
                 return Ok(Found::NotFound);
             };
-            // GetBot answers with the token: hold it as a secret, drop it unread.
-            drop(bot.security_token.take().map(SecretString::from));
+            // GetBot answers with the token: held as a secret, only compared.
             Ok(Found::Bot {
                 disabled: bot.disabled.unwrap_or(false),
+                token: bot.security_token.take().map(Token::new),
             })
         }
         Err(err)

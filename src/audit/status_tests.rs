@@ -46,6 +46,7 @@ fn stored(kind: &str, name: &str, rotated_at: &str, expires: Option<&str>) -> Se
         expiration_time: expires.filter(|_| kind != "iam_service_credential").map(t),
         expiration_date: expires.filter(|_| kind == "iam_service_credential").map(t),
         credential_id: None,
+        security_token: None,
     })
 }
 

@@ -9,6 +9,7 @@ use super::status::ProviderView;
 use crate::commands::error_chain;
 use crate::policy::Target;
 use crate::record::format_time;
+use crate::token::Token;
 
 /// The resource a credential's target names, for messages.
 pub fn describe(target: &Target) -> String {
@@ -23,14 +24,24 @@ pub fn describe(target: &Target) -> String {
     }
 }
 
-/// Judges `target` from the probes' `answers`. `credential_id` is the IAM
-/// credential id to look for (the stored one when known, else the policy's).
+/// What the stored secret holds that the provider's answer is checked against.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stored<'a> {
+    /// The IAM credential id to look for (the stored one when known, else
+    /// the policy's).
+    pub credential_id: Option<&'a str>,
+    /// A Chime bot's stored token, to compare with the bot's current one.
+    pub token: Option<&'a Token>,
+}
+
+/// Judges `target` from the probes' `answers` and what is `stored`.
 pub fn judge(
     target: &Target,
-    credential_id: Option<&str>,
+    stored: Stored<'_>,
     answers: &Answers,
     now: DateTime<Utc>,
 ) -> ProviderView {
+    let credential_id = stored.credential_id;
     let found = match answers.get(&Resource::of(target)) {
         None => return ProviderView::Unreachable("the provider was not asked".to_owned()),
         Some(Err(err)) => return ProviderView::Unreachable(error_chain(err.as_ref())),
@@ -41,9 +52,21 @@ pub fn judge(
             "chime bot {} does not exist in account {} (GetBot: NotFound): check account_id and bot_id",
             bot.bot_id, bot.account_id
         )),
-        (Target::ChimeBot(bot), Found::Bot { disabled: true }) => ProviderView::Drift(format!(
-            "chime bot {} in account {} is disabled: its token does not work until it is enabled",
-            bot.bot_id, bot.account_id
+        (Target::ChimeBot(bot), Found::Bot { disabled: true, .. }) => {
+            ProviderView::Drift(format!(
+                "chime bot {} in account {} is disabled: its token does not work until it is enabled",
+                bot.bot_id, bot.account_id
+            ))
+        }
+        (
+            Target::ChimeBot(bot),
+            Found::Bot {
+                token: Some(current),
+                ..
+            },
+        ) if stored.token.is_some_and(|token| token != current) => ProviderView::Drift(format!(
+            "the stored token is no longer chime bot {}'s current one (it was regenerated outside rekeyd, or by another host after this secret was written): run `rekeyd rotate` for it",
+            bot.bot_id
         )),
         (Target::IamServiceCredential(iam), Found::NotFound) => {
             ProviderView::Drift(match &iam.user_name {

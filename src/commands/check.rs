@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use crate::audit::probe::{self, Resource};
 use crate::audit::status::ProviderView;
-use crate::audit::verdict::{describe, judge};
+use crate::audit::verdict::{Stored, describe, judge};
 use crate::aws::{Aws, AwsOverrides};
 use crate::cli::CheckArgs;
 use crate::commands::error_chain;
@@ -45,7 +45,11 @@ pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<Exit
     let mut out = std::io::stdout().lock();
     for ((credential, secret), stored_id) in policy.credentials.iter().zip(secrets).zip(stored_ids)
     {
-        let provider = judge(&credential.target, stored_id.as_deref(), &answers, now);
+        let stored = Stored {
+            credential_id: stored_id.as_deref(),
+            token: None,
+        };
+        let provider = judge(&credential.target, stored, &answers, now);
         let (ok, line) = line(credential, &provider, &secret);
         all_ok &= ok;
         writeln!(out, "{line}")?;

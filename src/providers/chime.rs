@@ -1,5 +1,6 @@
 //! `chime_bot`: RegenerateSecurityToken. The old token dies at once.
 
+use aws_sdk_chime::operation::get_bot::GetBotError;
 use aws_sdk_chime::operation::regenerate_security_token::RegenerateSecurityTokenError;
 use chrono::Utc;
 use secrecy::SecretString;
@@ -7,6 +8,7 @@ use secrecy::SecretString;
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::ChimeBot;
 use crate::record::{ChimeBotRecord, SecretRecord};
+use crate::token::Token;
 
 /// AWS ended support for the Amazon Chime service on this day.
 const END_OF_SUPPORT: &str = "2026-02-20";
@@ -77,6 +79,30 @@ pub async fn regenerate(aws: &Aws, name: &str, bot: &ChimeBot) -> Result<SecretR
         user_id: answered.user_id,
         rotated_at,
     }))
+}
+
+/// The bot's current token (GetBot), to prove that a stored one is live;
+/// `None` when the answer holds none.
+pub async fn current_token(
+    aws: &Aws,
+    bot: &ChimeBot,
+) -> Result<Option<Token>, CallError<GetBotError>> {
+    let answer = aws
+        .gates
+        .chime
+        .call("GetBot", RetryPolicy::PROVIDER, || {
+            aws.chime
+                .get_bot()
+                .account_id(&bot.account_id)
+                .bot_id(&bot.bot_id)
+                .send()
+        })
+        .await?;
+    Ok(answer
+        .bot
+        .and_then(|b| b.security_token)
+        .filter(|t| !t.is_empty())
+        .map(Token::new))
 }
 
 /// A failure that says the service itself is gone gets its own message.

@@ -7,7 +7,7 @@ use super::lexer::{Cursor, Token};
 use super::number::Number;
 use super::path::Path;
 use super::placeholders::Placeholders;
-use super::value::{Attr, Item, validation};
+use super::value::{Attr, Item, bytes, validation};
 use crate::error::ApiError;
 
 const WHAT: &str = "ConditionExpression";
@@ -217,7 +217,7 @@ fn resolve(operand: &Operand, item: &Item) -> Option<Attr> {
         Operand::Size(path) => {
             let n = match path.get(item)? {
                 Attr::S(s) => s.len(),
-                Attr::B(b) => b.len() / 4 * 3,
+                Attr::B(b) => bytes(b).len(),
                 Attr::L(l) => l.len(),
                 Attr::M(m) => m.len(),
                 Attr::Ss(s) | Attr::Bs(s) => s.len(),

@@ -3,6 +3,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use serde_json::{Map, Value, json};
 
 use super::number::Number;
@@ -62,6 +65,18 @@ fn set_of<T>(
     Ok(out)
 }
 
+/// The bytes of a binary value (its base64 text was checked when it was parsed).
+pub(crate) fn bytes(base64: &str) -> Vec<u8> {
+    STANDARD.decode(base64).unwrap_or_default()
+}
+
+fn base64_text(text: String) -> Result<String, ApiError> {
+    match STANDARD.decode(&text) {
+        Ok(_) => Ok(text),
+        Err(_) => Err(serialization("a binary value is not valid base64")),
+    }
+}
+
 pub(crate) fn serialization(message: &str) -> ApiError {
     ApiError::new(400, "SerializationException", message.to_string())
 }
@@ -87,7 +102,7 @@ impl Attr {
         Ok(match kind.as_str() {
             "S" => Attr::S(text()?),
             "N" => Attr::N(Number::parse(&text()?)?),
-            "B" => Attr::B(text()?),
+            "B" => Attr::B(base64_text(text()?)?),
             "BOOL" => Attr::Bool(
                 inner
                     .as_bool()
@@ -198,7 +213,7 @@ impl Attr {
         match (self, other) {
             (Attr::S(a), Attr::S(b)) => Some(a.as_bytes().cmp(b.as_bytes())),
             (Attr::N(a), Attr::N(b)) => a.partial_cmp(b),
-            (Attr::B(a), Attr::B(b)) => Some(a.cmp(b)),
+            (Attr::B(a), Attr::B(b)) => Some(bytes(a).cmp(&bytes(b))),
             _ => None,
         }
     }
@@ -211,7 +226,8 @@ impl Attr {
     /// An approximation of the stored size in bytes (names plus values), for the 400 KB limit.
     pub(crate) fn size(&self) -> usize {
         match self {
-            Attr::S(s) | Attr::B(s) => s.len(),
+            Attr::S(s) => s.len(),
+            Attr::B(b) => bytes(b).len(),
             Attr::N(n) => n.to_string().len(),
             Attr::Bool(_) | Attr::Null => 1,
             Attr::M(m) => 3 + m.iter().map(|(k, v)| k.len() + v.size() + 1).sum::<usize>(),
@@ -277,6 +293,7 @@ mod tests {
             json!({"SS": ["a", "a"]}),
             json!({"NS": ["1", "1.0"]}),
             json!({"X": "1"}),
+            json!({"B": "not base64!"}),
             json!({"S": 5}),
         ] {
             assert!(Attr::from_json(&bad).is_err(), "{bad}");

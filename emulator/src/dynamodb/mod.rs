@@ -7,6 +7,7 @@ mod lexer;
 mod number;
 mod path;
 mod placeholders;
+mod request;
 mod tables;
 mod update;
 mod value;

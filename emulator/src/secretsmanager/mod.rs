@@ -182,14 +182,21 @@ impl Secret {
         if let Some(from) = remove_from
             && holder.as_deref() != Some(from)
         {
-            return Err(invalid(format!(
-                "The staging label {label} is not attached to version {from} of secret {}{}.",
-                self.name,
-                holder
-                    .as_deref()
-                    .map(|h| format!("; it is attached to version {h}"))
-                    .unwrap_or_default()
-            )));
+            // AWS's message for a move; the held version is named too, as a hint.
+            let held = holder
+                .as_deref()
+                .map(|h| format!(" (version {h})"))
+                .unwrap_or_default();
+            return Err(invalid(if move_to.is_some() {
+                format!(
+                    "When you move staging label {label}, if you specify RemoveFromVersionId, it must be set to the version that currently has the staging label {label}{held}."
+                )
+            } else {
+                format!(
+                    "The staging label {label} is not attached to version {from} of secret {}{held}.",
+                    self.name
+                )
+            }));
         }
         let Some(to) = move_to else {
             let Some(from) = remove_from else {
@@ -440,7 +447,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code, "InvalidParameterException");
         assert!(
-            err.message.contains("attached to version v2"),
+            err.message
+                .contains("currently has the staging label AWSCURRENT (version v2)"),
             "{}",
             err.message
         );

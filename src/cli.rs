@@ -61,7 +61,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Print a commented example policy.
     ExamplePolicy,
-    /// Serve the bundled AWS emulator (IAM, Chime, IVS real-time, Secrets Manager, in memory).
+    /// Serve the bundled AWS emulator (IAM, Chime, IVS real-time, Secrets Manager, DynamoDB, in memory).
     Emulator(EmulatorArgs),
     /// Try rekeyd with no AWS account: emulator, daemon and a short schedule.
     Demo(DemoArgs),

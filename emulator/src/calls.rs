@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::faults::FaultKind;
 
-/// One of the four emulated services.
+/// One of the emulated services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Service {
@@ -19,6 +19,8 @@ pub enum Service {
     IvsRealtime,
     /// AWS Secrets Manager (awsJson1_1).
     Secretsmanager,
+    /// Amazon DynamoDB (awsJson1_0).
+    Dynamodb,
 }
 
 impl Service {
@@ -36,7 +38,15 @@ impl Service {
             Service::IvsRealtime => operation == "CreateParticipantToken",
             Service::Secretsmanager => matches!(
                 operation,
-                "CreateSecret" | "PutSecretValue" | "TagResource" | "DeleteSecret"
+                "CreateSecret"
+                    | "PutSecretValue"
+                    | "UpdateSecretVersionStage"
+                    | "TagResource"
+                    | "DeleteSecret"
+            ),
+            Service::Dynamodb => matches!(
+                operation,
+                "CreateTable" | "DeleteTable" | "PutItem" | "UpdateItem" | "DeleteItem"
             ),
         }
     }
@@ -127,6 +137,12 @@ mod tests {
         assert!(!Service::Secretsmanager.is_mutating("GetSecretValue"));
         assert!(Service::Chime.is_mutating("RegenerateSecurityToken"));
         assert!(!Service::Iam.is_mutating("ListServiceSpecificCredentials"));
+        assert!(Service::Dynamodb.is_mutating("UpdateItem"));
+        assert!(!Service::Dynamodb.is_mutating("GetItem"));
+        assert_eq!(
+            serde_json::to_string(&Service::Dynamodb).unwrap(),
+            "\"dynamodb\""
+        );
         assert_eq!(
             serde_json::to_string(&Service::IvsRealtime).unwrap(),
             "\"ivs-realtime\""

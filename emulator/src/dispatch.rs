@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::calls::{CallRecord, Service};
 use crate::control_http;
 use crate::controls::Controls;
+use crate::dynamodb;
 use crate::error::ApiError;
 use crate::faults::FaultKind;
 use crate::hostile;
@@ -187,5 +188,6 @@ fn execute(
         Service::Secretsmanager => {
             secretsmanager::handle(&mut state.secrets, ctx, op, &req.body).map(json)
         }
+        Service::Dynamodb => dynamodb::handle(&mut state.dynamodb, ctx, op, &req.body).map(json),
     }
 }

@@ -1,4 +1,4 @@
-//! The running emulator: binds a port, serves the four services and the controls, stops on request.
+//! The running emulator: binds a port, serves the emulated services and the controls, stops on request.
 
 use std::io;
 use std::net::SocketAddr;

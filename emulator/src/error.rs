@@ -11,6 +11,9 @@ pub(crate) struct ApiError {
     pub code: &'static str,
     /// Human-readable message.
     pub message: String,
+    /// Members a JSON error body carries besides the message (DynamoDB's
+    /// `ConditionalCheckFailedException` returns the current `Item`).
+    pub members: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
@@ -19,7 +22,16 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            members: None,
         }
+    }
+
+    /// The same error with an extra member in its JSON body.
+    pub(crate) fn with_member(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.members
+            .get_or_insert_with(Default::default)
+            .insert(key.to_string(), value);
+        self
     }
 
     /// True for errors that are the caller's fault (4xx).

@@ -1,12 +1,13 @@
 //! In-memory emulator of the AWS APIs rekeyd uses — IAM service-specific credentials, Chime bots,
-//! IVS real-time participant tokens and Secrets Manager — on one HTTP port, with fault injection
-//! and test controls. See `README.md` for the control API and the seed format.
+//! IVS real-time participant tokens, Secrets Manager and DynamoDB (for leases) — on one HTTP
+//! port, with fault injection and test controls. See `README.md` for the control API and the seed format.
 
 mod calls;
 mod chime;
 mod control_http;
 mod controls;
 mod dispatch;
+mod dynamodb;
 mod emulator;
 mod error;
 mod faults;
@@ -31,10 +32,11 @@ pub use emulator::Emulator;
 pub use faults::{FaultKind, FaultRule, InvalidFaultRule};
 pub use quota::{InvalidQuota, Quota};
 pub use seed::{
-    SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
+    SeedChimeBot, SeedDoc, SeedDynamoTable, SeedError, SeedIamCredential, SeedIvsStage, SeedReport,
+    SeedSecret,
 };
 pub use state::{ACCOUNT_ID, DEFAULT_CALLER, DEFAULT_REGION};
 pub use truth::{
-    ChimeBotTruth, IamCredentialTruth, IvsStageTruth, IvsTokenTruth, SecretTruth,
+    ChimeBotTruth, DynamoTableTruth, IamCredentialTruth, IvsStageTruth, IvsTokenTruth, SecretTruth,
     SecretVersionTruth, Truth,
 };

@@ -103,7 +103,7 @@ struct Scope {
 }
 
 impl Scope {
-    /// `secretsmanager`, `chime`, `iam`, `ivs-realtime` (or `ivs_realtime`), optionally
+    /// `secretsmanager`, `chime`, `iam`, `ivs-realtime` (or `ivs_realtime`), `dynamodb`, optionally
     /// followed by `:Operation`.
     fn parse(key: &str) -> Result<Scope, InvalidQuota> {
         let (service, operation) = match key.split_once(':') {
@@ -115,9 +115,10 @@ impl Scope {
             "chime" => Service::Chime,
             "ivs-realtime" | "ivs_realtime" => Service::IvsRealtime,
             "secretsmanager" => Service::Secretsmanager,
+            "dynamodb" => Service::Dynamodb,
             other => {
                 return Err(InvalidQuota(format!(
-                    "unknown service {other:?} (iam, chime, ivs-realtime, secretsmanager)"
+                    "unknown service {other:?} (iam, chime, ivs-realtime, secretsmanager, dynamodb)"
                 )));
             }
         };

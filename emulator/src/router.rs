@@ -32,7 +32,7 @@ fn api(service: Service, op: &str) -> Route {
     }
 }
 
-/// Routes by shape: controls by path, Secrets Manager by `X-Amz-Target`, Chime and IVS by path,
+/// Routes by shape: controls by path, Secrets Manager and DynamoDB by `X-Amz-Target`, Chime and IVS by path,
 /// IAM by a form body on `POST /`.
 pub(crate) fn classify(req: &Incoming) -> Route {
     if control_http::is_control(&req.path) {
@@ -41,6 +41,7 @@ pub(crate) fn classify(req: &Incoming) -> Route {
     if let Some(target) = req.header("x-amz-target") {
         return match target.split_once('.') {
             Some(("secretsmanager", op)) => api(Service::Secretsmanager, op),
+            Some(("DynamoDB_20120810", op)) => api(Service::Dynamodb, op),
             _ => Route::Unknown,
         };
     }
@@ -122,6 +123,14 @@ mod tests {
             classify(&sm),
             api(Service::Secretsmanager, "PutSecretValue")
         );
+        let ddb = req(
+            Method::POST,
+            "/",
+            &[],
+            Some("DynamoDB_20120810.PutItem"),
+            "{}",
+        );
+        assert_eq!(classify(&ddb), api(Service::Dynamodb, "PutItem"));
         let iam = req(
             Method::POST,
             "/",

@@ -1,4 +1,5 @@
-//! The seed document: bots, users, credentials, stages and secrets to create before a test or demo.
+//! The seed document: bots, users, credentials, stages, secrets and DynamoDB tables to create
+//! before a test or demo.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -6,13 +7,14 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::dynamodb::{self, KeyAttr};
 use crate::error::ApiError;
 use crate::iam;
 use crate::quota::{Quota, QuotaSet};
 use crate::random;
 use crate::secretsmanager::{Secret, SecretValue};
 use crate::state::State;
-use crate::truth::{self, ChimeBotTruth, IamCredentialTruth, SecretTruth};
+use crate::truth::{self, ChimeBotTruth, DynamoTableTruth, IamCredentialTruth, SecretTruth};
 
 /// What to create. Every list is optional. See the crate README for an example.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +38,9 @@ pub struct SeedDoc {
     /// Secrets, each with one AWSCURRENT version when a value is given.
     #[serde(default)]
     pub secrets: Vec<SeedSecret>,
+    /// DynamoDB tables (on-demand, partition key only), optionally with items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamodb_tables: Vec<SeedDynamoTable>,
     /// Request-rate quotas to set, as `POST /_emulator/quotas` takes them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quotas: BTreeMap<String, Quota>,
@@ -112,6 +117,21 @@ pub struct SeedSecret {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A DynamoDB table to create: `{"name": "rekeyd-leases", "partition_key": "credential"}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedDynamoTable {
+    pub name: String,
+    /// The partition key attribute's name.
+    pub partition_key: String,
+    /// `S` (default), `N` or `B`.
+    #[serde(default)]
+    pub partition_key_type: Option<String>,
+    /// Items in DynamoDB's JSON form (`{"credential": {"S": "x"}}`), each with the key.
+    #[serde(default)]
+    pub items: Vec<serde_json::Value>,
+}
+
 /// What seeding created, including generated ids and secrets.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SeedReport {
@@ -120,6 +140,8 @@ pub struct SeedReport {
     pub iam_credentials: Vec<IamCredentialTruth>,
     pub ivs_stages: Vec<String>,
     pub secrets: Vec<SecretTruth>,
+    #[serde(default)]
+    pub dynamodb_tables: Vec<DynamoTableTruth>,
 }
 
 /// Why a seed document was refused; nothing was created.
@@ -274,6 +296,9 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
     for seed in &doc.secrets {
         report.secrets.push(seed_secret(s, seed)?);
     }
+    for seed in &doc.dynamodb_tables {
+        report.dynamodb_tables.push(seed_table(s, seed)?);
+    }
     Ok(report)
 }
 
@@ -316,6 +341,32 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
     Ok(truth::secret(secret))
 }
 
+fn seed_table(s: &mut State, seed: &SeedDynamoTable) -> Result<DynamoTableTruth, SeedError> {
+    let item = format!("dynamodb table {}", seed.name);
+    let key = KeyAttr {
+        name: seed.partition_key.clone(),
+        kind: seed
+            .partition_key_type
+            .clone()
+            .unwrap_or_else(|| "S".into()),
+    };
+    let table = dynamodb::seed_table(
+        &mut s.dynamodb,
+        &s.config.default_region,
+        &s.config.account_id,
+        &seed.name,
+        key,
+        Utc::now(),
+    )
+    .map_err(refused(item.clone()))?;
+    for value in &seed.items {
+        dynamodb::item_from_json(value)
+            .and_then(|i| table.put_seed_item(i))
+            .map_err(refused(item.clone()))?;
+    }
+    Ok(truth::table(table))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +405,23 @@ mod tests {
             "a refused document creates nothing"
         );
         assert!(matches!(parse(r#"{"bots": []}"#), Err(SeedError::Json(_))));
+
+        let doc = parse(
+            r#"{"dynamodb_tables": [{"name": "rekeyd-leases", "partition_key": "credential",
+                "items": [{"credential": {"S": "bot"}, "owner": {"S": "host-a"}}]}]}"#,
+        )
+        .unwrap();
+        let report = apply(&mut state, &doc).unwrap();
+        assert_eq!(report.dynamodb_tables[0].partition_key_type, "S");
+        let truth = truth::build(&state);
+        let table = truth.dynamodb_table("rekeyd-leases").unwrap();
+        assert_eq!(table.item("bot").unwrap()["owner"]["S"], "host-a");
+        let keyless = parse(
+            r#"{"dynamodb_tables": [{"name": "other", "partition_key": "k", "items": [{"x": {"S": "y"}}]}]}"#,
+        )
+        .unwrap();
+        let err = apply(&mut state, &keyless).unwrap_err();
+        assert!(err.to_string().contains("Missing the key k"), "{err}");
+        assert!(truth::build(&state).dynamodb_table("other").is_none());
     }
 }

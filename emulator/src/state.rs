@@ -6,6 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::calls::CallLog;
 use crate::chime::ChimeState;
+use crate::dynamodb::DynamoState;
 use crate::faults::{FaultKind, FaultSet};
 use crate::iam::IamState;
 use crate::ivs::IvsState;
@@ -45,6 +46,7 @@ pub(crate) struct State {
     pub chime: ChimeState,
     pub ivs: IvsState,
     pub secrets: SecretsState,
+    pub dynamodb: DynamoState,
     pub faults: FaultSet,
     pub quotas: QuotaSet,
     pub calls: CallLog,
@@ -61,6 +63,7 @@ impl State {
             chime: ChimeState::default(),
             ivs: IvsState::default(),
             secrets: SecretsState::default(),
+            dynamodb: DynamoState::default(),
             faults: FaultSet::default(),
             quotas: QuotaSet::default(),
             calls: CallLog::default(),

@@ -1,4 +1,5 @@
-//! The ground truth tests assert on: every live secret, token and password the emulator holds.
+//! The ground truth tests assert on: every live secret, token and password the emulator holds,
+//! and every DynamoDB item.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::dynamodb::{Table, item_to_json};
 use crate::iam::ServiceCredential;
 use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue};
 use crate::state::State;
@@ -19,6 +21,30 @@ pub struct Truth {
     pub iam_credentials: Vec<IamCredentialTruth>,
     pub ivs_stages: Vec<IvsStageTruth>,
     pub secrets: Vec<SecretTruth>,
+    #[serde(default)]
+    pub dynamodb_tables: Vec<DynamoTableTruth>,
+}
+
+/// A DynamoDB table and its items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DynamoTableTruth {
+    pub name: String,
+    pub arn: String,
+    pub partition_key: String,
+    /// `S`, `N` or `B`.
+    pub partition_key_type: String,
+    pub sort_key: Option<String>,
+    /// Each item in DynamoDB's JSON form: `{"credential": {"S": "x"}, "fence": {"N": "3"}}`.
+    pub items: Vec<serde_json::Value>,
+}
+
+impl DynamoTableTruth {
+    /// The item whose (string) partition key is `key`.
+    pub fn item(&self, key: &str) -> Option<&serde_json::Value> {
+        self.items
+            .iter()
+            .find(|item| item[&self.partition_key]["S"] == key)
+    }
 }
 
 /// A Chime bot and the one security token that currently works.
@@ -127,6 +153,11 @@ impl Truth {
             .find(|c| c.credential_id == credential_id)
     }
 
+    /// The DynamoDB table with this name.
+    pub fn dynamodb_table(&self, name: &str) -> Option<&DynamoTableTruth> {
+        self.dynamodb_tables.iter().find(|t| t.name == name)
+    }
+
     /// The stage with this ARN.
     pub fn ivs_stage(&self, arn: &str) -> Option<&IvsStageTruth> {
         self.ivs_stages.iter().find(|s| s.arn == arn)
@@ -144,6 +175,17 @@ impl SecretTruth {
         self.versions
             .iter()
             .find(|v| v.stages.iter().any(|s| s == label))
+    }
+}
+
+pub(crate) fn table(t: &Table) -> DynamoTableTruth {
+    DynamoTableTruth {
+        name: t.name.clone(),
+        arn: t.arn.clone(),
+        partition_key: t.partition_key.name.clone(),
+        partition_key_type: t.partition_key.kind.clone(),
+        sort_key: t.sort_key.as_ref().map(|k| k.name.clone()),
+        items: t.items.values().map(item_to_json).collect(),
     }
 }
 
@@ -209,5 +251,6 @@ pub(crate) fn build(state: &State) -> Truth {
             })
             .collect(),
         secrets: state.secrets.secrets().iter().map(secret).collect(),
+        dynamodb_tables: state.dynamodb.tables().map(table).collect(),
     }
 }

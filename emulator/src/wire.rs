@@ -80,6 +80,7 @@ pub(crate) fn content_type(service: Service) -> &'static str {
         Service::Iam => "text/xml",
         Service::Chime | Service::IvsRealtime => "application/json",
         Service::Secretsmanager => "application/x-amz-json-1.1",
+        Service::Dynamodb => "application/x-amz-json-1.0",
     }
 }
 
@@ -129,6 +130,16 @@ pub(crate) fn error_response(service: Service, err: &ApiError, request_id: &str)
                 err.code,
             )
         }
+        Service::Dynamodb => {
+            let mut body = json!({"__type": dynamodb_type(err.code), "message": err.message});
+            if let (Some(members), Some(object)) = (&err.members, body.as_object_mut()) {
+                object.extend(members.clone());
+            }
+            with_error_type(
+                json_response(service, err.status, &body, request_id),
+                err.code,
+            )
+        }
     }
 }
 
@@ -141,6 +152,16 @@ fn with_error_type(mut resp: HttpResponse, code: &str) -> HttpResponse {
         resp.headers_mut().insert("x-amzn-ErrorType", v);
     }
     resp
+}
+
+/// DynamoDB's `__type`: the code with the namespace of the layer that raised it.
+fn dynamodb_type(code: &str) -> String {
+    let namespace = match code {
+        "ValidationException" => "com.amazon.coral.validate",
+        "SerializationException" | "UnknownOperationException" => "com.amazon.coral.service",
+        _ => "com.amazonaws.dynamodb.v20120810",
+    };
+    format!("{namespace}#{code}")
 }
 
 /// Chime's body `Code` member: the exception name without `Exception` (`NotFound`, `Throttled`, ...).
@@ -161,6 +182,9 @@ pub(crate) fn throttle_error(service: Service) -> ApiError {
         // front end sends, and the SDK retries it as throttling.
         Service::IvsRealtime => ApiError::new(429, "ThrottlingException", "Rate exceeded"),
         Service::Secretsmanager => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
+        // DynamoDB also has ProvisionedThroughputExceededException (per table); the SDK
+        // retries both as throttling. A quota here is a request rate, hence this one.
+        Service::Dynamodb => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
     }
 }
 
@@ -176,6 +200,8 @@ pub(crate) fn server_error(service: Service, status: u16) -> ApiError {
         (Service::IvsRealtime, true) => "ServiceUnavailableException",
         (Service::Secretsmanager, false) => "InternalServiceError",
         (Service::Secretsmanager, true) => "ServiceUnavailable",
+        (Service::Dynamodb, false) => "InternalServerError",
+        (Service::Dynamodb, true) => "ServiceUnavailable",
     };
     let message = if unavailable {
         "Service is unavailable. Please try again later."
@@ -222,5 +248,39 @@ mod tests {
         assert_eq!(resp.status(), 404);
         assert_eq!(resp.headers()["x-amzn-ErrorType"], "NotFoundException");
         assert_eq!(resp.headers()["x-amzn-RequestId"], "rid");
+    }
+
+    #[test]
+    fn dynamodb_errors_carry_the_namespace_and_extra_members() {
+        let err = ApiError::new(
+            400,
+            "ConditionalCheckFailedException",
+            "The conditional request failed",
+        )
+        .with_member("Item", json!({"k": {"S": "v"}}));
+        let resp = error_response(Service::Dynamodb, &err, "rid");
+        assert_eq!(
+            resp.headers()["x-amzn-ErrorType"],
+            "ConditionalCheckFailedException"
+        );
+        assert_eq!(resp.headers()["content-type"], "application/x-amz-json-1.0");
+        let body = futures_body(resp);
+        assert_eq!(
+            body["__type"],
+            "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
+        );
+        assert_eq!(body["Item"]["k"]["S"], "v");
+        assert_eq!(body["message"], "The conditional request failed");
+    }
+
+    fn futures_body(resp: HttpResponse) -> Value {
+        use http_body_util::BodyExt;
+        let bytes = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(resp.into_body().collect())
+            .unwrap()
+            .to_bytes();
+        serde_json::from_slice(&bytes).unwrap()
     }
 }

@@ -154,6 +154,104 @@ impl Secret {
         Ok(PutOutcome::Created)
     }
 
+    /// UpdateSecretVersionStage: moves `label` to `move_to`, removing it from `remove_from`.
+    ///
+    /// AWS's rules: a label attached to another version moves only when `remove_from` names
+    /// that version (a compare-and-swap); `remove_from` must hold the label; without
+    /// `move_to` the label is only removed (never AWSCURRENT, which can only move); moving
+    /// AWSCURRENT moves AWSPREVIOUS to the version that held it. A version left without
+    /// labels stays (deprecated: listed only with `IncludeDeprecated`). Answers whether
+    /// anything changed.
+    pub(crate) fn move_stage(
+        &mut self,
+        label: &str,
+        move_to: Option<&str>,
+        remove_from: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ApiError> {
+        let invalid = |m: String| ApiError::new(400, "InvalidParameterException", m);
+        for id in move_to.iter().chain(remove_from.iter()) {
+            if self.by_id(id).is_none() {
+                return Err(invalid(format!(
+                    "Secrets Manager can't find version {id} of secret {}.",
+                    self.name
+                )));
+            }
+        }
+        let holder = self.by_stage(label).map(|v| v.id.clone());
+        if let Some(from) = remove_from
+            && holder.as_deref() != Some(from)
+        {
+            // AWS's message for a move; the held version is named too, as a hint.
+            let held = holder
+                .as_deref()
+                .map(|h| format!(" (version {h})"))
+                .unwrap_or_default();
+            return Err(invalid(if move_to.is_some() {
+                format!(
+                    "When you move staging label {label}, if you specify RemoveFromVersionId, it must be set to the version that currently has the staging label {label}{held}."
+                )
+            } else {
+                format!(
+                    "The staging label {label} is not attached to version {from} of secret {}{held}.",
+                    self.name
+                )
+            }));
+        }
+        let Some(to) = move_to else {
+            let Some(from) = remove_from else {
+                return Err(invalid(
+                    "You must specify MoveToVersionId, RemoveFromVersionId or both.".into(),
+                ));
+            };
+            if label == AWSCURRENT {
+                return Err(invalid(format!(
+                    "The staging label {AWSCURRENT} can't be removed from version {from}, only moved to another version with MoveToVersionId."
+                )));
+            }
+            self.versions
+                .iter_mut()
+                .filter(|v| v.id == from)
+                .for_each(|v| v.stages.retain(|s| s != label));
+            self.last_changed = now;
+            return Ok(true);
+        };
+        match (holder.as_deref(), remove_from) {
+            (Some(h), _) if h == to => return Ok(false),
+            (Some(h), None) => {
+                return Err(invalid(format!(
+                    "The parameter RemoveFromVersionId can't be empty. Staging label {label} is currently attached to version {h}, so you must explicitly reference that version in RemoveFromVersionId."
+                )));
+            }
+            _ => {}
+        }
+        let count = self.by_id(to).map_or(0, |v| v.stages.len());
+        if count >= 20 {
+            return Err(ApiError::new(
+                400,
+                "LimitExceededException",
+                format!(
+                    "Version {to} of secret {} already has 20 staging labels.",
+                    self.name
+                ),
+            ));
+        }
+        self.remove_label(label);
+        if label == AWSCURRENT
+            && let Some(old) = &holder
+        {
+            self.remove_label(AWSPREVIOUS);
+            for v in self.versions.iter_mut().filter(|v| v.id == *old) {
+                v.stages.push(AWSPREVIOUS.to_string());
+            }
+        }
+        for v in self.versions.iter_mut().filter(|v| v.id == to) {
+            v.stages.push(label.to_string());
+        }
+        self.last_changed = now;
+        Ok(true)
+    }
+
     fn remove_label(&mut self, label: &str) {
         for version in &mut self.versions {
             version.stages.retain(|s| s != label);
@@ -321,6 +419,84 @@ mod tests {
             .unwrap();
         assert_eq!(s.by_stage(AWSCURRENT).unwrap().id, "v1");
         assert_eq!(s.by_stage("PENDING").unwrap().id, "v2");
+    }
+
+    fn stages(s: &Secret) -> Vec<(String, Vec<String>)> {
+        s.versions
+            .iter()
+            .map(|v| (v.id.clone(), v.stages.clone()))
+            .collect()
+    }
+
+    fn labels(list: &[&str]) -> Vec<String> {
+        list.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn pending_then_compare_and_swap_of_current() {
+        let mut s = secret();
+        let now = Utc::now();
+        s.put_version("v1", text("a"), None, now).unwrap();
+        s.put_version("v2", text("b"), None, now).unwrap();
+        s.put_version("v3", text("c"), Some(labels(&["AWSPENDING"])), now)
+            .unwrap();
+        assert_eq!(s.by_stage(AWSCURRENT).unwrap().id, "v2");
+        // A stale RemoveFromVersionId: nothing moves.
+        let err = s
+            .move_stage(AWSCURRENT, Some("v3"), Some("v1"), now)
+            .unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+        assert!(
+            err.message
+                .contains("currently has the staging label AWSCURRENT (version v2)"),
+            "{}",
+            err.message
+        );
+        let err = s.move_stage(AWSCURRENT, Some("v3"), None, now).unwrap_err();
+        assert!(err.message.contains("RemoveFromVersionId can't be empty"));
+        assert_eq!(
+            stages(&s),
+            [
+                ("v1".into(), labels(&["AWSPREVIOUS"])),
+                ("v2".into(), labels(&["AWSCURRENT"])),
+                ("v3".into(), labels(&["AWSPENDING"])),
+            ]
+        );
+        assert!(
+            s.move_stage(AWSCURRENT, Some("v3"), Some("v2"), now)
+                .unwrap()
+        );
+        assert_eq!(
+            stages(&s),
+            [
+                ("v1".into(), labels(&[])),
+                ("v2".into(), labels(&["AWSPREVIOUS"])),
+                ("v3".into(), labels(&["AWSPENDING", "AWSCURRENT"])),
+            ]
+        );
+        // Moving to where it already is changes nothing.
+        assert!(!s.move_stage(AWSCURRENT, Some("v3"), None, now).unwrap());
+    }
+
+    #[test]
+    fn custom_labels_follow_the_same_rules_and_can_be_removed() {
+        let mut s = secret();
+        let now = Utc::now();
+        s.put_version("v1", text("a"), None, now).unwrap();
+        s.put_version("v2", text("b"), Some(labels(&["blue"])), now)
+            .unwrap();
+        assert!(s.move_stage("blue", Some("v1"), None, now).is_err());
+        assert!(s.move_stage("blue", Some("v1"), Some("v2"), now).unwrap());
+        assert_eq!(s.by_stage("blue").unwrap().id, "v1");
+        assert!(s.move_stage("blue", None, Some("v1"), now).unwrap());
+        assert!(s.by_stage("blue").is_none());
+        // A label held by no version is attached without RemoveFromVersionId.
+        assert!(s.move_stage("green", Some("v2"), None, now).unwrap());
+        let err = s.move_stage(AWSCURRENT, None, Some("v1"), now).unwrap_err();
+        assert!(err.message.contains("only moved"), "{}", err.message);
+        let err = s.move_stage("green", Some("nope"), None, now).unwrap_err();
+        assert_eq!(err.code, "InvalidParameterException");
+        assert!(s.move_stage("green", None, None, now).is_err());
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub(crate) fn handle(
     match op {
         "CreateSecret" => create_secret(state, ctx, parse(body)?),
         "PutSecretValue" => put_secret_value(state, ctx, parse(body)?),
+        "UpdateSecretVersionStage" => update_secret_version_stage(state, ctx, parse(body)?),
         "TagResource" => tag_resource(state, ctx, parse(body)?),
         "DeleteSecret" => delete_secret(state, ctx, parse(body)?),
         "GetSecretValue" => reads::get_secret_value(state, parse(body)?),
@@ -147,6 +148,45 @@ fn put_secret_value(
         .map(|v| v.stages.clone())
         .unwrap_or_default();
     Ok(json!({"ARN": secret.arn, "Name": secret.name, "VersionId": token, "VersionStages": stages}))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct UpdateSecretVersionStageInput {
+    secret_id: Option<String>,
+    version_stage: Option<String>,
+    remove_from_version_id: Option<String>,
+    move_to_version_id: Option<String>,
+}
+
+fn update_secret_version_stage(
+    state: &mut SecretsState,
+    ctx: &mut Ctx,
+    input: UpdateSecretVersionStageInput,
+) -> Result<Value, ApiError> {
+    let secret_id = required("SecretId", &input.secret_id)?;
+    check_len("SecretId", secret_id, 1, 2048)?;
+    let stage = required("VersionStage", &input.version_stage)?;
+    check_len("VersionStage", stage, 1, 256)?;
+    for (field, id) in [
+        ("RemoveFromVersionId", &input.remove_from_version_id),
+        ("MoveToVersionId", &input.move_to_version_id),
+    ] {
+        if let Some(id) = id {
+            check_len(field, id, 32, 64)?;
+        }
+    }
+    let secret = state.find_mut(secret_id)?;
+    secret.usable()?;
+    if secret.move_stage(
+        stage,
+        input.move_to_version_id.as_deref(),
+        input.remove_from_version_id.as_deref(),
+        ctx.now,
+    )? {
+        ctx.mutated = true;
+    }
+    Ok(json!({"ARN": secret.arn, "Name": secret.name}))
 }
 
 #[derive(Deserialize)]

@@ -37,6 +37,10 @@ async fn aws(endpoint: &str, args: &[&str]) -> Value {
         "aws {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        // An empty answer (`{}`) prints nothing.
+        return Value::Null;
+    }
     serde_json::from_slice(&out.stdout).expect("aws prints JSON")
 }
 
@@ -106,6 +110,74 @@ async fn aws_cli_smoke() {
                 .service_password,
             password
         );
+        env.shutdown().await;
+    })
+    .await;
+}
+
+/// The `aws dynamodb create-table` line rekeyd prints for a missing leases table works.
+#[tokio::test]
+async fn aws_cli_creates_the_leases_table() {
+    if !aws_on_path() {
+        eprintln!("note: skipping aws_cli_creates_the_leases_table: the `aws` CLI is not on PATH");
+        return;
+    }
+    within(async {
+        let env = TestEnv::start().await;
+        let url = env.emulator.endpoint_url();
+        let created = aws(
+            &url,
+            &[
+                "dynamodb",
+                "create-table",
+                "--table-name",
+                "rekeyd-leases",
+                "--attribute-definitions",
+                "AttributeName=credential,AttributeType=S",
+                "--key-schema",
+                "AttributeName=credential,KeyType=HASH",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+            ],
+        )
+        .await;
+        assert_eq!(created["TableDescription"]["TableStatus"], "ACTIVE");
+        aws(
+            &url,
+            &[
+                "dynamodb",
+                "put-item",
+                "--table-name",
+                "rekeyd-leases",
+                "--item",
+                r#"{"credential": {"S": "support-bot"}, "owner": {"S": "cli"}}"#,
+                "--condition-expression",
+                "attribute_not_exists(credential)",
+            ],
+        )
+        .await;
+        let described = aws(
+            &url,
+            &[
+                "dynamodb",
+                "describe-table",
+                "--table-name",
+                "rekeyd-leases",
+            ],
+        )
+        .await;
+        assert_eq!(described["Table"]["ItemCount"], 1);
+        assert_eq!(
+            described["Table"]["KeySchema"],
+            serde_json::json!([{"AttributeName": "credential", "KeyType": "HASH"}])
+        );
+        let truth = env.emulator.truth();
+        let item = truth
+            .dynamodb_table("rekeyd-leases")
+            .unwrap()
+            .item("support-bot")
+            .unwrap();
+        assert_eq!(item["owner"]["S"], "cli");
         env.shutdown().await;
     })
     .await;

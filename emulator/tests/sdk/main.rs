@@ -1,15 +1,20 @@
-//! End-to-end tests: the real AWS SDK for Rust (and the AWS CLI) against the emulator over HTTP.
+//! End-to-end tests: the real AWS SDK for Rust (and the AWS CLI) against the emulator over HTTP,
+//! and some of the same scenarios against moto.
 
 mod util;
 
 mod chime;
 mod cli;
 mod controls;
+mod dynamodb;
 mod faults;
 mod hostile;
 mod iam;
 mod iam_api_keys;
 mod ivs;
+mod leases;
+mod moto;
 mod quotas;
+mod secret_stages;
 mod secrets_listing;
 mod secretsmanager;

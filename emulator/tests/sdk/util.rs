@@ -38,30 +38,7 @@ impl TestEnv {
         let emulator = Emulator::start("127.0.0.1:0".parse().unwrap())
             .await
             .expect("emulator binds 127.0.0.1:0");
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
-            .region(Region::new("us-east-1"))
-            .endpoint_url(emulator.endpoint_url())
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(attempts)
-                    .with_initial_backoff(Duration::from_millis(10))
-                    .with_max_backoff(Duration::from_millis(50)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .build(),
-            )
-            .load()
-            .await;
+        let config = sdk_config(&emulator.endpoint_url(), attempts).await;
         TestEnv { emulator, config }
     }
 
@@ -81,6 +58,10 @@ impl TestEnv {
         aws_sdk_secretsmanager::Client::new(&self.config)
     }
 
+    pub fn ddb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
+
     /// Sends one raw HTTP/1.1 request and returns the status, headers (lower-cased names) and body.
     pub async fn raw(
         &self,
@@ -95,6 +76,35 @@ impl TestEnv {
     pub async fn shutdown(self) {
         self.emulator.shutdown().await;
     }
+}
+
+/// An SDK configuration for `endpoint`: static credentials, us-east-1, at most `attempts`
+/// attempts per call with short backoff.
+pub async fn sdk_config(endpoint: &str, attempts: u32) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(attempts)
+                .with_initial_backoff(Duration::from_millis(10))
+                .with_max_backoff(Duration::from_millis(50)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// An answer read off the wire.

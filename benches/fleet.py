@@ -122,7 +122,9 @@ def mixed_fleet(n, endpoint, stored=True, now=None):
         tags = {"rekeyd:credential": name, "rekeyd:kind": kind}
         if kind == "chime_bot":
             bot = f"b0000000-0000-4000-8000-{i:012d}"
-            seed["chime_bots"].append({"account_id": ACCOUNT, "bot_id": bot})
+            # The stored token is the bot's, or the audit calls it drift.
+            seed["chime_bots"].append({"account_id": ACCOUNT, "bot_id": bot,
+                                       "security_token": f"seeded-{i}"})
             policy.append(f'[[chime_bot]]\nname = "{name}"\naccount_id = "{ACCOUNT}"\n'
                           f'bot_id = "{bot}"\nschedule = "{_cron_avoiding_the_next_hours(i, now)}"\n')
             value = {"kind": kind, "name": name, "account_id": ACCOUNT, "bot_id": bot,

@@ -138,12 +138,13 @@ async fn rotate_as(
     let _lock = journal.lock(credential)?;
     let secret = credential.secret_name.clone();
     // The version current now is the fence of this rotation's store.
-    let began = store::describe(aws, &secret)
-        .await
-        .map_err(|source| RotationError::SecretUnusable {
-            secret: secret.clone(),
-            source,
-        })?;
+    let began =
+        store::describe(aws, &secret)
+            .await
+            .map_err(|source| RotationError::SecretUnusable {
+                secret: secret.clone(),
+                source,
+            })?;
     // What an interrupted earlier rotation left behind.
     let earlier = journal.pending(credential);
     let stored_id = stored_credential_id(aws, credential).await?;

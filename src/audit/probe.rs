@@ -7,12 +7,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::token::Token;
 use aws_sdk_chime::operation::get_bot::GetBotError;
 use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
 use aws_sdk_iam::types::StatusType;
 use aws_sdk_ivsrealtime::operation::get_stage::GetStageError;
 use chrono::{DateTime, Utc};
-use crate::token::Token;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 

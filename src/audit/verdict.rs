@@ -52,12 +52,10 @@ pub fn judge(
             "chime bot {} does not exist in account {} (GetBot: NotFound): check account_id and bot_id",
             bot.bot_id, bot.account_id
         )),
-        (Target::ChimeBot(bot), Found::Bot { disabled: true, .. }) => {
-            ProviderView::Drift(format!(
-                "chime bot {} in account {} is disabled: its token does not work until it is enabled",
-                bot.bot_id, bot.account_id
-            ))
-        }
+        (Target::ChimeBot(bot), Found::Bot { disabled: true, .. }) => ProviderView::Drift(format!(
+            "chime bot {} in account {} is disabled: its token does not work until it is enabled",
+            bot.bot_id, bot.account_id
+        )),
         (
             Target::ChimeBot(bot),
             Found::Bot {

@@ -11,6 +11,7 @@ mod daemon;
 mod daemon_ops;
 mod demo;
 mod emulator_cli;
+mod fenced_store;
 mod hostile;
 mod limits;
 mod moto;

@@ -34,7 +34,7 @@ pub(super) async fn audit_json(
 }
 
 /// The `credentials` entry for `name`.
-pub(super) fn entry<'a>(json: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn entry<'a>(json: &'a Value, name: &str) -> &'a Value {
     json["credentials"]
         .as_array()
         .expect("credentials array")

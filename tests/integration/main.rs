@@ -10,6 +10,7 @@ mod daemon;
 mod daemon_ops;
 mod demo;
 mod emulator_cli;
+mod generate;
 mod hostile;
 mod limits;
 mod moto;

@@ -453,3 +453,17 @@ pub async fn http_get(addr: &str, path: &str) -> (String, String) {
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     (head.lines().next().unwrap().to_owned(), body.to_owned())
 }
+
+/// `program` from `PATH`, or `None` after a note that `test` skips the part
+/// that needs it.
+pub fn on_path(program: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        eprintln!("note: {test}: {program} is not on PATH, skipped");
+    }
+    found
+}

@@ -14,6 +14,7 @@ mod generate;
 mod hostile;
 mod limits;
 mod moto;
+mod no_dump;
 mod overlap_grace;
 mod plan;
 mod policy_cli;

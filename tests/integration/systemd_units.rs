@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The path the shipped units run rekeyd from.
-const INSTALLED_BINARY: &str = "/usr/local/bin/rekeyd";
+const INSTALLED_BINARY: &str = "/usr/bin/rekeyd";
 
 /// Every file in `systemd/`.
 const UNITS: [&str; 4] = [
@@ -35,7 +35,7 @@ const MAX_EXPOSURE: f64 = 2.0;
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The sandboxing settings; the three services must agree on every one.
-const SANDBOX_KEYS: [&str; 33] = [
+const SANDBOX_KEYS: [&str; 35] = [
     "ProtectSystem",
     "ProtectHome",
     "PrivateTmp",
@@ -69,6 +69,8 @@ const SANDBOX_KEYS: [&str; 33] = [
     "User",
     "Group",
     "UMask",
+    "LimitCORE",
+    "MemorySwapMax",
 ];
 
 /// A unit file as `[section]` → key → every value given, in order.
@@ -343,6 +345,15 @@ fn rotate_and_audit_units_run_their_command_once() {
     assert_eq!(timer.value("Timer", "Persistent"), "true");
     assert!(timer.duration("Timer", "RandomizedDelaySec") > Duration::ZERO);
     assert_eq!(timer.value("Install", "WantedBy"), "timers.target");
+}
+
+#[test]
+fn no_service_may_dump_core_or_swap() {
+    for name in UNITS.iter().filter(|name| name.ends_with(".service")) {
+        let unit = Unit::load(name);
+        assert_eq!(unit.value("Service", "LimitCORE"), "0", "{name}");
+        assert_eq!(unit.value("Service", "MemorySwapMax"), "0", "{name}");
+    }
 }
 
 #[test]

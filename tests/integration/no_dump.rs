@@ -4,7 +4,6 @@
 //! process of that user, as a control, can.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 

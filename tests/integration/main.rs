@@ -16,6 +16,7 @@ mod limits;
 mod moto;
 mod no_dump;
 mod overlap_grace;
+mod package;
 mod plan;
 mod policy_cli;
 mod quota_smoke;

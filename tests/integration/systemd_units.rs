@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The path the shipped units run rekeyd from.
-const INSTALLED_BINARY: &str = "/usr/bin/rekeyd";
+pub const INSTALLED_BINARY: &str = "/usr/bin/rekeyd";
 
 /// Every file in `systemd/`.
-const UNITS: [&str; 4] = [
+pub const UNITS: [&str; 4] = [
     "rekeyd.service",
     "rekeyd-rotate@.service",
     "rekeyd-audit.service",
@@ -22,14 +22,14 @@ const UNITS: [&str; 4] = [
 
 /// The services as `systemd-analyze` is given them: the template through an
 /// instance, as systemd only ever runs instances.
-const SERVICES: [&str; 3] = [
+pub const SERVICES: [&str; 3] = [
     "rekeyd.service",
     "rekeyd-rotate@support-bot.service",
     "rekeyd-audit.service",
 ];
 
 /// The highest acceptable overall exposure score.
-const MAX_EXPOSURE: f64 = 2.0;
+pub const MAX_EXPOSURE: f64 = 2.0;
 
 /// The daemon's default `[daemon] shutdown_timeout`.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -136,13 +136,13 @@ impl Unit {
     }
 }
 
-fn units_dir() -> PathBuf {
+pub fn units_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd")
 }
 
 /// `systemd-analyze` from `PATH`, or `None` after a note saying the test is
 /// skipped.
-fn systemd_analyze(test: &str) -> Option<PathBuf> {
+pub fn systemd_analyze(test: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join("systemd-analyze"))
@@ -169,14 +169,19 @@ fn run_analyze(analyze: &Path, args: &[&str]) -> std::process::Output {
 /// replaced by the binary cargo built, since `verify` checks that every
 /// `ExecStart=` program exists.
 fn installed_copy() -> tempfile::TempDir {
-    let binary = env!("CARGO_BIN_EXE_rekeyd");
+    copy_running(&units_dir(), env!("CARGO_BIN_EXE_rekeyd"))
+}
+
+/// The [`UNITS`] in `from` copied to a temporary directory, each service's
+/// [`INSTALLED_BINARY`] replaced by `binary`.
+pub fn copy_running(from: &Path, binary: &str) -> tempfile::TempDir {
     assert!(
         !binary.contains(char::is_whitespace),
         "the test binary path has whitespace: {binary}"
     );
     let dir = tempfile::tempdir().expect("temp dir");
     for name in UNITS {
-        let text = std::fs::read_to_string(units_dir().join(name)).unwrap();
+        let text = std::fs::read_to_string(from.join(name)).unwrap();
         if name.ends_with(".service") {
             assert!(
                 text.contains(&format!("ExecStart={INSTALLED_BINARY} ")),
@@ -196,7 +201,7 @@ fn installed_copy() -> tempfile::TempDir {
 /// every message naming a rekeyd unit (unknown keys and unparsable values are
 /// only warnings, with exit 0). Messages about the host's own units are not
 /// ours to fix and are left out.
-fn verify_problems(analyze: &Path, unit: &Path) -> Vec<String> {
+pub fn verify_problems(analyze: &Path, unit: &Path) -> Vec<String> {
     let out = run_analyze(analyze, &["verify", unit.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let mut problems: Vec<String> = stderr
@@ -212,7 +217,7 @@ fn verify_problems(analyze: &Path, unit: &Path) -> Vec<String> {
 
 /// The overall exposure score `systemd-analyze security --offline=yes` gives
 /// `unit`, and its full report.
-fn exposure(analyze: &Path, unit: &Path) -> (f64, String) {
+pub fn exposure(analyze: &Path, unit: &Path) -> (f64, String) {
     let out = run_analyze(
         analyze,
         &[

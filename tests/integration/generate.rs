@@ -231,15 +231,58 @@ fn the_bash_completion_parses_and_completes_subcommands() {
     );
 }
 
+/// What `shell ARGS... -c PROBE` prints, `{script}` in `probe` being the
+/// completion script for `what`.
+fn probe(shell: &Path, args: &[&str], what: &str, probe: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join(format!("rekeyd.{what}"));
+    std::fs::write(&script, generate(what)).unwrap();
+    let probe = probe.replace("{script}", script.to_str().unwrap());
+    let out = Command::new(shell)
+        .args(args)
+        .args(["-c", &probe])
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", shell.display()));
+    assert!(
+        out.status.success(),
+        "{} on the {what} completion: {}\n{}",
+        shell.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[test]
-fn the_zsh_and_fish_completions_load_where_installed() {
-    if let Some(zsh) = on_path("zsh", "the_zsh_completion") {
-        // -n parses only; the script is also run with compdef stubbed, as
-        // fpath autoloading would run it.
-        shell_accepts(&zsh, &["-n"], "zsh");
-    }
-    if let Some(fish) = on_path("fish", "the_fish_completion") {
-        shell_accepts(&fish, &["--no-execute"], "fish");
-        shell_accepts(&fish, &["--no-config"], "fish");
-    }
+fn the_zsh_completion_registers_where_zsh_is_installed() {
+    let Some(zsh) = on_path("zsh", "the_zsh_completion_registers") else {
+        return;
+    };
+    shell_accepts(&zsh, &["-n"], "zsh");
+    // Sourced after compinit, as from vendor-completions, it binds itself
+    // to the rekeyd command.
+    let bound = probe(
+        &zsh,
+        &["-f"],
+        "zsh",
+        "autoload -U compinit && compinit -u -D && source {script} && print -r -- $_comps[rekeyd]",
+    );
+    assert_eq!(bound.trim(), "_rekeyd");
+}
+
+#[test]
+fn the_fish_completion_completes_where_fish_is_installed() {
+    let Some(fish) = on_path("fish", "the_fish_completion_completes") else {
+        return;
+    };
+    shell_accepts(&fish, &["--no-execute"], "fish");
+    let offered = probe(
+        &fish,
+        &["--no-config"],
+        "fish",
+        "source {script}; complete -C 'rekeyd au'",
+    );
+    assert!(offered.starts_with("audit\t"), "fish offered: {offered}");
 }

@@ -200,9 +200,21 @@ pub fn copy_running(from: &Path, binary: &str) -> tempfile::TempDir {
 /// What `systemd-analyze verify` has to say about `unit`: a failed exit, and
 /// every message naming a rekeyd unit (unknown keys and unparsable values are
 /// only warnings, with exit 0). Messages about the host's own units are not
-/// ours to fix and are left out.
-pub fn verify_problems(analyze: &Path, unit: &Path) -> Vec<String> {
-    let out = run_analyze(analyze, &["verify", unit.to_str().unwrap()]);
+/// ours to fix and are left out. `verify` also looks up each
+/// `Documentation=man:` page: in `man_dir` (a MANPATH) when given, else not
+/// at all (rekeyd(1) is installed by the package, not on the test host).
+pub fn verify_problems(analyze: &Path, unit: &Path, man_dir: Option<&Path>) -> Vec<String> {
+    let unit = unit.to_str().unwrap();
+    let out = match man_dir {
+        Some(dir) => Command::new(analyze)
+            .args(["verify", unit])
+            .env("MANPATH", dir)
+            .env("SYSTEMD_COLORS", "0")
+            .env("SYSTEMD_PAGER", "")
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", analyze.display())),
+        None => run_analyze(analyze, &["verify", "--man=no", unit]),
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     let mut problems: Vec<String> = stderr
         .lines()
@@ -254,7 +266,7 @@ fn every_unit_passes_systemd_analyze_verify() {
     let mut checked: Vec<&str> = SERVICES.to_vec();
     checked.push("rekeyd-audit.timer");
     for unit in checked {
-        let problems = verify_problems(&analyze, &dir.path().join(unit));
+        let problems = verify_problems(&analyze, &dir.path().join(unit), None);
         assert!(
             problems.is_empty(),
             "systemd-analyze verify {unit}:\n{}",
@@ -275,7 +287,7 @@ fn verify_catches_a_misspelt_key_and_a_bad_value() {
         .replace("WatchdogSec=", "WatchdogSecs=")
         .replace("Restart=on-failure", "Restart=on-failur");
     std::fs::write(&path, broken).unwrap();
-    let problems = verify_problems(&analyze, &path).join("\n");
+    let problems = verify_problems(&analyze, &path, None).join("\n");
     assert!(problems.contains("WatchdogSecs"), "{problems}");
     assert!(problems.contains("on-failur"), "{problems}");
 }

@@ -12,12 +12,13 @@ use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecif
 use aws_sdk_iam::types::StatusType;
 use aws_sdk_ivsrealtime::operation::get_stage::GetStageError;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::Target;
+use crate::secret;
 
 /// AWS ended support for the Amazon Chime service on this day.
 const CHIME_END_OF_SUPPORT: &str = "2026-02-20";
@@ -169,7 +170,7 @@ async fn get_bot(aws: &Aws, account_id: &str, bot_id: &str) -> Result<Found, Pro
                 return Ok(Found::NotFound);
             };
             // GetBot answers with the token: hold it as a secret, drop it unread.
-            drop(bot.security_token.take().map(SecretString::from));
+            drop(bot.security_token.take().map(secret::take));
             Ok(Found::Bot {
                 disabled: bot.disabled.unwrap_or(false),
             })

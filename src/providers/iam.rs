@@ -5,11 +5,11 @@ use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecif
 use aws_sdk_iam::operation::reset_service_specific_credential::ResetServiceSpecificCredentialError;
 use aws_sdk_iam::types::{ServiceSpecificCredential, ServiceSpecificCredentialMetadata};
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::IamServiceCredential;
 use crate::record::{IamServiceCredentialRecord, SecretRecord};
+use crate::secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IamError {
@@ -147,7 +147,7 @@ pub(super) fn record(
         user_name: issued.user_name,
         service_name: issued.service_name,
         service_user_name: issued.service_user_name,
-        service_password: SecretString::from(issued.service_password),
+        service_password: secret::take(issued.service_password),
         credential_id: issued.service_specific_credential_id,
         rotated_at,
     })

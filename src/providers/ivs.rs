@@ -4,11 +4,11 @@
 use aws_sdk_ivsrealtime::operation::create_participant_token::CreateParticipantTokenError;
 use aws_sdk_ivsrealtime::types::ParticipantTokenCapability;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::{Capability, IvsParticipantToken};
 use crate::record::{IvsParticipantTokenRecord, SecretRecord};
+use crate::secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IvsError {
@@ -102,7 +102,7 @@ pub async fn create_token(
             stage_arn: stage_arn.to_owned(),
             participant_id,
             user_id: issued.user_id.or_else(|| token.user_id.clone()),
-            token: SecretString::from(secret),
+            token: secret::take(secret),
             capabilities: issued
                 .capabilities
                 .map(|caps| caps.iter().map(|c| c.as_str().to_owned()).collect())

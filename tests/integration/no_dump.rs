@@ -97,7 +97,10 @@ async fn the_daemon_cannot_be_dumped_or_read_by_its_own_user() {
         .expect("spawn sleep");
     let control_pid = control.id().unwrap();
 
-    let mut daemon = command(&prefix, env!("CARGO_BIN_EXE_rekeyd"), &[]);
+    // A copy beside the policy: the build directory may be closed to that user.
+    let binary = home.join("rekeyd");
+    std::fs::copy(env!("CARGO_BIN_EXE_rekeyd"), &binary).unwrap();
+    let mut daemon = command(&prefix, binary.to_str().unwrap(), &[]);
     with_test_env(&mut daemon, home);
     daemon
         .arg("--config")

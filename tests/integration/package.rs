@@ -139,7 +139,7 @@ fn the_package_holds_every_file_at_its_path_and_mode() {
         field("Depends")
     );
     let info = stdout_of("dpkg-deb", &["-I", package().to_str().unwrap()]);
-    for script in ["postinst", "postrm"] {
+    for script in ["postinst", "prerm", "postrm"] {
         assert!(info.contains(script), "no {script} in:\n{info}");
     }
 }
@@ -299,14 +299,33 @@ fn installing_creates_the_user_and_directories_and_purging_keeps_the_state() {
         "installing enabled a unit"
     );
 
-    // Purged: the package's files and the empty /etc/rekeyd go; the state
-    // directory and what it holds stay.
+    // Purged: the package's files, the empty /etc/rekeyd and the enablement
+    // links go; the state directory and what it holds stay.
     std::fs::write(root.join("var/lib/rekeyd/in-doubt"), "a journal entry").unwrap();
+    // As `systemctl enable rekeyd rekeyd-audit.timer` would leave them.
+    let links = [
+        ("multi-user.target.wants", "rekeyd.service"),
+        ("timers.target.wants", "rekeyd-audit.timer"),
+    ]
+    .map(|(wants, unit)| {
+        let dir = root.join("etc/systemd/system").join(wants);
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join(unit);
+        std::os::unix::fs::symlink(format!("/usr/lib/systemd/system/{unit}"), &link).unwrap();
+        link
+    });
     let purge = dpkg_in(root, &["--purge", "rekeyd"]);
     let said = String::from_utf8_lossy(&purge.stdout);
     assert!(said.contains("kept /var/lib/rekeyd"), "purge said:\n{said}");
     assert!(!root.join("usr/bin/rekeyd").exists());
     assert!(!root.join("etc/rekeyd").exists(), "/etc/rekeyd was left");
+    for link in links {
+        assert!(
+            link.symlink_metadata().is_err(),
+            "{} was left",
+            link.display()
+        );
+    }
     assert_eq!(
         std::fs::read_to_string(root.join("var/lib/rekeyd/in-doubt")).unwrap(),
         "a journal entry"

@@ -5,6 +5,7 @@ use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecif
 use aws_sdk_iam::operation::reset_service_specific_credential::ResetServiceSpecificCredentialError;
 use aws_sdk_iam::types::{ServiceSpecificCredential, ServiceSpecificCredentialMetadata};
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::IamServiceCredential;
@@ -88,10 +89,12 @@ pub async fn reset(
         credential_id: credential.credential_id.clone(),
         problem: problem.to_owned(),
     };
-    let issued = answer
+    let mut issued = answer
         .service_specific_credential
         .ok_or_else(|| bad("without a credential"))?;
-    if issued.service_password.is_empty() {
+    // Wrapped at once, so that a bad answer below drops it wiped.
+    let password = secret::take(std::mem::take(&mut issued.service_password));
+    if password.expose_secret().is_empty() {
         return Err(bad("with an empty password"));
     }
     if issued.service_specific_credential_id != credential.credential_id {
@@ -100,7 +103,7 @@ pub async fn reset(
             issued.service_specific_credential_id
         )));
     }
-    Ok(record(name, issued, rotated_at))
+    Ok(record(name, issued, password, rotated_at))
 }
 
 /// Every service-specific credential of `user_name` (the caller when
@@ -140,6 +143,7 @@ pub async fn list_credentials(
 pub(super) fn record(
     name: &str,
     issued: ServiceSpecificCredential,
+    password: SecretString,
     rotated_at: DateTime<Utc>,
 ) -> SecretRecord {
     SecretRecord::IamServiceCredential(IamServiceCredentialRecord {
@@ -147,7 +151,7 @@ pub(super) fn record(
         user_name: issued.user_name,
         service_name: issued.service_name,
         service_user_name: issued.service_user_name,
-        service_password: secret::take(issued.service_password),
+        service_password: password,
         credential_id: issued.service_specific_credential_id,
         rotated_at,
     })

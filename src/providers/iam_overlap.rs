@@ -7,6 +7,7 @@ use aws_sdk_iam::operation::delete_service_specific_credential::DeleteServiceSpe
 use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
 use aws_sdk_iam::types::ServiceSpecificCredentialMetadata;
 use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::ExposeSecret;
 use tracing::warn;
 
 use super::Retire;
@@ -162,19 +163,21 @@ pub async fn create_next(
         other => other?,
     };
     let rotated_at = Utc::now();
-    let issued = created
-        .service_specific_credential
-        .ok_or_else(|| OverlapError::BadAnswer {
-            user: user.clone(),
-            problem: "without a credential".into(),
-        })?;
-    if issued.service_password.is_empty() {
+    let mut issued =
+        created
+            .service_specific_credential
+            .ok_or_else(|| OverlapError::BadAnswer {
+                user: user.clone(),
+                problem: "without a credential".into(),
+            })?;
+    let password = crate::secret::take(std::mem::take(&mut issued.service_password));
+    if password.expose_secret().is_empty() {
         return Err(OverlapError::BadAnswer {
             user,
             problem: "with an empty password".into(),
         });
     }
-    let record = super::iam::record(name, issued, rotated_at);
+    let record = super::iam::record(name, issued, password, rotated_at);
     let retire = Retire::IamCredential {
         user_name: user,
         credential_id: current_id.to_owned(),

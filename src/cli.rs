@@ -65,6 +65,8 @@ pub enum Command {
     Emulator(EmulatorArgs),
     /// Try rekeyd with no AWS account: emulator, daemon and a short schedule.
     Demo(DemoArgs),
+    /// Print the man page (roff) or a shell completion script.
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +165,26 @@ pub struct DemoArgs {
     /// Stop after this long (e.g. 30s); default: until Ctrl-C.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub run_for: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// What to print: the man page, or the completion script for a shell.
+    #[arg(value_enum)]
+    pub what: Generated,
+}
+
+/// The files `generate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// rekeyd(1), every command and flag (`rekeyd generate man | man -l -`).
+    Man,
+    /// Bash completion (/usr/share/bash-completion/completions/rekeyd).
+    Bash,
+    /// Zsh completion (/usr/share/zsh/vendor-completions/_rekeyd).
+    Zsh,
+    /// Fish completion (/usr/share/fish/vendor_completions.d/rekeyd.fish).
+    Fish,
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

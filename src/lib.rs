@@ -18,6 +18,7 @@ pub mod providers;
 pub mod record;
 pub mod retiring;
 pub mod rotation;
+pub mod secret;
 pub mod shutdown;
 pub mod store;
 pub mod token;

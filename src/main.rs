@@ -39,6 +39,7 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
+    forbid_dumps();
     let cli = Cli::parse();
     logging::init(&cli.global, matches!(cli.command, Command::Demo(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -54,6 +55,22 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(err) => report(&err),
+    }
+}
+
+/// No core dump of a process that holds secrets, and no reading of its
+/// memory by other processes of the same user: not dumpable means no core
+/// file on a crash, `/proc/PID/mem` and `environ` owned by root, and no
+/// `ptrace` attach without CAP_SYS_PTRACE. First thing, before any secret
+/// or credential is in memory. A failure is reported and the run goes on:
+/// the kernel refuses only invalid arguments.
+fn forbid_dumps() {
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument and touches no memory.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        eprintln!(
+            "rekeyd: cannot mark the process non-dumpable: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 

@@ -123,10 +123,10 @@ impl SecretRecord {
         }
     }
 
-    /// The `SecretString` to store: the JSON, itself kept secret.
+    /// The `SecretString` to store: the JSON, itself kept secret (and built
+    /// without leaving copies: see `secret::to_json`).
     pub fn to_secret_json(&self) -> SecretString {
-        let json = serde_json::to_string(self).expect("a record always serializes");
-        SecretString::from(json)
+        crate::secret::to_json(self).expect("a record always serializes")
     }
 }
 

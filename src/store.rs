@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::Credential;
 use crate::record::StoredRecord;
+use crate::secret;
 
 /// Tag naming the credential a secret holds.
 pub const TAG_CREDENTIAL: &str = "rekeyd:credential";
@@ -309,7 +310,8 @@ pub async fn read_current(aws: &Aws, secret: &str) -> Result<Option<CurrentVersi
     match got {
         Ok(out) => {
             // Held as a secret so that it is zeroized once parsed.
-            let value = out.secret_string.map(SecretString::from);
+            let value = out.secret_string.map(secret::take);
+            secret::discard(out.secret_binary);
             Ok(Some(CurrentVersion {
                 version_id: out.version_id,
                 created_date: out

@@ -11,8 +11,9 @@ use subtle::ConstantTimeEq;
 pub struct Token(SecretString);
 
 impl Token {
+    /// Takes `value`, wiping the `String` it came in.
     pub fn new(value: impl Into<String>) -> Token {
-        Token(SecretString::from(value.into()))
+        Token(crate::secret::take(value.into()))
     }
 
     /// A copy of `secret`, for comparing.

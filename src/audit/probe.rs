@@ -7,7 +7,6 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::token::Token;
 use aws_sdk_chime::operation::get_bot::GetBotError;
 use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
 use aws_sdk_iam::types::StatusType;
@@ -18,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::Target;
+use crate::token::Token;
 
 /// AWS ended support for the Amazon Chime service on this day.
 const CHIME_END_OF_SUPPORT: &str = "2026-02-20";

@@ -1,16 +1,17 @@
 //! The audit's Secrets Manager reads: AWSCURRENT of every credential's secret
 //! in batches of 20 (BatchGetSecretValue), and the secrets tagged
 //! `rekeyd:credential` (ListSecrets with a `tag-key` filter), through the
-//! rate-limited gate. Values are wrapped in [`SecretString`] at once and
+//! rate-limited gate. Values are wrapped in [`secrecy::SecretString`] at once and
 //! parsed into [`StoredRecord`] only.
 
 use std::collections::HashMap;
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::aws::{Aws, RetryPolicy};
 use crate::record::StoredRecord;
+use crate::secret;
 use crate::store::{self, TAG_CREDENTIAL, TAG_KIND};
 
 /// BatchGetSecretValue takes at most this many ids per call.
@@ -97,10 +98,10 @@ pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
 }
 
 /// The secret's name and ARN, and its value parsed; the raw value is held as
-/// a [`SecretString`] (zeroized when dropped) and never leaves this function.
+/// a [`secrecy::SecretString`] (zeroized when dropped) and never leaves this function.
 fn parse_entry(mut entry: SecretValueEntry) -> (Vec<String>, Option<StoredRecord>) {
-    let value = entry.secret_string.take().map(SecretString::from);
-    let _binary = entry.secret_binary.take();
+    let value = entry.secret_string.take().map(secret::take);
+    secret::discard(entry.secret_binary.take());
     let record = value
         .as_ref()
         .and_then(|v| StoredRecord::parse(v.expose_secret()));

@@ -4,6 +4,8 @@ mod audit;
 mod check;
 mod demo;
 mod emulator;
+mod generate;
+mod manpage;
 mod plan;
 mod rotate;
 
@@ -38,6 +40,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Emulator(args) => emulator::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Generate(args) => generate::run(args),
     }
 }
 

@@ -3,11 +3,11 @@
 use aws_sdk_chime::operation::get_bot::GetBotError;
 use aws_sdk_chime::operation::regenerate_security_token::RegenerateSecurityTokenError;
 use chrono::Utc;
-use secrecy::SecretString;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::ChimeBot;
 use crate::record::{ChimeBotRecord, SecretRecord};
+use crate::secret;
 use crate::token::Token;
 
 /// AWS ended support for the Amazon Chime service on this day.
@@ -74,7 +74,7 @@ pub async fn regenerate(aws: &Aws, name: &str, bot: &ChimeBot) -> Result<SecretR
         name: name.to_owned(),
         account_id: bot.account_id.clone(),
         bot_id: bot.bot_id.clone(),
-        security_token: SecretString::from(token),
+        security_token: secret::take(token),
         bot_email: answered.bot_email,
         user_id: answered.user_id,
         rotated_at,

@@ -5,11 +5,12 @@ use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecif
 use aws_sdk_iam::operation::reset_service_specific_credential::ResetServiceSpecificCredentialError;
 use aws_sdk_iam::types::{ServiceSpecificCredential, ServiceSpecificCredentialMetadata};
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::IamServiceCredential;
 use crate::record::{IamServiceCredentialRecord, SecretRecord};
+use crate::secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IamError {
@@ -88,10 +89,12 @@ pub async fn reset(
         credential_id: credential.credential_id.clone(),
         problem: problem.to_owned(),
     };
-    let issued = answer
+    let mut issued = answer
         .service_specific_credential
         .ok_or_else(|| bad("without a credential"))?;
-    if !has_secret(&issued) {
+    // Wrapped at once, so that a bad answer below drops them wiped.
+    let secrets = IssuedSecrets::take(&mut issued);
+    if secrets.is_empty() {
         return Err(bad("with neither a password nor an API key secret"));
     }
     if issued.service_specific_credential_id != credential.credential_id {
@@ -100,7 +103,7 @@ pub async fn reset(
             issued.service_specific_credential_id
         )));
     }
-    Ok(record(name, issued, rotated_at))
+    Ok(record(name, issued, secrets, rotated_at))
 }
 
 /// Every service-specific credential of `user_name` (the caller when
@@ -136,14 +139,28 @@ pub async fn list_credentials(
     }
 }
 
-/// Whether IAM's answer carries a usable secret: a password (CodeCommit,
-/// Keyspaces) or an API key's secret (Bedrock, CloudWatch Logs).
-pub(super) fn has_secret(issued: &ServiceSpecificCredential) -> bool {
-    !issued.service_password.is_empty()
-        || issued
-            .service_credential_secret
-            .as_deref()
-            .is_some_and(|s| !s.is_empty())
+/// The secrets of IAM's answer, taken out of it (its strings wiped): a
+/// password (CodeCommit, Keyspaces) or an API key's secret (Bedrock,
+/// CloudWatch Logs); empty ones are none.
+pub(super) struct IssuedSecrets {
+    password: Option<SecretString>,
+    api_secret: Option<SecretString>,
+}
+
+impl IssuedSecrets {
+    pub(super) fn take(issued: &mut ServiceSpecificCredential) -> IssuedSecrets {
+        let password = secret::take(std::mem::take(&mut issued.service_password));
+        let api_secret = issued.service_credential_secret.take().map(secret::take);
+        IssuedSecrets {
+            password: Some(password).filter(|p| !p.expose_secret().is_empty()),
+            api_secret: api_secret.filter(|s| !s.expose_secret().is_empty()),
+        }
+    }
+
+    /// Neither a password nor a secret: an unusable answer.
+    pub(super) fn is_empty(&self) -> bool {
+        self.password.is_none() && self.api_secret.is_none()
+    }
 }
 
 /// The record to store for a credential IAM just issued: whichever secret
@@ -151,10 +168,13 @@ pub(super) fn has_secret(issued: &ServiceSpecificCredential) -> bool {
 pub(super) fn record(
     name: &str,
     issued: ServiceSpecificCredential,
+    secrets: IssuedSecrets,
     rotated_at: DateTime<Utc>,
 ) -> SecretRecord {
-    let password = Some(issued.service_password).filter(|p| !p.is_empty());
-    let api_secret = issued.service_credential_secret.filter(|s| !s.is_empty());
+    let IssuedSecrets {
+        password,
+        api_secret,
+    } = secrets;
     let user_name = Some(issued.service_user_name).filter(|u| !u.is_empty());
     SecretRecord::IamServiceCredential(IamServiceCredentialRecord {
         name: name.to_owned(),
@@ -162,9 +182,9 @@ pub(super) fn record(
         service_name: issued.service_name,
         // The old shape keeps both fields, as consumers read them.
         service_user_name: user_name.or_else(|| password.is_some().then(String::new)),
-        service_password: password.map(SecretString::from),
+        service_password: password,
         service_credential_alias: issued.service_credential_alias.filter(|a| !a.is_empty()),
-        service_credential_secret: api_secret.map(SecretString::from),
+        service_credential_secret: api_secret,
         credential_id: issued.service_specific_credential_id,
         rotated_at,
         expiration_date: issued

@@ -162,19 +162,21 @@ pub async fn create_next(
         other => other?,
     };
     let rotated_at = Utc::now();
-    let issued = created
-        .service_specific_credential
-        .ok_or_else(|| OverlapError::BadAnswer {
-            user: user.clone(),
-            problem: "without a credential".into(),
-        })?;
-    if !super::iam::has_secret(&issued) {
+    let mut issued =
+        created
+            .service_specific_credential
+            .ok_or_else(|| OverlapError::BadAnswer {
+                user: user.clone(),
+                problem: "without a credential".into(),
+            })?;
+    let secrets = super::iam::IssuedSecrets::take(&mut issued);
+    if secrets.is_empty() {
         return Err(OverlapError::BadAnswer {
             user,
             problem: "with neither a password nor an API key secret".into(),
         });
     }
-    let record = super::iam::record(name, issued, rotated_at);
+    let record = super::iam::record(name, issued, secrets, rotated_at);
     let retire = Retire::IamCredential {
         user_name: user,
         credential_id: current_id.to_owned(),

@@ -4,11 +4,11 @@
 use aws_sdk_ivsrealtime::operation::create_participant_token::CreateParticipantTokenError;
 use aws_sdk_ivsrealtime::types::ParticipantTokenCapability;
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
 use crate::policy::{Capability, IvsParticipantToken};
 use crate::record::{IvsParticipantTokenRecord, SecretRecord};
+use crate::secret;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IvsError {
@@ -79,9 +79,11 @@ pub async fn create_token(
     let issued = answer
         .participant_token
         .ok_or_else(|| bad("without a participant token"))?;
+    // Wrapped at once, so that a bad answer below drops it wiped.
     let secret = issued
         .token
         .filter(|t| !t.is_empty())
+        .map(secret::take)
         .ok_or_else(|| bad("without a token"))?;
     let participant_id = issued
         .participant_id
@@ -102,7 +104,7 @@ pub async fn create_token(
             stage_arn: stage_arn.to_owned(),
             participant_id,
             user_id: issued.user_id.or_else(|| token.user_id.clone()),
-            token: SecretString::from(secret),
+            token: secret,
             capabilities: issued
                 .capabilities
                 .map(|caps| caps.iter().map(|c| c.as_str().to_owned()).collect())

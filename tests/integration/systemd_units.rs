@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::Duration;
 
 /// The path the shipped units run rekeyd from.
-const INSTALLED_BINARY: &str = "/usr/local/bin/rekeyd";
+pub const INSTALLED_BINARY: &str = "/usr/bin/rekeyd";
 
 /// Every file in `systemd/`.
-const UNITS: [&str; 4] = [
+pub const UNITS: [&str; 4] = [
     "rekeyd.service",
     "rekeyd-rotate@.service",
     "rekeyd-audit.service",
@@ -22,20 +22,20 @@ const UNITS: [&str; 4] = [
 
 /// The services as `systemd-analyze` is given them: the template through an
 /// instance, as systemd only ever runs instances.
-const SERVICES: [&str; 3] = [
+pub const SERVICES: [&str; 3] = [
     "rekeyd.service",
     "rekeyd-rotate@support-bot.service",
     "rekeyd-audit.service",
 ];
 
 /// The highest acceptable overall exposure score.
-const MAX_EXPOSURE: f64 = 2.0;
+pub const MAX_EXPOSURE: f64 = 2.0;
 
 /// The daemon's default `[daemon] shutdown_timeout`.
 const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The sandboxing settings; the three services must agree on every one.
-const SANDBOX_KEYS: [&str; 33] = [
+const SANDBOX_KEYS: [&str; 35] = [
     "ProtectSystem",
     "ProtectHome",
     "PrivateTmp",
@@ -69,6 +69,8 @@ const SANDBOX_KEYS: [&str; 33] = [
     "User",
     "Group",
     "UMask",
+    "LimitCORE",
+    "MemorySwapMax",
 ];
 
 /// A unit file as `[section]` → key → every value given, in order.
@@ -134,13 +136,13 @@ impl Unit {
     }
 }
 
-fn units_dir() -> PathBuf {
+pub fn units_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd")
 }
 
 /// `systemd-analyze` from `PATH`, or `None` after a note saying the test is
 /// skipped.
-fn systemd_analyze(test: &str) -> Option<PathBuf> {
+pub fn systemd_analyze(test: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join("systemd-analyze"))
@@ -167,14 +169,19 @@ fn run_analyze(analyze: &Path, args: &[&str]) -> std::process::Output {
 /// replaced by the binary cargo built, since `verify` checks that every
 /// `ExecStart=` program exists.
 fn installed_copy() -> tempfile::TempDir {
-    let binary = env!("CARGO_BIN_EXE_rekeyd");
+    copy_running(&units_dir(), env!("CARGO_BIN_EXE_rekeyd"))
+}
+
+/// The [`UNITS`] in `from` copied to a temporary directory, each service's
+/// [`INSTALLED_BINARY`] replaced by `binary`.
+pub fn copy_running(from: &Path, binary: &str) -> tempfile::TempDir {
     assert!(
         !binary.contains(char::is_whitespace),
         "the test binary path has whitespace: {binary}"
     );
     let dir = tempfile::tempdir().expect("temp dir");
     for name in UNITS {
-        let text = std::fs::read_to_string(units_dir().join(name)).unwrap();
+        let text = std::fs::read_to_string(from.join(name)).unwrap();
         if name.ends_with(".service") {
             assert!(
                 text.contains(&format!("ExecStart={INSTALLED_BINARY} ")),
@@ -193,9 +200,21 @@ fn installed_copy() -> tempfile::TempDir {
 /// What `systemd-analyze verify` has to say about `unit`: a failed exit, and
 /// every message naming a rekeyd unit (unknown keys and unparsable values are
 /// only warnings, with exit 0). Messages about the host's own units are not
-/// ours to fix and are left out.
-fn verify_problems(analyze: &Path, unit: &Path) -> Vec<String> {
-    let out = run_analyze(analyze, &["verify", unit.to_str().unwrap()]);
+/// ours to fix and are left out. `verify` also looks up each
+/// `Documentation=man:` page: in `man_dir` (a MANPATH) when given, else not
+/// at all (rekeyd(1) is installed by the package, not on the test host).
+pub fn verify_problems(analyze: &Path, unit: &Path, man_dir: Option<&Path>) -> Vec<String> {
+    let unit = unit.to_str().unwrap();
+    let out = match man_dir {
+        Some(dir) => Command::new(analyze)
+            .args(["verify", unit])
+            .env("MANPATH", dir)
+            .env("SYSTEMD_COLORS", "0")
+            .env("SYSTEMD_PAGER", "")
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", analyze.display())),
+        None => run_analyze(analyze, &["verify", "--man=no", unit]),
+    };
     let stderr = String::from_utf8_lossy(&out.stderr);
     let mut problems: Vec<String> = stderr
         .lines()
@@ -210,7 +229,7 @@ fn verify_problems(analyze: &Path, unit: &Path) -> Vec<String> {
 
 /// The overall exposure score `systemd-analyze security --offline=yes` gives
 /// `unit`, and its full report.
-fn exposure(analyze: &Path, unit: &Path) -> (f64, String) {
+pub fn exposure(analyze: &Path, unit: &Path) -> (f64, String) {
     let out = run_analyze(
         analyze,
         &[
@@ -247,7 +266,7 @@ fn every_unit_passes_systemd_analyze_verify() {
     let mut checked: Vec<&str> = SERVICES.to_vec();
     checked.push("rekeyd-audit.timer");
     for unit in checked {
-        let problems = verify_problems(&analyze, &dir.path().join(unit));
+        let problems = verify_problems(&analyze, &dir.path().join(unit), None);
         assert!(
             problems.is_empty(),
             "systemd-analyze verify {unit}:\n{}",
@@ -268,7 +287,7 @@ fn verify_catches_a_misspelt_key_and_a_bad_value() {
         .replace("WatchdogSec=", "WatchdogSecs=")
         .replace("Restart=on-failure", "Restart=on-failur");
     std::fs::write(&path, broken).unwrap();
-    let problems = verify_problems(&analyze, &path).join("\n");
+    let problems = verify_problems(&analyze, &path, None).join("\n");
     assert!(problems.contains("WatchdogSecs"), "{problems}");
     assert!(problems.contains("on-failur"), "{problems}");
 }
@@ -343,6 +362,15 @@ fn rotate_and_audit_units_run_their_command_once() {
     assert_eq!(timer.value("Timer", "Persistent"), "true");
     assert!(timer.duration("Timer", "RandomizedDelaySec") > Duration::ZERO);
     assert_eq!(timer.value("Install", "WantedBy"), "timers.target");
+}
+
+#[test]
+fn no_service_may_dump_core_or_swap() {
+    for name in UNITS.iter().filter(|name| name.ends_with(".service")) {
+        let unit = Unit::load(name);
+        assert_eq!(unit.value("Service", "LimitCORE"), "0", "{name}");
+        assert_eq!(unit.value("Service", "MemorySwapMax"), "0", "{name}");
+    }
 }
 
 #[test]

@@ -281,6 +281,13 @@ attributes = {{ role = "host" }}
 /// files, no instance metadata lookups.
 pub fn rekeyd_command(home: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rekeyd"));
+    with_test_env(&mut command, home);
+    command
+}
+
+/// Gives `command` (rekeyd, or a wrapper that execs it) the environment of
+/// [`rekeyd_command`].
+pub fn with_test_env(command: &mut Command, home: &Path) {
     for (key, _) in std::env::vars() {
         let inherited_config = [
             "RUST_LOG",
@@ -309,7 +316,6 @@ pub fn rekeyd_command(home: &Path) -> Command {
         .env("REKEYD_ALLOW_ROOT", "1")
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    command
 }
 
 /// Runs a command to completion within [`RUN_TIMEOUT`].
@@ -452,4 +458,18 @@ pub async fn http_get(addr: &str, path: &str) -> (String, String) {
     .unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
     (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+/// `program` from `PATH`, or `None` after a note that `test` skips the part
+/// that needs it.
+pub fn on_path(program: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        eprintln!("note: {test}: {program} is not on PATH, skipped");
+    }
+    found
 }

@@ -86,6 +86,19 @@ pub enum RotationError {
 }
 
 impl RotationError {
+    /// True when another writer got in between (AWSCURRENT moved during the
+    /// store, or the Chime token was regenerated again after it): what is
+    /// stored may be dead, so the credential is rotated again at once.
+    pub fn lost_a_race(&self) -> bool {
+        matches!(
+            self,
+            RotationError::InDoubt {
+                source: StoreError::Superseded { .. },
+                ..
+            } | RotationError::Overtaken { .. }
+        )
+    }
+
     /// True when the provider may have killed the old secret without the new
     /// one reaching Secrets Manager.
     pub fn is_in_doubt(&self) -> bool {

@@ -251,7 +251,11 @@ impl Daemon {
             }
             Outcome::Rotated(Err(err)) => {
                 registry.failed(name.as_str());
-                let due = self.slots.failed(name, Task::Rotate, now);
+                let due = if err.lost_a_race() {
+                    self.slots.lost_a_race(name, now)
+                } else {
+                    self.slots.failed(name, Task::Rotate, now)
+                };
                 let text = error_chain(&err);
                 error!(credential = %name, kind = %kind, error = %text, retry_at = %due.at, "rotation failed");
                 self.last_failure = Some(format!("{name} at {}: {text}", now.format("%H:%M:%SZ")));

@@ -99,3 +99,18 @@ fn take_due_starts_at_most_the_free_places_and_keeps_the_rest_due() {
     assert_eq!(slots.take_due(now, 10).len(), 3);
     assert_eq!(slots.earliest(), None, "all five running");
 }
+
+#[test]
+fn a_lost_race_is_rotated_again_at_once_then_backs_off() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let credential = iam();
+    let name = credential.name.clone();
+    let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
+    slots.take_due(now, usize::MAX);
+    slots.refreshed(&name, Last::Missing, now);
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate]);
+    assert_eq!(slots.lost_a_race(&name, now).at, now, "at once");
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate]);
+    let again = slots.lost_a_race(&name, now).at;
+    assert!(again >= now + TimeDelta::seconds(20), "backs off: {again}");
+}

@@ -147,6 +147,63 @@ async fn rotations_land_in_motos_secrets_manager() {
         .await
         .unwrap();
     assert_eq!(versions.versions().len(), 2, "one version per rotation");
+
+    // The audit reads AWSCURRENT (not a stale default version after a stage
+    // move, as moto serves it) and finds the stored token is the bot's.
+    let audit = env.rekeyd(&policy, &["audit", "--format", "json"]).await;
+    audit.assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moto_refuses_a_stale_swap_too() {
+    let moto = Moto::start().await;
+    let env = TestEnv::new().await;
+    let text = env.standard_policy("30d").replace(
+        "[defaults]",
+        &format!(
+            "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
+            moto.endpoint
+        ),
+    );
+    let policy = env.write_policy(&text);
+    let client = moto.client();
+    env.rekeyd(&policy, &["rotate", "support-bot"])
+        .await
+        .assert_exit(0);
+
+    // The provider answers slowly; meanwhile someone writes AWSCURRENT.
+    env.emulator
+        .inject(rekeyd_emulator::FaultRule::delay("RegenerateSecurityToken", 1500).times(1))
+        .unwrap();
+    let rotation = env.spawn(&policy, &["rotate", "support-bot"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client
+        .put_secret_value()
+        .secret_id("rekeyd/support-bot")
+        .secret_string("{\"written\": \"by hand\"}")
+        .send()
+        .await
+        .unwrap();
+    let out = crate::util::finish(rotation, Duration::from_secs(30)).await;
+    out.assert_exit(1);
+    assert!(
+        out.line_for("support-bot")
+            .contains("secret rekeyd/support-bot: AWSCURRENT moved"),
+        "{}",
+        out.stdout
+    );
+    let (current, _) = current_and_previous(&client, "rekeyd/support-bot").await;
+    assert_eq!(current["written"], "by hand", "not overwritten");
+    let pending = client
+        .get_secret_value()
+        .secret_id("rekeyd/support-bot")
+        .version_stage("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    let pending: serde_json::Value =
+        serde_json::from_str(pending.secret_string().unwrap()).unwrap();
+    assert_eq!(pending["security_token"], env.bot_token().as_str());
 }
 
 #[tokio::test(flavor = "multi_thread")]

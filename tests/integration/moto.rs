@@ -39,6 +39,17 @@ impl Moto {
         }
     }
 
+    /// The standard policy, every `every`, with its secrets in moto.
+    fn policy(&self, env: &TestEnv, every: &str) -> String {
+        env.standard_policy(every).replace(
+            "[defaults]",
+            &format!(
+                "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
+                self.endpoint
+            ),
+        )
+    }
+
     fn client(&self) -> aws_sdk_secretsmanager::Client {
         let config = aws_sdk_secretsmanager::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -86,13 +97,7 @@ async fn current_and_previous(
 async fn rotations_land_in_motos_secrets_manager() {
     let moto = Moto::start().await;
     let env = TestEnv::new().await;
-    let text = env.standard_policy("30d").replace(
-        "[defaults]",
-        &format!(
-            "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
-            moto.endpoint
-        ),
-    );
+    let text = moto.policy(&env, "30d");
     let policy = env.write_policy(&text);
     let client = moto.client();
 
@@ -158,34 +163,18 @@ async fn rotations_land_in_motos_secrets_manager() {
 async fn moto_refuses_a_stale_swap_too() {
     let moto = Moto::start().await;
     let env = TestEnv::new().await;
-    let text = env.standard_policy("30d").replace(
-        "[defaults]",
-        &format!(
-            "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
-            moto.endpoint
-        ),
-    );
+    let text = moto.policy(&env, "30d");
     let policy = env.write_policy(&text);
     let client = moto.client();
-    env.rekeyd(&policy, &["rotate", "support-bot"])
-        .await
-        .assert_exit(0);
-
     // The provider answers slowly; meanwhile someone writes AWSCURRENT.
-    env.emulator
-        .inject(rekeyd_emulator::FaultRule::delay("RegenerateSecurityToken", 1500).times(1))
-        .unwrap();
-    let rotation = env.spawn(&policy, &["rotate", "support-bot"]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    client
-        .put_secret_value()
-        .secret_id("rekeyd/support-bot")
-        .secret_string("{\"written\": \"by hand\"}")
-        .send()
-        .await
-        .unwrap();
-    let out = crate::util::finish(rotation, Duration::from_secs(30)).await;
-    out.assert_exit(1);
+    let out = crate::fenced_store::rotate_the_bot_twice_while(
+        &env,
+        &policy,
+        "RegenerateSecurityToken",
+        Duration::from_millis(500),
+        crate::fenced_store::write_by_hand(&client),
+    )
+    .await;
     assert!(
         out.line_for("support-bot")
             .contains("secret rekeyd/support-bot: AWSCURRENT moved"),
@@ -210,13 +199,7 @@ async fn moto_refuses_a_stale_swap_too() {
 async fn the_daemon_rotates_into_moto() {
     let moto = Moto::start().await;
     let env = TestEnv::new().await;
-    let text = env.standard_policy("2s").replace(
-        "[defaults]",
-        &format!(
-            "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
-            moto.endpoint
-        ),
-    );
+    let text = moto.policy(&env, "2s");
     let text = text
         .split("[[ivs_participant_token]]")
         .next()

@@ -22,7 +22,7 @@ pub struct Rotated {
     /// The secret did not exist before this rotation.
     pub created: bool,
     pub rotated_at: DateTime<Utc>,
-    /// When the new secret stops working by itself (IVS).
+    /// When the new secret stops working by itself (IVS tokens, expiring API keys).
     pub expires_at: Option<DateTime<Utc>>,
     /// Something after the store went wrong (the old IAM credential could
     /// not be deleted); the new secret is stored and works.

@@ -112,10 +112,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     loop {
         let now = Utc::now();
         daemon.dispatch_due(now);
-        alarm
-            .arm(daemon.next_alarm(now))
-            .await
-            .context("cannot arm the scheduler")?;
+        alarm.arm(daemon.next_alarm(now));
         if !ready {
             // The policy is valid and the schedule armed.
             daemon.options.notifier.ready();

@@ -16,6 +16,7 @@ mod moto;
 mod overlap_grace;
 mod plan;
 mod policy_cli;
+mod quiet_journal;
 mod quota_smoke;
 mod rotate;
 mod systemd_units;

@@ -182,6 +182,8 @@ fn execute(
         }
         Service::IvsRealtime => match op {
             "CreateParticipantToken" => state.ivs.create_token(ctx, &req.body).map(json),
+            "CreateStage" => state.ivs.create_stage(ctx, &req.body).map(json),
+            "DeleteStage" => state.ivs.delete_stage(ctx, &req.body).map(json),
             _ => state.ivs.get_stage(&req.body).map(json),
         },
         Service::Secretsmanager => {

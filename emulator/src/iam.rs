@@ -7,6 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 use crate::error::ApiError;
 use crate::random;
 
+mod users;
+
+pub(crate) use users::MAX_TAGS;
+
 /// Services IAM issues service-specific credentials for.
 pub(crate) const SUPPORTED_SERVICES: &[&str] = &[
     "codecommit.amazonaws.com",
@@ -23,7 +27,10 @@ pub(crate) struct IamUser {
     pub name: String,
     pub user_id: String,
     pub arn: String,
+    pub path: String,
     pub create_date: DateTime<Utc>,
+    /// Key and value, in the order they were added.
+    pub tags: Vec<(String, String)>,
 }
 
 /// One service-specific credential.
@@ -59,7 +66,7 @@ pub(crate) fn valid_credential_id(id: &str) -> bool {
     (20..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn no_such_user(name: &str) -> ApiError {
+pub(crate) fn no_such_user(name: &str) -> ApiError {
     ApiError::new(
         404,
         "NoSuchEntity",
@@ -89,7 +96,9 @@ impl IamState {
                 name: name.to_string(),
                 user_id: random::user_id(),
                 arn: format!("arn:aws:iam::{account}:user/{name}"),
+                path: "/".to_string(),
                 create_date: now,
+                tags: Vec::new(),
             })
     }
 

@@ -8,6 +8,8 @@ use crate::state::{Ctx, iso8601};
 use crate::wire::{IAM_NAMESPACE, Incoming};
 use crate::xml::XmlWriter;
 
+mod users;
+
 const VALIDATION: &str = "ValidationError";
 
 /// The form parameters of an awsQuery request (body, then query string).
@@ -88,6 +90,9 @@ pub(crate) fn handle(
     action: &str,
     request_id: &str,
 ) -> Result<String, ApiError> {
+    if let Some(answer) = users::handle(iam, ctx, params, action, request_id) {
+        return answer;
+    }
     let caller = ctx.caller_user_name.clone();
     match action {
         "ResetServiceSpecificCredential" => {
@@ -140,15 +145,7 @@ pub(crate) fn handle(
         "GetUser" => {
             let name = params.user_name(128)?.unwrap_or(&caller);
             let user = iam.user(name)?;
-            Ok(render(action, request_id, |w| {
-                w.start("User")
-                    .text("Path", "/")
-                    .text("UserName", &user.name)
-                    .text("UserId", &user.user_id)
-                    .text("Arn", &user.arn)
-                    .text("CreateDate", &iso8601(user.create_date))
-                    .end();
-            }))
+            Ok(render(action, request_id, |w| users::write_user(w, user)))
         }
         "MissingAction" if params.action().is_none() => Err(ApiError::new(
             400,

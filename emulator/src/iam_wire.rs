@@ -300,7 +300,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!((err.status, err.code), (400, VALIDATION));
-        let err = handle(&mut iam, &mut ctx, &p, "DeleteUser", "r").unwrap_err();
+        let err = handle(&mut iam, &mut ctx, &p, "DeleteRole", "r").unwrap_err();
         assert_eq!(err.code, "InvalidAction");
         assert!(!ctx.mutated);
     }

@@ -12,6 +12,7 @@ mod demo;
 mod emulator_cli;
 mod hostile;
 mod limits;
+mod live_test;
 mod moto;
 mod overlap_grace;
 mod plan;

@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::calls::{CallRecord, Service};
+use crate::context::Ctx;
 use crate::control_http;
 use crate::controls::Controls;
 use crate::error::ApiError;
@@ -14,7 +15,7 @@ use crate::hostile;
 use crate::iam_wire::{self, Params};
 use crate::router::{self, Route};
 use crate::secretsmanager;
-use crate::state::{Ctx, State};
+use crate::state::State;
 use crate::wire::{self, HttpResponse, Incoming};
 
 /// What the connection does with a request.

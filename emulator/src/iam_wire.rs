@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::context::{Ctx, iso8601};
 use crate::error::ApiError;
 use crate::iam::{self, IamState, ServiceCredential};
-use crate::state::{Ctx, iso8601};
 use crate::wire::{IAM_NAMESPACE, Incoming};
 use crate::xml::XmlWriter;
 
@@ -244,7 +244,7 @@ fn render_empty(action: &str, request_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Config;
+    use crate::context::Config;
     use bytes::Bytes;
     use http::{HeaderMap, Method};
 

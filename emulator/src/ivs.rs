@@ -6,10 +6,10 @@ use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::context::{Ctx, iso8601};
 use crate::error::ApiError;
 use crate::faults::FaultKind;
 use crate::random;
-use crate::state::{Ctx, iso8601};
 
 mod stages;
 
@@ -228,7 +228,7 @@ impl IvsState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Config;
+    use crate::context::Config;
 
     const ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/abcdABCDefgh";
 

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::iam::ServiceCredential;
 use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue};
-use crate::state::State;
 
 /// A snapshot of everything the emulator holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -179,24 +178,5 @@ pub(crate) fn secret(s: &Secret) -> SecretTruth {
                 }
             })
             .collect(),
-    }
-}
-
-/// Takes the snapshot.
-pub(crate) fn build(state: &State) -> Truth {
-    Truth {
-        chime_bots: state.chime.bots().cloned().collect(),
-        iam_users: state.iam.users().map(|u| u.name.clone()).collect(),
-        iam_credentials: state.iam.credentials().iter().map(credential).collect(),
-        ivs_stages: state
-            .ivs
-            .stages()
-            .map(|s| IvsStageTruth {
-                arn: s.arn.clone(),
-                name: s.name.clone(),
-                tokens: s.tokens.to_vec(),
-            })
-            .collect(),
-        secrets: state.secrets.secrets().iter().map(secret).collect(),
     }
 }

@@ -21,7 +21,7 @@ use super::startup::{
 use super::timing::Last;
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
-use crate::commands::error_chain;
+use crate::error::error_chain;
 use crate::journal::Journal;
 use crate::metrics;
 use crate::policy::{self, Credential, CredentialName, Policy};

@@ -3,7 +3,7 @@
 //! GetUser answers too.
 
 use super::{Params, VALIDATION, render, render_empty};
-use crate::state::{Ctx, iso8601};
+use crate::context::{Ctx, iso8601};
 use crate::error::ApiError;
 use crate::iam::{IamState, IamUser};
 use crate::xml::XmlWriter;

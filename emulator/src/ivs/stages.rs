@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{IvsState, Stage, VALIDATION, invalid, parse};
-use crate::state::Ctx;
+use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::random;
 

@@ -16,7 +16,7 @@ use crate::audit::status::ProviderView;
 use crate::audit::verdict::{Stored, describe, judge};
 use crate::aws::{Aws, AwsOverrides};
 use crate::cli::CheckArgs;
-use crate::commands::error_chain;
+use crate::error::error_chain;
 use crate::exit;
 use crate::policy::{Credential, IamStrategy, Policy, Target};
 use crate::store::{self, SecretState};

@@ -21,7 +21,7 @@ use super::startup::{
 use super::timing::Last;
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
-use crate::commands::error_chain;
+use crate::error::error_chain;
 use crate::journal::Journal;
 use crate::metrics;
 use crate::policy::{self, Credential, CredentialName, Policy};
@@ -112,10 +112,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     loop {
         let now = Utc::now();
         daemon.dispatch_due(now);
-        alarm
-            .arm(daemon.next_alarm(now))
-            .await
-            .context("cannot arm the scheduler")?;
+        alarm.arm(daemon.next_alarm(now));
         if !ready {
             // The policy is valid and the schedule armed.
             daemon.options.notifier.ready();

@@ -66,7 +66,7 @@ pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
             ),
             Ok(None) => {}
             Err(err) => {
-                error!(error = %crate::commands::error_chain(&err), "pending retirement unreadable")
+                error!(error = %crate::error::error_chain(&err), "pending retirement unreadable")
             }
         }
     }

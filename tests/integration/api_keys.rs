@@ -116,7 +116,8 @@ async fn overlap_creates_a_logs_key_that_expires_after_credential_age_days() {
         "strategy = \"overlap\"\ncredential_age_days = 90\nevery = \"30d\"",
     );
 
-    let before = Utc::now();
+    // IAM dates are whole seconds.
+    let before = Utc::now().with_nanosecond_zero();
     let out = env.rekeyd(&policy, &["rotate", "key"]).await;
     out.assert_exit(0);
     let stored = env.current("rekeyd/key");

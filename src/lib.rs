@@ -11,6 +11,7 @@ pub mod commands;
 pub mod daemon;
 pub mod exit;
 pub mod journal;
+pub mod lease;
 pub mod logging;
 pub mod metrics;
 pub mod policy;

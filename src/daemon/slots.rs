@@ -278,6 +278,14 @@ impl Slots {
         at
     }
 
+    /// Another replica holds the credential's lease: look again at `at`.
+    pub fn held_elsewhere(&mut self, name: &CredentialName, at: DateTime<Utc>) -> Option<Due> {
+        self.finish(name)?;
+        let due = Due::at(at, Reason::LeaseHeld);
+        self.set_next(name, due, Task::Rotate);
+        Some(due)
+    }
+
     /// A task that never started (shutdown came first).
     pub fn not_started(&mut self, name: &CredentialName) {
         self.finish(name);

@@ -52,6 +52,8 @@ pub enum Reason {
     Changed,
     /// The journal says an earlier rotation may not have been stored.
     InDoubt,
+    /// Another replica held the lease: looking again.
+    LeaseHeld,
 }
 
 impl fmt::Display for Reason {
@@ -70,6 +72,7 @@ impl fmt::Display for Reason {
             Reason::Retry => "retry after failure",
             Reason::Changed => "changed in the policy",
             Reason::InDoubt => "last rotation in doubt",
+            Reason::LeaseHeld => "lease held by another replica",
         })
     }
 }

@@ -78,6 +78,37 @@ pub(super) fn render(m: &Inner) -> String {
             *count as f64,
         );
     }
+    if let Some(leases) = &m.leases {
+        for (name, kind, help, value) in [
+            (
+                "rekeyd_leases_held",
+                "gauge",
+                "Credential leases this replica holds now.",
+                leases.held as f64,
+            ),
+            (
+                "rekeyd_leases_acquired_total",
+                "counter",
+                "Credential leases this replica acquired (taken over included).",
+                leases.acquired as f64,
+            ),
+            (
+                "rekeyd_leases_lost_total",
+                "counter",
+                "Held leases lost: a heartbeat refused, or none accepted before expiry.",
+                leases.lost as f64,
+            ),
+            (
+                "rekeyd_leases_contended_total",
+                "counter",
+                "Lease acquisitions that found another replica holding the lease.",
+                leases.contended as f64,
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            line(&mut out, name, &[], value);
+        }
+    }
     let gauges: [Gauge; 4] = [
         (
             "rekeyd_credential_last_rotation_timestamp_seconds",

@@ -22,6 +22,7 @@ mod package;
 mod plan;
 mod policy_cli;
 mod quota_smoke;
+mod replicas;
 mod rotate;
 mod systemd_units;
 mod tls;

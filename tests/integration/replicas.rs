@@ -1,0 +1,154 @@
+//! Several `rekeyd daemon` replicas sharing one policy through DynamoDB
+//! leases (`[coordination]`), against the emulator with provider and store
+//! latency: one rotation per slot, every stored token the bot's, a killed
+//! or paused replica covered for.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rekeyd_emulator::{FaultKind, FaultRule};
+
+use crate::util::{ACCOUNT_ID, Proc, TestEnv, finish, signal, wait_until};
+
+const TABLE: &str = "rekeyd-leases";
+const BOTS: [&str; 3] = ["bot-a", "bot-b", "bot-c"];
+
+/// The Chime bot id of credential `bot`.
+fn bot_id(bot: &str) -> String {
+    format!("123abcd4-5ef6-789g-0h12-34j5678901{}", &bot[4..5].repeat(2))
+}
+
+/// The emulator with three bots and an empty lease table.
+async fn fleet() -> TestEnv {
+    let env = TestEnv::new().await;
+    for bot in BOTS {
+        env.emulator
+            .seed_chime_bot(ACCOUNT_ID, &bot_id(bot))
+            .unwrap();
+    }
+    env.emulator
+        .seed_from_json(&format!(
+            r#"{{"dynamodb_tables": [{{"name": "{TABLE}", "partition_key": "credential"}}]}}"#
+        ))
+        .unwrap();
+    env
+}
+
+fn delay(operation: &str, ms: u64, probability: Option<f64>) -> FaultRule {
+    FaultRule {
+        delay_ms: Some(ms),
+        probability,
+        ..FaultRule::new(operation, FaultKind::Delay)
+    }
+}
+
+/// Replica `n`'s policy file: its own state directory and replica id.
+fn replica_policy(env: &TestEnv, n: usize, lease: &str) -> PathBuf {
+    let state = env.dir.path().join(format!("state-{n}"));
+    std::fs::create_dir_all(&state).unwrap();
+    let mut text = format!(
+        "{aws}\n[daemon]\nstate_dir = \"{state}\"\n\n[coordination]\ndynamodb_table = \"{TABLE}\"\nlease = \"{lease}\"\nreplica_id = \"replica-{n}\"\n\n[defaults]\nevery = \"2s\"\n",
+        aws = env.aws_table(),
+        state = state.display(),
+    );
+    for bot in BOTS {
+        text.push_str(&format!(
+            "\n[[chime_bot]]\nname = \"{bot}\"\naccount_id = \"{ACCOUNT_ID}\"\nbot_id = \"{id}\"\n",
+            id = bot_id(bot)
+        ));
+    }
+    let path = env.dir.path().join(format!("policy-{n}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_replicas(env: &TestEnv, lease: &str) -> Vec<Proc> {
+    (1..=3)
+        .map(|n| env.spawn(&replica_policy(env, n, lease), &["daemon"]))
+        .collect()
+}
+
+/// Stops every replica still running (SIGCONT first, for a paused one).
+async fn stop_all(replicas: Vec<Proc>) -> Vec<String> {
+    let mut logs = Vec::new();
+    for replica in &replicas {
+        if replica.id().is_some() {
+            signal(replica, "CONT");
+            signal(replica, "TERM");
+        }
+    }
+    for replica in replicas {
+        logs.push(finish(replica, Duration::from_secs(20)).await.stderr);
+    }
+    logs
+}
+
+/// Every bot's stored token is the one Chime holds valid now.
+fn assert_tokens_live(env: &TestEnv, logs: &[String]) {
+    let truth = env.truth();
+    for bot in BOTS {
+        let live = &truth
+            .chime_bots
+            .iter()
+            .find(|b| b.bot_id == bot_id(bot))
+            .unwrap()
+            .security_token;
+        let stored = env.current(&format!("rekeyd/{bot}"))["security_token"].clone();
+        assert_eq!(
+            stored,
+            live.as_str(),
+            "{bot}: the stored token is not the bot's; logs:\n{}",
+            logs.join("\n----\n")
+        );
+    }
+}
+
+/// The lease item of `bot`, when one is held (not released): its owner.
+fn holder(env: &TestEnv, bot: &str) -> Option<String> {
+    let truth = env.truth();
+    let item = truth.dynamodb_table(TABLE)?.item(bot)?.clone();
+    let released = item["released"]["BOOL"].as_bool().unwrap_or(false);
+    (!released).then(|| item["owner"]["S"].as_str().unwrap_or_default().to_owned())
+}
+
+fn regenerations(env: &TestEnv) -> usize {
+    (env.emulator.calls().iter())
+        .filter(|c| c.operation == "RegenerateSecurityToken" && c.mutated)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_rotate_each_bot_once_per_slot() {
+    let env = fleet().await;
+    env.emulator
+        .inject_all(vec![
+            delay("PutSecretValue", 400, None),
+            delay("RegenerateSecurityToken", 300, Some(0.5)),
+        ])
+        .unwrap();
+    let started = Instant::now();
+    let replicas = start_replicas(&env, "10s");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let logs = stop_all(replicas).await;
+    let elapsed = started.elapsed();
+
+    assert_tokens_live(&env, &logs);
+    let slots = elapsed.as_secs() as usize / 2 + 1;
+    let mut versions = 0;
+    for bot in BOTS {
+        let count = env.version_count(&format!("rekeyd/{bot}"));
+        assert!(count >= 2, "{bot} rotated {count} times");
+        // Three uncoordinated replicas would rotate each slot three times.
+        assert!(
+            count <= slots + 1,
+            "{bot}: {count} versions in {slots} slots of 2s"
+        );
+        versions += count;
+    }
+    // Each regeneration was stored: none was lost to a double rotation.
+    assert!(
+        regenerations(&env) <= versions,
+        "{} regenerations, {versions} stored versions",
+        regenerations(&env)
+    );
+}

@@ -14,6 +14,7 @@ mod emulator_cli;
 mod fenced_store;
 mod generate;
 mod hostile;
+mod leases;
 mod limits;
 mod moto;
 mod no_dump;

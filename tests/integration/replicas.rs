@@ -152,3 +152,92 @@ async fn three_replicas_rotate_each_bot_once_per_slot() {
         regenerations(&env)
     );
 }
+
+/// Waits for a replica to be mid-rotation (its intent in a held lease):
+/// the bot and the replica's index in `replicas`.
+async fn mid_rotation(env: &TestEnv) -> (&'static str, usize) {
+    let mut found = None;
+    let seen = wait_until(Duration::from_secs(15), || {
+        let truth = env.truth();
+        found = BOTS.into_iter().find_map(|bot| {
+            let item = truth.dynamodb_table(TABLE)?.item(bot)?;
+            let released = item["released"]["BOOL"].as_bool().unwrap_or(false);
+            let owner = item["owner"]["S"].as_str()?;
+            let n: usize = owner.strip_prefix("replica-")?.parse().ok()?;
+            (!released && item.get("intent").is_some()).then_some((bot, n - 1))
+        });
+        found.is_some()
+    })
+    .await;
+    assert!(seen, "no replica ever held a lease mid-rotation");
+    found.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_replicas_leases_are_taken_over_within_a_lease() {
+    let env = fleet().await;
+    // Slow regenerations, so that a replica is caught mid-rotation.
+    env.emulator
+        .inject(delay("RegenerateSecurityToken", 2000, None))
+        .unwrap();
+    let mut replicas = start_replicas(&env, "10s");
+    let (bot, victim) = mid_rotation(&env).await;
+    let owner = format!("replica-{}", victim + 1);
+    let killed = replicas.remove(victim);
+    signal(&killed, "KILL");
+    let killed_at = Instant::now();
+    finish(killed, Duration::from_secs(5)).await;
+
+    // One lease (10 s) plus one tick, and the time to poll and write.
+    let taken_over = wait_until(Duration::from_secs(16), || {
+        let truth = env.truth();
+        truth.dynamodb_table(TABLE).unwrap().item(bot).unwrap()["owner"]["S"] != owner.as_str()
+    })
+    .await;
+    assert!(
+        taken_over,
+        "{bot}'s lease still {owner}'s {:?} after the kill",
+        killed_at.elapsed()
+    );
+    // The rotation it left in doubt is done again, and stored.
+    let before = env.version_count(&format!("rekeyd/{bot}"));
+    let again = wait_until(Duration::from_secs(10), || {
+        env.version_count(&format!("rekeyd/{bot}")) > before
+    })
+    .await;
+    let logs = stop_all(replicas).await;
+    assert!(again, "{bot} not rotated after the takeover");
+    assert_tokens_live(&env, &logs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_paused_past_its_lease_never_overwrites_a_newer_secret() {
+    let env = fleet().await;
+    env.emulator
+        .inject(delay("RegenerateSecurityToken", 2000, None))
+        .unwrap();
+    let replicas = start_replicas(&env, "10s");
+    let (bot, paused) = mid_rotation(&env).await;
+    let owner = format!("replica-{}", paused + 1);
+    signal(&replicas[paused], "STOP");
+    let secret = format!("rekeyd/{bot}");
+    let before = env.version_count(&secret);
+
+    // Another replica takes the lease over and stores a newer token.
+    let covered = wait_until(Duration::from_secs(25), || {
+        let owner_now = holder(&env, bot);
+        owner_now.is_none_or(|h| h != owner) && env.version_count(&secret) > before
+    })
+    .await;
+    assert!(covered, "{bot} not covered for while {owner} was paused");
+    signal(&replicas[paused], "CONT");
+    // Time for the paused replica to finish what it was doing.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let logs = stop_all(replicas).await;
+    assert!(
+        logs[paused].contains("lease lost"),
+        "{owner} never noticed its lease was lost:\n{}",
+        logs[paused]
+    );
+    assert_tokens_live(&env, &logs);
+}

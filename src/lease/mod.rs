@@ -7,6 +7,7 @@ mod acquire;
 mod held;
 mod item;
 mod observed;
+mod table;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ pub use acquire::Acquired;
 pub use held::Held;
 pub use item::{LeaseIntent, LeaseItem};
 use observed::Observations;
+pub use table::TableState;
 
 /// How hard one lease call is tried: well within a heartbeat period.
 const LEASE_CALLS: RetryPolicy = RetryPolicy {

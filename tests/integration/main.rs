@@ -6,6 +6,7 @@ mod audit;
 mod bench_scripts;
 mod bench_smoke;
 mod chaos;
+mod coordination_cli;
 mod crash_safety;
 mod daemon;
 mod daemon_ops;

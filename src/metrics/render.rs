@@ -214,6 +214,30 @@ mod tests {
     use super::super::Registry;
 
     #[test]
+    fn lease_metrics_appear_once_leases_are_used() {
+        let registry = Registry::default();
+        assert!(!registry.render().contains("rekeyd_leases"));
+        registry.lease_acquired();
+        registry.lease_held(1);
+        registry.lease_acquired();
+        registry.lease_held(1);
+        registry.lease_held(-1);
+        registry.lease_contended();
+        registry.lease_lost();
+        let text = registry.render();
+        for line in [
+            "rekeyd_leases_held 1\n",
+            "rekeyd_leases_acquired_total 2\n",
+            "rekeyd_leases_lost_total 1\n",
+            "rekeyd_leases_contended_total 1\n",
+            "# TYPE rekeyd_leases_held gauge\n",
+            "# TYPE rekeyd_leases_lost_total counter\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+    }
+
+    #[test]
     fn renders_counters_histograms_and_gauges() {
         let registry = Registry::default();
         registry.rotation_finished("chime_bot", "success", Duration::from_millis(300));

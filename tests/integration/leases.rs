@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
 use aws_sdk_secretsmanager::config::Credentials;
 use chrono::Utc;
 use rekeyd::aws::{Aws, AwsOverrides};
@@ -15,25 +18,49 @@ use rekeyd::policy::{AwsSettings, Coordination};
 use rekeyd_emulator::Emulator;
 use tokio::time::Instant;
 
-const TABLE: &str = "rekeyd-leases";
+use crate::moto::Moto;
+
 const LEASE: Duration = Duration::from_millis(1500);
 
-async fn emulator() -> Emulator {
-    let emulator = Emulator::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("start emulator");
-    emulator
-        .seed_from_json(&format!(
-            r#"{{"dynamodb_tables": [{{"name": "{TABLE}", "partition_key": "credential"}}]}}"#
-        ))
-        .unwrap();
-    emulator
+/// A DynamoDB endpoint with a fresh lease table.
+struct Target {
+    endpoint: String,
+    table: String,
 }
 
-async fn aws(emulator: &Emulator) -> Arc<Aws> {
+impl Target {
+    async fn new(endpoint: String) -> Target {
+        let table = format!("rekeyd-leases-{}", fastrand::u32(..));
+        let ddb = aws(&endpoint).await;
+        ddb.dynamodb
+            .create_table()
+            .table_name(&table)
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("credential")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("credential")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .expect("create the lease table");
+        Target { endpoint, table }
+    }
+}
+
+async fn aws(endpoint: &str) -> Arc<Aws> {
     let settings = AwsSettings {
         region: Some("us-east-1".into()),
-        endpoint_url: Some(emulator.endpoint_url()),
+        endpoint_url: Some(endpoint.to_owned()),
         ..AwsSettings::default()
     };
     let overrides = AwsOverrides {
@@ -42,13 +69,13 @@ async fn aws(emulator: &Emulator) -> Arc<Aws> {
     Arc::new(Aws::build(&settings, overrides).await)
 }
 
-async fn replica(emulator: &Emulator, id: &str) -> Leases {
+async fn replica(target: &Target, id: &str) -> Leases {
     let coordination = Coordination {
-        dynamodb_table: TABLE.into(),
+        dynamodb_table: target.table.clone(),
         lease: LEASE,
         replica_id: id.into(),
     };
-    Leases::new(aws(emulator).await, &coordination)
+    Leases::new(aws(&target.endpoint).await, &coordination)
 }
 
 async fn held(leases: &Leases, credential: &str, wait: Duration) -> Held {
@@ -69,10 +96,8 @@ async fn holder(leases: &Leases, credential: &str) -> String {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_held_lease_is_refused_to_others_until_released() {
-    let emulator = emulator().await;
-    let (a, b) = (replica(&emulator, "a").await, replica(&emulator, "b").await);
+async fn a_held_lease_is_refused_to_others_until_released(target: Target) {
+    let (a, b) = (replica(&target, "a").await, replica(&target, "b").await);
     let lease = held(&a, "bot", Duration::ZERO).await;
     assert!(lease.previous.is_none());
     assert_eq!(holder(&b, "bot").await, "a");
@@ -89,10 +114,8 @@ async fn a_held_lease_is_refused_to_others_until_released() {
     assert_eq!((item.owner.as_str(), item.fence), ("b", 2));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn heartbeats_keep_a_lease_from_going_stale() {
-    let emulator = emulator().await;
-    let (a, b) = (replica(&emulator, "a").await, replica(&emulator, "b").await);
+async fn heartbeats_keep_a_lease_from_going_stale(target: Target) {
+    let (a, b) = (replica(&target, "a").await, replica(&target, "b").await);
     let lease = held(&a, "bot", Duration::ZERO).await;
     // Two whole lease durations of waiting: the holder's heartbeats win.
     let found = b.acquire("bot", LEASE * 2).await.unwrap();
@@ -102,10 +125,8 @@ async fn heartbeats_keep_a_lease_from_going_stale() {
     lease.release().await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dead_holders_lease_is_taken_over_after_a_whole_lease_with_its_intent() {
-    let emulator = emulator().await;
-    let (a, b) = (replica(&emulator, "a").await, replica(&emulator, "b").await);
+async fn a_dead_holders_lease_is_taken_over_after_a_whole_lease_with_its_intent(target: Target) {
+    let (a, b) = (replica(&target, "a").await, replica(&target, "b").await);
     let lease = held(&a, "bot", Duration::ZERO).await;
     let intent = LeaseIntent {
         rotation: "7f0c6a43-0000-4000-8000-000000000001".into(),
@@ -138,18 +159,16 @@ async fn a_dead_holders_lease_is_taken_over_after_a_whole_lease_with_its_intent(
     assert_eq!(b.read("bot").await.unwrap().unwrap().intent, None);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_lease_taken_over_is_lost_and_its_work_cancelled() {
-    let emulator = emulator().await;
-    let (a, c) = (replica(&emulator, "a").await, replica(&emulator, "c").await);
+async fn a_lease_taken_over_is_lost_and_its_work_cancelled(target: Target) {
+    let (a, c) = (replica(&target, "a").await, replica(&target, "c").await);
     let lease = held(&a, "bot", Duration::ZERO).await;
     let lost = lease.lost();
     // As if `a` were paused past its lease: another writer took the item.
-    aws(&emulator)
+    aws(&target.endpoint)
         .await
         .dynamodb
         .update_item()
-        .table_name(TABLE)
+        .table_name(&target.table)
         .key("credential", AttributeValue::S("bot".into()))
         .update_expression("SET #owner = :b, record_version_number = :rvn")
         .expression_attribute_names("#owner", "owner")
@@ -180,12 +199,44 @@ async fn a_lease_taken_over_is_lost_and_its_work_cancelled() {
     ));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn half_a_lease_is_required_before_a_provider_call() {
-    let emulator = emulator().await;
-    let a = replica(&emulator, "a").await;
+async fn half_a_lease_is_required_before_a_provider_call(target: Target) {
+    let a = replica(&target, "a").await;
     let lease = held(&a, "bot", Duration::ZERO).await;
     lease.ensure_half_left().await.unwrap();
     assert!(lease.remaining() >= LEASE / 2);
     lease.release().await;
 }
+
+/// Runs each scenario against the emulator and against moto.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        mod emulator {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $scenario() {
+                    let emulator = super::Emulator::start("127.0.0.1:0".parse().unwrap())
+                        .await
+                        .expect("start emulator");
+                    super::$scenario(super::Target::new(emulator.endpoint_url()).await).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $scenario() {
+                    let moto = super::Moto::start().await;
+                    super::$scenario(super::Target::new(moto.endpoint.clone()).await).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    a_held_lease_is_refused_to_others_until_released,
+    heartbeats_keep_a_lease_from_going_stale,
+    a_dead_holders_lease_is_taken_over_after_a_whole_lease_with_its_intent,
+    a_lease_taken_over_is_lost_and_its_work_cancelled,
+    half_a_lease_is_required_before_a_provider_call,
+);

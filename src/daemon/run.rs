@@ -280,7 +280,14 @@ impl Daemon {
             }
             Outcome::Rotated(Err(err)) => {
                 registry.failed(name.as_str());
+                // Under leases, a rotation in doubt (another writer's secret
+                // may be dead) is done again at once, once; then backoff.
+                let at_once = err.is_in_doubt() && self.leases.is_some();
                 let due = self.slots.failed(name, Task::Rotate, now);
+                let due = match at_once {
+                    true => self.slots.retry_in_doubt(name, now).unwrap_or(due),
+                    false => due,
+                };
                 let text = error_chain(&err);
                 error!(credential = %name, kind = %kind, error = %text, retry_at = %due.at, "rotation failed");
                 self.last_failure = Some(format!("{name} at {}: {text}", now.format("%H:%M:%SZ")));

@@ -278,6 +278,18 @@ impl Slots {
         at
     }
 
+    /// A rotation in doubt under `[coordination]`, after [`Slots::failed`]:
+    /// the first in a row is done again at once instead of after a backoff.
+    pub fn retry_in_doubt(&mut self, name: &CredentialName, now: DateTime<Utc>) -> Option<Due> {
+        let slot = self.slots.get(name)?;
+        if slot.failures != 1 {
+            return None;
+        }
+        let due = Due::at(now, Reason::InDoubt);
+        self.set_next(name, due, Task::Rotate);
+        Some(due)
+    }
+
     /// Another replica holds the credential's lease: look again at `at`.
     pub fn held_elsewhere(&mut self, name: &CredentialName, at: DateTime<Utc>) -> Option<Due> {
         self.finish(name)?;

@@ -235,6 +235,15 @@ async fn rotate_locked(
     // What an interrupted earlier rotation left behind.
     let earlier = journal.pending(credential);
     let stored_id = stored_credential_id(aws, credential).await?;
+    if let Some(held) = held
+        && held.lost().is_cancelled()
+    {
+        // Another replica has the credential now: touch nothing of it.
+        return Err(LeaseError::Lost {
+            credential: name.to_owned(),
+        }
+        .into());
+    }
     settle_retirement(
         aws,
         journal,

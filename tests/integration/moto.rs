@@ -39,7 +39,7 @@ impl Moto {
         }
     }
 
-    fn client(&self) -> aws_sdk_secretsmanager::Client {
+    pub(crate) fn client(&self) -> aws_sdk_secretsmanager::Client {
         let config = aws_sdk_secretsmanager::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(rekeyd::aws::https_client())

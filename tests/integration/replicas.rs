@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use rekeyd_emulator::{FaultKind, FaultRule};
 
+use crate::moto::Moto;
 use crate::util::{ACCOUNT_ID, Proc, TestEnv, finish, signal, wait_until};
 
 const TABLE: &str = "rekeyd-leases";
@@ -43,11 +44,11 @@ fn delay(operation: &str, ms: u64, probability: Option<f64>) -> FaultRule {
 }
 
 /// Replica `n`'s policy file: its own state directory and replica id.
-fn replica_policy(env: &TestEnv, n: usize, lease: &str) -> PathBuf {
+fn replica_policy(env: &TestEnv, n: usize, lease: &str, endpoints: &str) -> PathBuf {
     let state = env.dir.path().join(format!("state-{n}"));
     std::fs::create_dir_all(&state).unwrap();
     let mut text = format!(
-        "{aws}\n[daemon]\nstate_dir = \"{state}\"\n\n[coordination]\ndynamodb_table = \"{TABLE}\"\nlease = \"{lease}\"\nreplica_id = \"replica-{n}\"\n\n[defaults]\nevery = \"2s\"\n",
+        "{aws}{endpoints}\n[daemon]\nstate_dir = \"{state}\"\n\n[coordination]\ndynamodb_table = \"{TABLE}\"\nlease = \"{lease}\"\nreplica_id = \"replica-{n}\"\n\n[defaults]\nevery = \"2s\"\n",
         aws = env.aws_table(),
         state = state.display(),
     );
@@ -63,8 +64,13 @@ fn replica_policy(env: &TestEnv, n: usize, lease: &str) -> PathBuf {
 }
 
 fn start_replicas(env: &TestEnv, lease: &str) -> Vec<Proc> {
+    start_replicas_with(env, lease, "")
+}
+
+/// As [`start_replicas`], with `[aws.endpoints]` lines.
+fn start_replicas_with(env: &TestEnv, lease: &str, endpoints: &str) -> Vec<Proc> {
     (1..=3)
-        .map(|n| env.spawn(&replica_policy(env, n, lease), &["daemon"]))
+        .map(|n| env.spawn(&replica_policy(env, n, lease, endpoints), &["daemon"]))
         .collect()
 }
 
@@ -240,4 +246,111 @@ async fn a_replica_paused_past_its_lease_never_overwrites_a_newer_secret() {
         logs[paused]
     );
     assert_tokens_live(&env, &logs);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_share_moto_s_dynamodb_and_secrets_manager() {
+    let env = fleet().await;
+    let moto = Moto::start().await;
+    create_table_in(&moto.endpoint).await;
+    env.emulator
+        .inject(delay("RegenerateSecurityToken", 300, Some(0.5)))
+        .unwrap();
+    let started = Instant::now();
+    let endpoints = format!(
+        "\n[aws.endpoints]\nsecretsmanager = \"{m}\"\ndynamodb = \"{m}\"\n",
+        m = moto.endpoint
+    );
+    let replicas = start_replicas_with(&env, "10s", &endpoints);
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let logs = stop_all(replicas).await;
+    let slots = started.elapsed().as_secs() as usize / 2 + 1;
+
+    let secrets = moto.client();
+    let truth = env.truth();
+    let mut versions = 0;
+    for bot in BOTS {
+        let secret = format!("rekeyd/{bot}");
+        let current = secrets
+            .get_secret_value()
+            .secret_id(&secret)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await
+            .unwrap();
+        let stored: serde_json::Value =
+            serde_json::from_str(current.secret_string().unwrap()).unwrap();
+        let live = &truth
+            .chime_bots
+            .iter()
+            .find(|b| b.bot_id == bot_id(bot))
+            .unwrap()
+            .security_token;
+        assert_eq!(
+            stored["security_token"],
+            live.as_str(),
+            "{bot}: the stored token is not the bot's; logs:\n{}",
+            logs.join("\n----\n")
+        );
+        let count = secrets
+            .list_secret_version_ids()
+            .secret_id(&secret)
+            .include_deprecated(true)
+            .send()
+            .await
+            .unwrap()
+            .versions()
+            .len();
+        assert!(
+            (2..=slots + 1).contains(&count),
+            "{bot}: {count} versions in {slots} slots of 2s"
+        );
+        versions += count;
+    }
+    assert!(
+        regenerations(&env) <= versions,
+        "{} regenerations, {versions} stored versions",
+        regenerations(&env)
+    );
+}
+
+/// The lease table, created in moto as operators create it.
+async fn create_table_in(endpoint: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .http_client(rekeyd::aws::https_client())
+        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "AKIDEXAMPLE",
+            "test-secret-key",
+            None,
+            None,
+            "test",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+        .create_table()
+        .table_name(TABLE)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("credential")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("credential")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the lease table in moto");
 }

@@ -22,6 +22,17 @@ pub enum Acquired {
     Elsewhere { holder: String },
 }
 
+/// What one conditional write did.
+enum Wrote {
+    /// Held now, with the RVN written and the item as it was before.
+    Held {
+        rvn: String,
+        previous: Option<LeaseItem>,
+    },
+    /// The condition failed on this item (`None`: no item).
+    Refused(Option<LeaseItem>),
+}
+
 /// How the next write conditions on the item.
 enum Attempt {
     /// Absent or released.
@@ -42,7 +53,7 @@ impl Leases {
         loop {
             let started = Instant::now();
             match self.try_write(credential, &attempt).await? {
-                Ok((rvn, old)) => {
+                Wrote::Held { rvn, previous: old } => {
                     self.observations().forget(credential);
                     if let Some(old) = &old
                         && !old.released
@@ -58,8 +69,8 @@ impl Leases {
                         old,
                     )));
                 }
-                Err(Some(current)) if current.released => attempt = Attempt::Free,
-                Err(Some(current)) => {
+                Wrote::Refused(Some(current)) if current.released => attempt = Attempt::Free,
+                Wrote::Refused(Some(current)) => {
                     let now = Instant::now();
                     let stale =
                         self.observations()
@@ -79,7 +90,7 @@ impl Leases {
                     tokio::time::sleep(poll.min(deadline - now)).await;
                 }
                 // Gone between the write and its answer: try again.
-                Err(None) => attempt = Attempt::Free,
+                Wrote::Refused(None) => attempt = Attempt::Free,
             }
         }
     }
@@ -88,14 +99,8 @@ impl Leases {
         self.shared.observed.lock().expect("observations lock")
     }
 
-    /// One conditional write. `Ok(Ok((rvn, old item)))`: held now;
-    /// `Ok(Err(current))`: the condition failed on this item.
-    #[allow(clippy::type_complexity)]
-    async fn try_write(
-        &self,
-        credential: &str,
-        attempt: &Attempt,
-    ) -> Result<Result<(String, Option<LeaseItem>), Option<LeaseItem>>, LeaseError> {
+    /// One conditional write.
+    async fn try_write(&self, credential: &str, attempt: &Attempt) -> Result<Wrote, LeaseError> {
         let shared = &self.shared;
         let rvn = Uuid::new_v4().to_string();
         let mut request = shared
@@ -150,7 +155,7 @@ impl Leases {
                     }
                     _ => None,
                 };
-                Ok(Ok((rvn, old)))
+                Ok(Wrote::Held { rvn, previous: old })
             }
             Err(err) => match err.service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
@@ -159,7 +164,7 @@ impl Leases {
                         .map(LeaseItem::parse)
                         .transpose()
                         .map_err(|e| shared.malformed(credential, e))?;
-                    Ok(Err(current))
+                    Ok(Wrote::Refused(current))
                 }
                 _ => Err(shared.call_error(credential, "UpdateItem", err.detail)),
             },

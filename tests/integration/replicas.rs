@@ -195,7 +195,7 @@ async fn a_killed_replicas_leases_are_taken_over_within_a_lease() {
     finish(killed, Duration::from_secs(5)).await;
 
     // One lease (10 s) plus one tick, and the time to poll and write.
-    let taken_over = wait_until(Duration::from_secs(16), || {
+    let taken_over = wait_until(Duration::from_secs(18), || {
         let truth = env.truth();
         truth.dynamodb_table(TABLE).unwrap().item(bot).unwrap()["owner"]["S"] != owner.as_str()
     })

@@ -4,22 +4,43 @@
 //! new secrets, `store` writes them to Secrets Manager, `rotation` ties one
 //! rotation together and `daemon` schedules them.
 
-pub mod audit;
-pub mod aws;
-pub mod cli;
-pub mod commands;
-pub mod daemon;
+// Layered, lowest floor first, one group per floor: a module imports only
+// from floors listed before its own, never from its own floor or a later one
+// (`scripts/import-cycles` finds any cycle). Helpers that several floors use
+// live on the lowest (`error`).
+
+// Nothing from the crate.
+pub mod error;
 pub mod exit;
-pub mod journal;
-pub mod lease;
-pub mod logging;
 pub mod metrics;
 pub mod policy;
-pub mod providers;
-pub mod record;
-pub mod retiring;
-pub mod rotation;
 pub mod secret;
 pub mod shutdown;
-pub mod store;
+
+// Secrets that can be compared, never shown.
 pub mod token;
+
+// AWS access and local records, over the policy.
+pub mod aws;
+pub mod journal;
+pub mod record;
+
+// The providers and the store; then one rotation, then the daemon's many.
+pub mod lease;
+pub mod providers;
+pub mod store;
+
+pub mod retiring;
+
+pub mod rotation;
+
+pub mod daemon;
+
+// Read-only checks (audit reads the daemon's timing).
+pub mod audit;
+
+// The command line, on top of everything.
+pub mod cli;
+
+pub mod commands;
+pub mod logging;

@@ -9,13 +9,12 @@ use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::aws::Aws;
-use crate::daemon::{read_last, timing};
 use crate::journal::{Intent, Journal, JournalError, Replaced};
 use crate::lease::{Acquired, Held, LeaseError, LeaseIntent, Leases};
 use crate::policy::{Credential, IamStrategy, Target};
 use crate::providers::{self, Current, ProviderError, Retire};
 use crate::retiring::{self, Retirement, Retirements, RetiringError, Settled};
-use crate::store::{self, StoreError};
+use crate::store::{self, CurrentVersion, StoreError};
 
 /// A successful rotation.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +24,7 @@ pub struct Rotated {
     /// The secret did not exist before this rotation.
     pub created: bool,
     pub rotated_at: DateTime<Utc>,
-    /// When the new secret stops working by itself (IVS).
+    /// When the new secret stops working by itself (IVS tokens, expiring API keys).
     pub expires_at: Option<DateTime<Utc>>,
     /// Something after the store went wrong (the old IAM credential could
     /// not be deleted); the new secret is stored and works.
@@ -58,10 +57,7 @@ pub enum RotationError {
     /// Nothing was rotated: under the lease, the secret shows the credential
     /// was rotated meanwhile (by another replica) and is not due.
     #[error("not rotated: credential {credential} was rotated meanwhile and is not due")]
-    NotDue {
-        credential: String,
-        last: timing::Last,
-    },
+    NotDue { credential: String },
     /// Nothing was rotated: the pending retirement of the old IAM credential
     /// (which a new `overlap` credential needs the slot of) failed.
     #[error("not rotated, the pending retirement failed: {0}")]
@@ -103,6 +99,19 @@ pub enum RotationError {
 }
 
 impl RotationError {
+    /// True when another writer got in between (AWSCURRENT moved during the
+    /// store, or the Chime token was regenerated again after it): what is
+    /// stored may be dead, so the credential is rotated again at once.
+    pub fn lost_a_race(&self) -> bool {
+        matches!(
+            self,
+            RotationError::InDoubt {
+                source: StoreError::Superseded { .. },
+                ..
+            } | RotationError::Overtaken { .. }
+        )
+    }
+
     /// True when the provider may have killed the old secret without the new
     /// one reaching Secrets Manager.
     pub fn is_in_doubt(&self) -> bool {
@@ -115,15 +124,19 @@ impl RotationError {
     }
 }
 
+/// Whether a credential is still due, given its secret's current version.
+pub type StillDue<'a> = &'a (dyn Fn(Option<&CurrentVersion>) -> bool + Sync);
+
 /// How a rotation under `[coordination]` takes its credential's lease.
 #[derive(Clone, Copy)]
 pub struct Coordinated<'a> {
     pub leases: &'a Leases,
     /// How long to wait for a lease held elsewhere (zero: one look).
     pub wait: std::time::Duration,
-    /// The daemon's rotations: under the lease, re-read the secret and skip
-    /// ([`RotationError::NotDue`]) what another replica rotated meanwhile.
-    pub only_if_due: bool,
+    /// The daemon's rotations: asked under the lease, with the secret read
+    /// again; `false` skips ([`RotationError::NotDue`]) what another replica
+    /// rotated meanwhile.
+    pub still_due: Option<StillDue<'a>>,
 }
 
 /// Rotates `credential` now (under its lease, with `coordinated`).
@@ -196,19 +209,18 @@ async fn under_lease(
 ) -> Result<Rotated, RotationError> {
     if let Some(left) = held.left_in_doubt() {
         warn!(previous_rotation = %left.rotation, replica = %left.replica, since = %left.started_at, "the lease held a rotation left in doubt: rotating at once");
-    } else if coordinated.only_if_due && journal.pending(credential).is_none() {
-        let last =
-            read_last(aws, credential)
-                .await
-                .map_err(|source| RotationError::SecretUnusable {
-                    secret: credential.secret_name.clone(),
-                    source,
-                })?;
-        let now = Utc::now();
-        if timing::first_due_for(credential, last, now).at > now {
+    } else if let Some(still_due) = coordinated.still_due
+        && journal.pending(credential).is_none()
+    {
+        let current = store::read_current(aws, &credential.secret_name)
+            .await
+            .map_err(|source| RotationError::SecretUnusable {
+                secret: credential.secret_name.clone(),
+                source,
+            })?;
+        if !still_due(current.as_ref()) {
             return Err(RotationError::NotDue {
                 credential: credential.name.to_string(),
-                last,
             });
         }
     }

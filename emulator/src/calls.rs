@@ -33,9 +33,15 @@ impl Service {
                     | "CreateServiceSpecificCredential"
                     | "DeleteServiceSpecificCredential"
                     | "UpdateServiceSpecificCredential"
+                    | "CreateUser"
+                    | "DeleteUser"
+                    | "TagUser"
             ),
             Service::Chime => operation == "RegenerateSecurityToken",
-            Service::IvsRealtime => operation == "CreateParticipantToken",
+            Service::IvsRealtime => matches!(
+                operation,
+                "CreateParticipantToken" | "CreateStage" | "DeleteStage"
+            ),
             Service::Secretsmanager => matches!(
                 operation,
                 "CreateSecret"

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use crate::context::{Ctx, iso8601};
 use crate::error::ApiError;
 use crate::random;
-use crate::state::{Ctx, iso8601};
 
 /// A Chime bot and its current security token: the state is the truth
 /// controls report, so it is kept in that public type.
@@ -150,7 +150,7 @@ fn bot_json(bot: &Bot) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Config;
+    use crate::context::Config;
 
     const ACCOUNT: &str = "12a3456b-7c89-012d-3456-78901e23fg45";
 

@@ -10,7 +10,7 @@ use crate::seed::{
     self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
 };
 use crate::state::{Shared, State};
-use crate::truth::{self, ChimeBotTruth, IamCredentialTruth, SecretTruth, Truth};
+use crate::truth::{ChimeBotTruth, IamCredentialTruth, SecretTruth, Truth};
 
 /// A handle on a running emulator's state; cheap to clone, usable after the server stopped.
 #[derive(Debug, Clone)]
@@ -197,7 +197,7 @@ impl Controls {
 
     /// A snapshot of every bot token, credential, issued IVS token and secret version.
     pub fn truth(&self) -> Truth {
-        truth::build(&self.shared.lock())
+        self.shared.lock().truth()
     }
 
     /// Every call served so far, oldest first.

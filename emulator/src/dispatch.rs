@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::calls::{CallRecord, Service};
+use crate::context::Ctx;
 use crate::control_http;
 use crate::controls::Controls;
 use crate::dynamodb;
@@ -15,7 +16,7 @@ use crate::hostile;
 use crate::iam_wire::{self, Params};
 use crate::router::{self, Route};
 use crate::secretsmanager;
-use crate::state::{Ctx, State};
+use crate::state::State;
 use crate::wire::{self, HttpResponse, Incoming};
 
 /// What the connection does with a request.
@@ -183,6 +184,8 @@ fn execute(
         }
         Service::IvsRealtime => match op {
             "CreateParticipantToken" => state.ivs.create_token(ctx, &req.body).map(json),
+            "CreateStage" => state.ivs.create_stage(ctx, &req.body).map(json),
+            "DeleteStage" => state.ivs.delete_stage(ctx, &req.body).map(json),
             _ => state.ivs.get_stage(&req.body).map(json),
         },
         Service::Secretsmanager => {

@@ -7,6 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 use crate::error::ApiError;
 use crate::random;
 
+mod users;
+
+pub(crate) use users::MAX_TAGS;
+
 /// Services IAM issues service-specific credentials for.
 pub(crate) const SUPPORTED_SERVICES: &[&str] = &[
     "codecommit.amazonaws.com",
@@ -33,7 +37,10 @@ pub(crate) struct IamUser {
     pub name: String,
     pub user_id: String,
     pub arn: String,
+    pub path: String,
     pub create_date: DateTime<Utc>,
+    /// Key and value, in the order they were added.
+    pub tags: Vec<(String, String)>,
 }
 
 /// One service-specific credential: a user name and password (CodeCommit,
@@ -100,7 +107,7 @@ pub(crate) fn valid_credential_id(id: &str) -> bool {
     (20..=128).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn no_such_user(name: &str) -> ApiError {
+pub(crate) fn no_such_user(name: &str) -> ApiError {
     ApiError::new(
         404,
         "NoSuchEntity",
@@ -130,7 +137,9 @@ impl IamState {
                 name: name.to_string(),
                 user_id: random::user_id(),
                 arn: format!("arn:aws:iam::{account}:user/{name}"),
+                path: "/".to_string(),
                 create_date: now,
+                tags: Vec::new(),
             })
     }
 

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use crate::context::{Ctx, iso8601};
 use crate::error::ApiError;
 use crate::iam::{self, IamState, ServiceCredential};
-use crate::state::{Ctx, iso8601};
 use crate::wire::{IAM_NAMESPACE, Incoming};
 use crate::xml::XmlWriter;
+
+mod users;
 
 const VALIDATION: &str = "ValidationError";
 
@@ -90,6 +92,9 @@ pub(crate) fn handle(
     action: &str,
     request_id: &str,
 ) -> Result<String, ApiError> {
+    if let Some(answer) = users::handle(iam, ctx, params, action, request_id) {
+        return answer;
+    }
     let caller = ctx.caller_user_name.clone();
     match action {
         "ResetServiceSpecificCredential" => {
@@ -142,15 +147,7 @@ pub(crate) fn handle(
         "GetUser" => {
             let name = params.user_name(128)?.unwrap_or(&caller);
             let user = iam.user(name)?;
-            Ok(render(action, request_id, |w| {
-                w.start("User")
-                    .text("Path", "/")
-                    .text("UserName", &user.name)
-                    .text("UserId", &user.user_id)
-                    .text("Arn", &user.arn)
-                    .text("CreateDate", &iso8601(user.create_date))
-                    .end();
-            }))
+            Ok(render(action, request_id, |w| users::write_user(w, user)))
         }
         "MissingAction" if params.action().is_none() => Err(ApiError::new(
             400,
@@ -258,7 +255,7 @@ fn render_empty(action: &str, request_id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Config;
+    use crate::context::Config;
     use bytes::Bytes;
     use http::{HeaderMap, Method};
 
@@ -314,7 +311,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!((err.status, err.code), (400, VALIDATION));
-        let err = handle(&mut iam, &mut ctx, &p, "DeleteUser", "r").unwrap_err();
+        let err = handle(&mut iam, &mut ctx, &p, "DeleteRole", "r").unwrap_err();
         assert_eq!(err.code, "InvalidAction");
         assert!(!ctx.mutated);
     }

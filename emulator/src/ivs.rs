@@ -6,10 +6,12 @@ use chrono::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::context::{Ctx, iso8601};
 use crate::error::ApiError;
 use crate::faults::FaultKind;
 use crate::random;
-use crate::state::{Ctx, iso8601};
+
+mod stages;
 
 const VALIDATION: &str = "ValidationException";
 const CAPABILITIES: [&str; 2] = ["PUBLISH", "SUBSCRIBE"];
@@ -23,6 +25,9 @@ pub(crate) struct Stage {
     pub arn: String,
     pub name: String,
     pub tokens: Vec<IssuedToken>,
+    pub tags: BTreeMap<String, String>,
+    /// `autoParticipantRecordingConfiguration` as given to CreateStage.
+    pub recording: Option<Value>,
 }
 
 /// Every stage, by ARN.
@@ -54,7 +59,7 @@ pub(crate) fn valid_stage_arn(arn: &str) -> bool {
         && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
+pub(crate) fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(400, VALIDATION, message)
 }
 
@@ -87,7 +92,7 @@ struct GetStageInput {
     arn: Option<String>,
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
@@ -113,6 +118,8 @@ impl IvsState {
                 arn: arn.to_string(),
                 name: name.unwrap_or("").to_string(),
                 tokens: Vec::new(),
+                tags: BTreeMap::new(),
+                recording: None,
             },
         );
         Ok(())
@@ -214,28 +221,14 @@ impl IvsState {
             .arn
             .ok_or_else(|| ApiError::missing(400, VALIDATION, "arn"))?;
         check_arn(&arn, "arn")?;
-        let stage = self.stage_mut(&arn)?;
-        let id = arn.rsplit('/').next().unwrap_or_default().to_lowercase();
-        Ok(json!({
-            "stage": {
-                "arn": stage.arn,
-                "name": stage.name,
-                "tags": {},
-                "endpoints": {
-                    "events": "wss://global.events.live-video.net",
-                    "whip": format!("https://{id}.global-bm.whip.live-video.net"),
-                    "rtmp": format!("rtmp://{id}.global-contribute-staging.live-video.net/app/"),
-                    "rtmps": format!("rtmps://{id}.global-contribute.live-video.net:443/app/"),
-                },
-            }
-        }))
+        Ok(json!({ "stage": stages::stage_json(self.stage_mut(&arn)?) }))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Config;
+    use crate::context::Config;
 
     const ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/abcdABCDefgh";
 

@@ -2,31 +2,54 @@
 //! IVS real-time participant tokens, Secrets Manager and DynamoDB (for leases) — on one HTTP
 //! port, with fault injection and test controls. See `README.md` for the control API and the seed format.
 
-mod calls;
-mod chime;
-mod control_http;
-mod controls;
-mod dispatch;
-mod dynamodb;
-mod emulator;
+// Layered, lowest floor first, one group per floor: a module imports only
+// from floors listed before its own (`scripts/import-cycles` finds any
+// cycle). The per-service state (iam, chime, ivs, secretsmanager) never
+// imports its container (`state`); what they share lives in `context`.
+
+// Nothing from the crate.
 mod error;
 mod faults;
-mod hostile;
-mod iam;
-mod iam_wire;
-mod ivs;
-mod quota;
 mod random;
-mod router;
-mod secretsmanager;
-mod seed;
-mod server;
-mod state;
-mod truth;
-mod wire;
 mod xml;
 
+// One request's context, the call log, IAM's state.
+mod calls;
+mod context;
+mod iam;
+
+mod dynamodb;
+mod quota;
+mod secretsmanager;
+mod wire;
+
+mod hostile;
+mod iam_wire;
+mod truth;
+
+mod chime;
+mod ivs;
+
+// The container of every service's state.
+mod state;
+
+// Seeding, controls and the HTTP server on top.
+mod seed;
+
+mod controls;
+
+mod control_http;
+
+mod router;
+
+mod dispatch;
+
+mod server;
+
+mod emulator;
+
 pub use calls::{CallRecord, Service, ServiceCalls};
+pub use context::{ACCOUNT_ID, DEFAULT_CALLER, DEFAULT_REGION};
 pub use controls::Controls;
 pub use emulator::Emulator;
 pub use faults::{FaultKind, FaultRule, InvalidFaultRule};
@@ -35,7 +58,6 @@ pub use seed::{
     SeedChimeBot, SeedDoc, SeedDynamoTable, SeedError, SeedIamCredential, SeedIvsStage, SeedReport,
     SeedSecret,
 };
-pub use state::{ACCOUNT_ID, DEFAULT_CALLER, DEFAULT_REGION};
 pub use truth::{
     ChimeBotTruth, DynamoTableTruth, IamCredentialTruth, IvsStageTruth, IvsTokenTruth, SecretTruth,
     SecretVersionTruth, Truth,

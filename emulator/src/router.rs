@@ -65,7 +65,10 @@ pub(crate) fn classify(req: &Incoming) -> Route {
             };
         }
         [op] if req.method == Method::POST
-            && (op == "CreateParticipantToken" || op == "GetStage") =>
+            && matches!(
+                op.as_str(),
+                "CreateParticipantToken" | "GetStage" | "CreateStage" | "DeleteStage"
+            ) =>
         {
             return api(Service::IvsRealtime, op);
         }

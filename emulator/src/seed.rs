@@ -413,7 +413,7 @@ mod tests {
         .unwrap();
         let report = apply(&mut state, &doc).unwrap();
         assert_eq!(report.dynamodb_tables[0].partition_key_type, "S");
-        let truth = truth::build(&state);
+        let truth = state.truth();
         let table = truth.dynamodb_table("rekeyd-leases").unwrap();
         assert_eq!(table.item("bot").unwrap()["owner"]["S"], "host-a");
         let keyless = parse(
@@ -422,6 +422,6 @@ mod tests {
         .unwrap();
         let err = apply(&mut state, &keyless).unwrap_err();
         assert!(err.to_string().contains("Missing the key k"), "{err}");
-        assert!(truth::build(&state).dynamodb_table("other").is_none());
+        assert!(state.truth().dynamodb_table("other").is_none());
     }
 }

@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::dynamodb::{Table, item_to_json};
 use crate::iam::ServiceCredential;
 use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue};
-use crate::state::State;
 
 /// A snapshot of everything the emulator holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,25 +231,5 @@ pub(crate) fn secret(s: &Secret) -> SecretTruth {
                 }
             })
             .collect(),
-    }
-}
-
-/// Takes the snapshot.
-pub(crate) fn build(state: &State) -> Truth {
-    Truth {
-        chime_bots: state.chime.bots().cloned().collect(),
-        iam_users: state.iam.users().map(|u| u.name.clone()).collect(),
-        iam_credentials: state.iam.credentials().iter().map(credential).collect(),
-        ivs_stages: state
-            .ivs
-            .stages()
-            .map(|s| IvsStageTruth {
-                arn: s.arn.clone(),
-                name: s.name.clone(),
-                tokens: s.tokens.to_vec(),
-            })
-            .collect(),
-        secrets: state.secrets.secrets().iter().map(secret).collect(),
-        dynamodb_tables: state.dynamodb.tables().map(table).collect(),
     }
 }

@@ -156,18 +156,7 @@ pub async fn look(aws: &Aws, resource: &Resource) -> Result<Found, ProbeError> {
 }
 
 async fn get_bot(aws: &Aws, account_id: &str, bot_id: &str) -> Result<Found, ProbeError> {
-    let answer = aws
-        .gates
-        .chime
-        .call("GetBot", RetryPolicy::PROVIDER, || {
-            aws.chime
-                .get_bot()
-                .account_id(account_id)
-                .bot_id(bot_id)
-                .send()
-        })
-        .await;
-    match answer {
+    match crate::providers::get_chime_bot(aws, account_id, bot_id).await {
         Ok(out) => {
             let Some(mut bot) = out.bot else {
                 return Ok(Found::NotFound);

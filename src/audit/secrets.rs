@@ -69,11 +69,29 @@ pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
         }
     };
     let mut found = HashMap::with_capacity(ids.len());
+    let mut not_current = Vec::new();
     for entry in out.secret_values.unwrap_or_default() {
+        let current = entry
+            .version_stages
+            .as_ref()
+            .is_none_or(|stages| stages.iter().any(|s| s == "AWSCURRENT"));
         let (names, record) = parse_entry(entry);
         if let Some(id) = ids.iter().find(|id| names.iter().any(|n| n == *id)) {
-            found.insert(id.clone(), Read::Value(record));
+            if current {
+                found.insert(id.clone(), Read::Value(record));
+            } else {
+                not_current.push(id.clone());
+            }
         }
+    }
+    // The batch answers each secret's AWSCURRENT version on AWS; an answer
+    // of another version (moto after a stage move) is read again by stage.
+    if !not_current.is_empty() {
+        tracing::debug!(
+            secrets = not_current.len(),
+            "BatchGetSecretValue answered versions that are not AWSCURRENT; reading those by stage"
+        );
+        found.extend(read_each(aws, &not_current).await);
     }
     for error in out.errors.unwrap_or_default() {
         let Some(id) = error.secret_id else { continue };

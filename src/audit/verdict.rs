@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::probe::{Answers, Found, Resource, owner};
 use super::status::ProviderView;
-use crate::commands::error_chain;
+use crate::error::error_chain;
 use crate::policy::Target;
 use crate::record::format_time;
 use crate::token::Token;

@@ -17,7 +17,7 @@ use crate::audit::status::ProviderView;
 use crate::audit::verdict::{Stored, describe, judge};
 use crate::aws::{Aws, AwsOverrides};
 use crate::cli::CheckArgs;
-use crate::commands::error_chain;
+use crate::error::error_chain;
 use crate::exit;
 use crate::lease::{Leases, TableState};
 use crate::policy::{Credential, IamStrategy, Policy, Target};

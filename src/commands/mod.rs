@@ -20,7 +20,7 @@ use crate::cli::{Cli, Command};
 use crate::exit;
 use crate::policy::{self, Policy};
 
-pub use rotate::{error_chain, result_line};
+pub use rotate::result_line;
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> Result<ExitCode> {

@@ -86,7 +86,7 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
             let last = read_last(&aws, &credential).await;
             let mut planned = plan_one(
                 &credential,
-                last.map_err(|e| crate::commands::error_chain(&e)),
+                last.map_err(|e| crate::error::error_chain(&e)),
                 now,
             );
             planned.retiring = retiring;

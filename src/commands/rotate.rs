@@ -12,6 +12,7 @@ use tracing::info;
 
 use crate::aws::{Aws, AwsOverrides};
 use crate::cli::RotateArgs;
+use crate::error::error_chain;
 use crate::exit::{self, UsageError};
 use crate::journal::Journal;
 use crate::lease::Leases;
@@ -103,7 +104,7 @@ async fn rotate_all(
             let coordinated = leases.as_ref().map(|leases| Coordinated {
                 leases,
                 wait: leases.lease() + leases.lease() / 10,
-                only_if_due: false,
+                still_due: None,
             });
             let result = rotation::rotate(&aws, &journal, &credential, coordinated).await;
             (credential, result)
@@ -186,21 +187,6 @@ pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationErr
             format!("{name}: {status} kind={kind} error={}", error_chain(err))
         }
     }
-}
-
-/// The error and its causes on one line, `: `-separated.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn dry_run_line(credential: &Credential) -> String {

@@ -1,19 +1,23 @@
-//! The daemon's wake-up call: one tokio-cron-scheduler one-shot job, armed
-//! for the earliest due time. The daemon keeps its own timeline (so it owns
-//! DST-correct times, catch-up and one-run-per-credential); the library only
-//! wakes it, with one job whatever the number of credentials.
-
-use std::sync::Arc;
+//! The daemon's wake-up calls: a timer for the earliest due time, and one
+//! tokio-cron-scheduler job that beats every second against the wall clock
+//! (the loop re-checks its timeline on each beat, so a suspend or a clock
+//! jump, which the monotonic timer does not see, costs at most a beat).
+//!
+//! The scheduler gets exactly one job, added at start and never removed.
+//! Arming a one-shot job per due time and removing it when the due time
+//! changed made the library log ERROR lines ("Error getting <uuid> from job
+//! code", "Could not get job metadata") whenever the removal raced a tick of
+//! that job already in flight: its poll loop activates a due job and updates
+//! its metadata in spawned tasks that look the job up again, and find it
+//! gone. Nothing failed, but `journalctl -p err` paged an operator.
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
-use uuid::Uuid;
 
 pub struct Alarm {
     scheduler: JobScheduler,
-    armed: Option<(Uuid, DateTime<Utc>)>,
-    ring: Arc<Notify>,
+    armed: Option<(DateTime<Utc>, Instant)>,
 }
 
 impl Alarm {
@@ -23,34 +27,24 @@ impl Alarm {
         Ok(Alarm {
             scheduler,
             armed: None,
-            ring: Arc::new(Notify::new()),
         })
     }
 
-    /// Rings at `at` (or soon after: the scheduler polls twice a second);
-    /// `None` disarms. Re-arming for the same time is free.
-    pub async fn arm(&mut self, at: Option<DateTime<Utc>>) -> Result<(), JobSchedulerError> {
-        if self.armed.map(|(_, time)| time) == at {
-            return Ok(());
+    /// Rings at `at` (a wall-clock time, measured on the monotonic clock
+    /// from now); `None` disarms. Re-arming for the same time is free.
+    pub fn arm(&mut self, at: Option<DateTime<Utc>>) {
+        if self.armed.map(|(time, _)| time) == at {
+            return;
         }
-        if let Some((job, _)) = self.armed.take() {
-            // The job may have fired and removed itself already.
-            let _ = self.scheduler.remove(&job).await;
-        }
-        let Some(at) = at else { return Ok(()) };
-        let wait = (at - Utc::now()).to_std().unwrap_or_default();
-        let ring = Arc::clone(&self.ring);
-        let job = Job::new_one_shot_async(wait, move |_, _| {
-            let ring = Arc::clone(&ring);
-            Box::pin(async move { ring.notify_one() })
-        })?;
-        let id = self.scheduler.add(job).await?;
-        self.armed = Some((id, at));
-        Ok(())
+        self.armed = at.map(|at| {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            (at, Instant::now() + wait)
+        });
     }
 
     /// A repeated job that sends the time every `every`: proof that the
-    /// scheduler (and whoever reads the channel) is alive.
+    /// scheduler (and whoever reads the channel) is alive, and the wall-clock
+    /// beat that catches up after a suspend or a clock jump.
     pub async fn heartbeat(
         &mut self,
         every: std::time::Duration,
@@ -67,13 +61,16 @@ impl Alarm {
         Ok(received)
     }
 
-    /// Completes when the alarm rings.
+    /// Completes when the alarm rings; never when disarmed.
     pub async fn rung(&self) {
-        self.ring.notified().await;
-        // A rung alarm is spent; the next `arm` must add a new job.
+        match self.armed {
+            Some((_, deadline)) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
     }
 
-    /// Forgets a spent job so that the next `arm` adds a fresh one.
+    /// Forgets a rung alarm, so that the next `arm` sets it again even for
+    /// the same time (the wall clock may not have reached it yet).
     pub fn spent(&mut self) {
         self.armed = None;
     }

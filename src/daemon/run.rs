@@ -16,19 +16,19 @@ use super::alarm::Alarm;
 use super::notify::Notifier;
 use super::slots::{Applied, Slots, Task};
 use super::startup::{
-    note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
+    last_of, note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
 };
-use super::timing::Last;
+use super::timing::{self, Last};
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
-use crate::commands::error_chain;
+use crate::error::error_chain;
 use crate::journal::Journal;
 use crate::lease::Leases;
 use crate::metrics;
 use crate::policy::{self, Credential, CredentialName, Policy};
 use crate::retiring::{self, RetiringError, Settled};
 use crate::rotation::{self, Coordinated, Rotated, RotationError};
-use crate::store::StoreError;
+use crate::store::{CurrentVersion, StoreError};
 
 /// Everything the daemon takes besides the policy.
 pub struct Options {
@@ -116,10 +116,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     loop {
         let now = Utc::now();
         daemon.dispatch_due(now);
-        alarm
-            .arm(daemon.next_alarm(now))
-            .await
-            .context("cannot arm the scheduler")?;
+        alarm.arm(daemon.next_alarm(now));
         if !ready {
             // The policy is valid and the schedule armed.
             daemon.options.notifier.ready();
@@ -213,10 +210,15 @@ impl Daemon {
                 Task::Rotate => {
                     // Every replica runs the whole schedule; the lease lets
                     // one rotate, the others skip what it rotated.
+                    let still_due = |current: Option<&CurrentVersion>| {
+                        let now = Utc::now();
+                        let last = last_of(&credential, current);
+                        timing::first_due_for(&credential, last, now).at <= now
+                    };
                     let coordinated = leases.as_ref().map(|leases| Coordinated {
                         leases,
                         wait: Duration::ZERO,
-                        only_if_due: true,
+                        still_due: Some(&still_due),
                     });
                     Outcome::Rotated(
                         rotation::rotate(&aws, &journal, &credential, coordinated).await,
@@ -268,9 +270,9 @@ impl Daemon {
                 self.retired(name, result, now);
                 None
             }
-            Outcome::Rotated(Err(RotationError::NotDue { last, .. })) => {
+            Outcome::Rotated(Err(RotationError::NotDue { .. })) => {
                 info!(credential = %name, "rotated meanwhile by another replica");
-                self.slots.refreshed(name, last, now)
+                self.slots.rotated_elsewhere(name, now)
             }
             Outcome::Rotated(Err(RotationError::LeaseHeld { holder, .. })) => {
                 let lease = self.leases.as_ref().map_or(TICK, Leases::lease);
@@ -280,13 +282,10 @@ impl Daemon {
             }
             Outcome::Rotated(Err(err)) => {
                 registry.failed(name.as_str());
-                // Under leases, a rotation in doubt (another writer's secret
-                // may be dead) is done again at once, once; then backoff.
-                let at_once = err.is_in_doubt() && self.leases.is_some();
-                let due = self.slots.failed(name, Task::Rotate, now);
-                let due = match at_once {
-                    true => self.slots.retry_in_doubt(name, now).unwrap_or(due),
-                    false => due,
+                let due = if err.lost_a_race() {
+                    self.slots.lost_a_race(name, now)
+                } else {
+                    self.slots.failed(name, Task::Rotate, now)
                 };
                 let text = error_chain(&err);
                 error!(credential = %name, kind = %kind, error = %text, retry_at = %due.at, "rotation failed");

@@ -232,6 +232,22 @@ impl Slots {
         Some(due)
     }
 
+    /// A rotation lost a race with another writer (see
+    /// [`crate::rotation::RotationError::lost_a_race`]): rotated again at
+    /// once the first time, after the usual backoff when it keeps happening.
+    pub fn lost_a_race(&mut self, name: &CredentialName, now: DateTime<Utc>) -> Due {
+        let first = self.slots.get(name).is_some_and(|s| s.failures == 0);
+        let due = self.failed(name, Task::Rotate, now);
+        if !first {
+            return due;
+        }
+        let due = Due::at(now, Reason::InDoubt);
+        if self.slots.contains_key(name) {
+            self.set_next(name, due, Task::Rotate);
+        }
+        due
+    }
+
     /// A task failed: try it again after a backoff.
     pub fn failed(&mut self, name: &CredentialName, task: Task, now: DateTime<Utc>) -> Due {
         let failures = match self.finish(name) {
@@ -278,15 +294,12 @@ impl Slots {
         at
     }
 
-    /// A rotation in doubt under `[coordination]`, after [`Slots::failed`]:
-    /// the first in a row is done again at once instead of after a backoff.
-    pub fn retry_in_doubt(&mut self, name: &CredentialName, now: DateTime<Utc>) -> Option<Due> {
-        let slot = self.slots.get(name)?;
-        if slot.failures != 1 {
-            return None;
-        }
-        let due = Due::at(now, Reason::InDoubt);
-        self.set_next(name, due, Task::Rotate);
+    /// Another replica rotated the credential meanwhile: read it again now,
+    /// which schedules its next rotation.
+    pub fn rotated_elsewhere(&mut self, name: &CredentialName, now: DateTime<Utc>) -> Option<Due> {
+        self.finish(name)?;
+        let due = Due::at(now, Reason::RotatedElsewhere);
+        self.set_next(name, due, Task::Refresh);
         Some(due)
     }
 

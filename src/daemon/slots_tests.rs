@@ -101,7 +101,22 @@ fn take_due_starts_at_most_the_free_places_and_keeps_the_rest_due() {
 }
 
 #[test]
-fn a_lease_held_elsewhere_is_looked_at_again_and_an_in_doubt_rotation_redone_once_at_once() {
+fn a_lost_race_is_rotated_again_at_once_then_backs_off() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let credential = iam();
+    let name = credential.name.clone();
+    let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
+    slots.take_due(now, usize::MAX);
+    slots.refreshed(&name, Last::Missing, now);
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate]);
+    assert_eq!(slots.lost_a_race(&name, now).at, now, "at once");
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate]);
+    let again = slots.lost_a_race(&name, now).at;
+    assert!(again >= now + TimeDelta::seconds(20), "backs off: {again}");
+}
+
+#[test]
+fn a_lease_held_elsewhere_is_looked_at_again() {
     let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     let credential = iam();
     let name = credential.name.clone();
@@ -113,14 +128,6 @@ fn a_lease_held_elsewhere_is_looked_at_again_and_an_in_doubt_rotation_redone_onc
     let later = now + TimeDelta::seconds(1);
     slots.held_elsewhere(&name, later).unwrap();
     assert!(slots.take_due(now, usize::MAX).is_empty());
+    assert_eq!(slots.earliest(), Some(later));
     assert_eq!(tasks(&slots.take_due(later, usize::MAX)), [Task::Rotate]);
-
-    // The first failure in doubt: at once; the second: after a backoff.
-    slots.failed(&name, Task::Rotate, later);
-    assert_eq!(slots.retry_in_doubt(&name, later).unwrap().at, later);
-    assert_eq!(tasks(&slots.take_due(later, usize::MAX)), [Task::Rotate]);
-    let backoff = slots.failed(&name, Task::Rotate, later);
-    assert!(slots.retry_in_doubt(&name, later).is_none());
-    assert!(backoff.at > later + TimeDelta::seconds(20));
-    assert_eq!(slots.earliest(), Some(backoff.at));
 }

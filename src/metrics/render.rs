@@ -122,7 +122,7 @@ pub(super) fn render(m: &Inner) -> String {
         ),
         (
             "rekeyd_credential_expiration_timestamp_seconds",
-            "When the stored secret stops working by itself: IVS participant tokens (Unix time).",
+            "When the stored secret stops working by itself: IVS participant tokens and expiring IAM API keys (Unix time).",
             |g| seconds(g.expires),
         ),
         (

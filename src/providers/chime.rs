@@ -1,6 +1,6 @@
 //! `chime_bot`: RegenerateSecurityToken. The old token dies at once.
 
-use aws_sdk_chime::operation::get_bot::GetBotError;
+use aws_sdk_chime::operation::get_bot::{GetBotError, GetBotOutput};
 use aws_sdk_chime::operation::regenerate_security_token::RegenerateSecurityTokenError;
 use chrono::Utc;
 
@@ -81,23 +81,32 @@ pub async fn regenerate(aws: &Aws, name: &str, bot: &ChimeBot) -> Result<SecretR
     }))
 }
 
-/// The bot's current token (GetBot), to prove that a stored one is live;
-/// `None` when the answer holds none.
-pub async fn current_token(
+/// GetBot: the bot, its current token included (for `audit` and to prove
+/// that a stored token is live).
+pub async fn get_bot(
     aws: &Aws,
-    bot: &ChimeBot,
-) -> Result<Option<Token>, CallError<GetBotError>> {
-    let answer = aws
-        .gates
+    account_id: &str,
+    bot_id: &str,
+) -> Result<GetBotOutput, CallError<GetBotError>> {
+    aws.gates
         .chime
         .call("GetBot", RetryPolicy::PROVIDER, || {
             aws.chime
                 .get_bot()
-                .account_id(&bot.account_id)
-                .bot_id(&bot.bot_id)
+                .account_id(account_id)
+                .bot_id(bot_id)
                 .send()
         })
-        .await?;
+        .await
+}
+
+/// The bot's current token, to prove that a stored one is live; `None`
+/// when the answer holds none.
+pub async fn current_token(
+    aws: &Aws,
+    bot: &ChimeBot,
+) -> Result<Option<Token>, CallError<GetBotError>> {
+    let answer = get_bot(aws, &bot.account_id, &bot.bot_id).await?;
     Ok(answer
         .bot
         .and_then(|b| b.security_token)

@@ -7,7 +7,7 @@ mod iam_overlap;
 mod iam_retire;
 mod ivs;
 
-pub use chime::{ChimeError, current_token as current_chime_token};
+pub use chime::{ChimeError, current_token as current_chime_token, get_bot as get_chime_bot};
 pub use iam::{IamError, list_credentials as list_iam_credentials};
 pub use iam_overlap::OverlapError;
 pub use iam_retire::{RetireError, Standing};

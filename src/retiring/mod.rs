@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 pub use record::{RecordError, Retirement, Retirements};
 
 use crate::aws::Aws;
-use crate::commands::error_chain;
+use crate::error::error_chain;
 use crate::journal::{Journal, JournalError};
 use crate::policy::Credential;
 use crate::providers::{self, ProviderError, Retire, Standing};

@@ -16,12 +16,21 @@ const KEY_ID: &str = "ACCABEDROCKKEY0000001";
 
 /// Seeds ana's API key for `service` with id [`KEY_ID`], expiring at `expiry`.
 fn seed_key(env: &TestEnv, service: &str, expiry: Option<DateTime<Utc>>) -> IamCredentialTruth {
+    seed_key_with_id(env, KEY_ID, service, expiry)
+}
+
+fn seed_key_with_id(
+    env: &TestEnv,
+    id: &str,
+    service: &str,
+    expiry: Option<DateTime<Utc>>,
+) -> IamCredentialTruth {
     env.emulator
         .seed(&SeedDoc {
             iam_credentials: vec![SeedIamCredential {
                 user_name: Some("ana".into()),
                 service_name: Some(service.into()),
-                credential_id: Some(KEY_ID.into()),
+                credential_id: Some(id.into()),
                 expiration_date: expiry,
                 ..Default::default()
             }],
@@ -160,12 +169,7 @@ async fn plan_and_audit_follow_the_stored_keys_expiry() {
         table.stdout
     );
 
-    let (code, entry) = audit_one(&env, &policy).await;
-    assert_eq!(
-        (code, entry["status"].as_str()),
-        (0, Some("ok")),
-        "{entry:#}"
-    );
+    let entry = audit_says(&env, &policy, 0, "ok").await;
     assert_eq!(time(&entry["next_due"]), expiry - TimeDelta::days(30));
 
     // A stored key 10 days from its expiry: within refresh_before.
@@ -177,12 +181,7 @@ async fn plan_and_audit_follow_the_stored_keys_expiry() {
         Utc::now() + TimeDelta::days(10),
     )
     .await;
-    let (code, entry) = audit_one(&env, &policy).await;
-    assert_eq!(
-        (code, entry["status"].as_str()),
-        (1, Some("expiring")),
-        "{entry:#}"
-    );
+    audit_says(&env, &policy, 1, "expiring").await;
     let plan = env.rekeyd(&policy, &["plan", "--format", "json"]).await;
     let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
     assert_eq!(plan["credentials"][0]["reason"], "key expiring");
@@ -195,12 +194,7 @@ async fn plan_and_audit_follow_the_stored_keys_expiry() {
         Utc::now() - TimeDelta::hours(1),
     )
     .await;
-    let (code, entry) = audit_one(&env, &policy).await;
-    assert_eq!(
-        (code, entry["status"].as_str()),
-        (1, Some("expired")),
-        "{entry:#}"
-    );
+    audit_says(&env, &policy, 1, "expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -210,18 +204,8 @@ async fn the_audit_reports_a_key_iam_says_expired() {
     let policy = key_policy(&env, "every = \"30d\"");
     env.rekeyd(&policy, &["rotate", "key"]).await.assert_exit(0);
     // IAM now reports the key Expired, whatever the stored record says.
-    env.emulator
-        .seed(&SeedDoc {
-            iam_credentials: vec![SeedIamCredential {
-                user_name: Some("ana".into()),
-                service_name: Some(BEDROCK.into()),
-                credential_id: Some("ACCABEDROCKKEY0000002".into()),
-                expiration_date: Some(Utc::now() - TimeDelta::hours(1)),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .unwrap();
+    let expired = Some(Utc::now() - TimeDelta::hours(1));
+    seed_key_with_id(&env, "ACCABEDROCKKEY0000002", BEDROCK, expired);
     store_key_record(
         &env,
         "ACCABEDROCKKEY0000002",
@@ -229,12 +213,7 @@ async fn the_audit_reports_a_key_iam_says_expired() {
         Utc::now() + TimeDelta::days(100),
     )
     .await;
-    let (code, entry) = audit_one(&env, &policy).await;
-    assert_eq!(
-        (code, entry["status"].as_str()),
-        (1, Some("expired")),
-        "{entry:#}"
-    );
+    let entry = audit_says(&env, &policy, 1, "expired").await;
     assert!(
         entry["detail"]
             .as_str()
@@ -338,12 +317,24 @@ async fn store_key_record(
     }
 }
 
-/// `rekeyd audit --format json`: the exit code and the one credential's entry.
-async fn audit_one(env: &TestEnv, policy: &std::path::Path) -> (i32, serde_json::Value) {
+/// `rekeyd audit --format json` exits `code` with the one credential's
+/// `status`; its entry.
+async fn audit_says(
+    env: &TestEnv,
+    policy: &std::path::Path,
+    code: i32,
+    status: &str,
+) -> serde_json::Value {
     let out = env.rekeyd(policy, &["audit", "--format", "json"]).await;
     let json: serde_json::Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr));
-    (out.code(), json["credentials"][0].clone())
+    let entry = json["credentials"][0].clone();
+    assert_eq!(
+        (out.code(), entry["status"].as_str()),
+        (code, Some(status)),
+        "{entry:#}"
+    );
+    entry
 }
 
 trait WholeSeconds {

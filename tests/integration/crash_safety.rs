@@ -64,6 +64,55 @@ async fn rotating_one_credential_names_the_others_left_in_doubt() {
     assert_eq!(env.version_count("rekeyd/support-bot"), 0);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_killed_between_the_pending_write_and_the_swap_is_redone() {
+    let env = TestEnv::new().await;
+    let full = env.standard_policy("30d");
+    let policy = env.write_policy(full.split("[[iam_service_credential]]").next().unwrap());
+    env.rekeyd(&policy, &["rotate", "support-bot"])
+        .await
+        .assert_exit(0);
+    let first_version = env.current("rekeyd/support-bot");
+
+    // The new version is written under AWSPENDING; the swap hangs, and the
+    // process dies there.
+    env.emulator
+        .inject(FaultRule::delay("UpdateSecretVersionStage", 10_000).times(1))
+        .unwrap();
+    let mut rotate = env.spawn(&policy, &["rotate", "support-bot"]);
+    let pending = wait_until(Duration::from_secs(15), || {
+        env.secret_stages("rekeyd/support-bot")
+            .contains_key("AWSPENDING")
+    })
+    .await;
+    assert!(pending, "the new version was written under AWSPENDING");
+    rotate.kill().await.unwrap();
+    let _ = rotate.wait().await;
+    assert_eq!(
+        env.current("rekeyd/support-bot"),
+        first_version,
+        "AWSCURRENT not moved yet"
+    );
+    assert_eq!(
+        journal_files_naming(&env, "support-bot").len(),
+        1,
+        "in doubt"
+    );
+
+    // The next start rotates again, fenced against what is current then, and
+    // AWSCURRENT ends on the bot's live token.
+    let daemon = env.spawn(&policy, &["daemon"]);
+    let redone = wait_until(Duration::from_secs(30), || {
+        env.current("rekeyd/support-bot")["security_token"] == env.bot_token().as_str()
+    })
+    .await;
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(15)).await;
+    assert!(redone, "not redone:\n{}", out.stderr);
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    assert!(journal_files_naming(&env, "support-bot").is_empty());
+}
+
 /// Runs `rotate support-bot` and kills it once the provider issued the new
 /// token, while the store hangs; returns that token (held only by the killed
 /// process).

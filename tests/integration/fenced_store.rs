@@ -4,13 +4,15 @@
 //! was regenerated again after the store is caught at once (GetBot) and by
 //! the audit.
 
+use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_chime::config::{Credentials, Region};
 use rekeyd_emulator::FaultRule;
 
-use crate::util::{ACCOUNT_ID, BOT_ID, TestEnv};
+use crate::util::{ACCOUNT_ID, BOT_ID, Output, TestEnv};
 
 fn chime_client(env: &TestEnv) -> aws_sdk_chime::Client {
     let config = aws_sdk_chime::Config::builder()
@@ -34,29 +36,54 @@ async fn regenerate_elsewhere(env: &TestEnv) {
         .expect("regenerate");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_outside_write_during_a_rotation_is_never_overwritten() {
-    let env = TestEnv::new().await;
-    let policy = env.write_policy(&env.standard_policy("30d"));
-    env.rekeyd(&policy, &["rotate", "support-bot"])
+/// Rotates the bot once, then again with `operation` answered 1.5 s late,
+/// running `meanwhile` `after` into that second rotation; its output.
+pub(crate) async fn rotate_the_bot_twice_while(
+    env: &TestEnv,
+    policy: &Path,
+    operation: &str,
+    after: Duration,
+    meanwhile: impl Future<Output = ()>,
+) -> Output {
+    env.rekeyd(policy, &["rotate", "support-bot"])
         .await
         .assert_exit(0);
-
-    // The provider answers slowly; meanwhile someone writes AWSCURRENT.
     env.emulator
-        .inject(FaultRule::delay("RegenerateSecurityToken", 1500).times(1))
+        .inject(FaultRule::delay(operation, 1500).times(1))
         .unwrap();
-    let rotation = env.spawn(&policy, &["rotate", "support-bot"]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    crate::audit::secrets_client(&env)
+    let rotation = env.spawn(policy, &["rotate", "support-bot"]);
+    tokio::time::sleep(after).await;
+    meanwhile.await;
+    let out = crate::util::finish(rotation, Duration::from_secs(30)).await;
+    out.assert_exit(1);
+    out
+}
+
+/// Writes the bot's secret by hand, as someone else would.
+pub(crate) async fn write_by_hand(client: &aws_sdk_secretsmanager::Client) {
+    client
         .put_secret_value()
         .secret_id("rekeyd/support-bot")
         .secret_string("{\"written\": \"by hand\"}")
         .send()
         .await
         .unwrap();
-    let out = crate::util::finish(rotation, Duration::from_secs(30)).await;
-    out.assert_exit(1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outside_write_during_a_rotation_is_never_overwritten() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&env.standard_policy("30d"));
+    // The provider answers slowly; meanwhile someone writes AWSCURRENT.
+    let client = crate::audit::secrets_client(&env);
+    let out = rotate_the_bot_twice_while(
+        &env,
+        &policy,
+        "RegenerateSecurityToken",
+        Duration::from_millis(500),
+        write_by_hand(&client),
+    )
+    .await;
     let line = out.line_for("support-bot");
     assert!(
         line.starts_with("support-bot: in-doubt ")
@@ -87,20 +114,16 @@ async fn an_outside_write_during_a_rotation_is_never_overwritten() {
 async fn a_token_regenerated_again_after_the_store_is_in_doubt() {
     let env = TestEnv::new().await;
     let policy = env.write_policy(&env.standard_policy("30d"));
-    env.rekeyd(&policy, &["rotate", "support-bot"])
-        .await
-        .assert_exit(0);
-
     // After the store rekeyd reads the bot back; the read is slow, and
     // meanwhile the token is regenerated elsewhere.
-    env.emulator
-        .inject(FaultRule::delay("GetBot", 1500).times(1))
-        .unwrap();
-    let rotation = env.spawn(&policy, &["rotate", "support-bot"]);
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    regenerate_elsewhere(&env).await;
-    let out = crate::util::finish(rotation, Duration::from_secs(30)).await;
-    out.assert_exit(1);
+    let out = rotate_the_bot_twice_while(
+        &env,
+        &policy,
+        "GetBot",
+        Duration::from_millis(700),
+        regenerate_elsewhere(&env),
+    )
+    .await;
     let line = out.line_for("support-bot");
     assert!(
         line.starts_with("support-bot: in-doubt ")

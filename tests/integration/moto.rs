@@ -39,6 +39,17 @@ impl Moto {
         }
     }
 
+    /// The standard policy, every `every`, with its secrets in moto.
+    fn policy(&self, env: &TestEnv, every: &str) -> String {
+        env.standard_policy(every).replace(
+            "[defaults]",
+            &format!(
+                "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
+                self.endpoint
+            ),
+        )
+    }
+
     pub(crate) fn client(&self) -> aws_sdk_secretsmanager::Client {
         let config = aws_sdk_secretsmanager::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -86,13 +97,7 @@ async fn current_and_previous(
 async fn rotations_land_in_motos_secrets_manager() {
     let moto = Moto::start().await;
     let env = TestEnv::new().await;
-    let text = env.standard_policy("30d").replace(
-        "[defaults]",
-        &format!(
-            "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
-            moto.endpoint
-        ),
-    );
+    let text = moto.policy(&env, "30d");
     let policy = env.write_policy(&text);
     let client = moto.client();
 
@@ -147,19 +152,54 @@ async fn rotations_land_in_motos_secrets_manager() {
         .await
         .unwrap();
     assert_eq!(versions.versions().len(), 2, "one version per rotation");
+
+    // The audit reads AWSCURRENT (not a stale default version after a stage
+    // move, as moto serves it) and finds the stored token is the bot's.
+    let audit = env.rekeyd(&policy, &["audit", "--format", "json"]).await;
+    audit.assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn moto_refuses_a_stale_swap_too() {
+    let moto = Moto::start().await;
+    let env = TestEnv::new().await;
+    let text = moto.policy(&env, "30d");
+    let policy = env.write_policy(&text);
+    let client = moto.client();
+    // The provider answers slowly; meanwhile someone writes AWSCURRENT.
+    let out = crate::fenced_store::rotate_the_bot_twice_while(
+        &env,
+        &policy,
+        "RegenerateSecurityToken",
+        Duration::from_millis(500),
+        crate::fenced_store::write_by_hand(&client),
+    )
+    .await;
+    assert!(
+        out.line_for("support-bot")
+            .contains("secret rekeyd/support-bot: AWSCURRENT moved"),
+        "{}",
+        out.stdout
+    );
+    let (current, _) = current_and_previous(&client, "rekeyd/support-bot").await;
+    assert_eq!(current["written"], "by hand", "not overwritten");
+    let pending = client
+        .get_secret_value()
+        .secret_id("rekeyd/support-bot")
+        .version_stage("AWSPENDING")
+        .send()
+        .await
+        .unwrap();
+    let pending: serde_json::Value =
+        serde_json::from_str(pending.secret_string().unwrap()).unwrap();
+    assert_eq!(pending["security_token"], env.bot_token().as_str());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_rotates_into_moto() {
     let moto = Moto::start().await;
     let env = TestEnv::new().await;
-    let text = env.standard_policy("2s").replace(
-        "[defaults]",
-        &format!(
-            "[aws.endpoints]\nsecretsmanager = \"{}\"\n\n[defaults]",
-            moto.endpoint
-        ),
-    );
+    let text = moto.policy(&env, "2s");
     let text = text
         .split("[[ivs_participant_token]]")
         .next()

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use super::request::{ItemInput, check_size, project};
 use super::value::{Item, item_from_json, item_to_json, validation};
 use super::{DynamoState, required};
+use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::state::Ctx;
 
 pub(super) fn get_item(state: &mut DynamoState, input: ItemInput) -> Result<Value, ApiError> {
     let key = item_from_json(required("Key", &input.key)?)?;
@@ -159,8 +159,8 @@ pub(super) fn delete_item(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::Config;
     use crate::dynamodb::handle;
-    use crate::state::Config;
 
     fn call(state: &mut DynamoState, op: &str, body: Value) -> Result<Value, ApiError> {
         let mut ctx = Ctx::new(&Config::default(), None);

@@ -19,8 +19,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::state::Ctx;
 
 pub(crate) use tables::seed_table;
 pub(crate) use value::{Attr, Item, item_from_json, item_to_json};

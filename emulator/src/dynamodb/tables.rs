@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use super::value::validation;
 use super::{DynamoState, KeyAttr, Table, not_found, required};
+use crate::context::{Ctx, epoch_seconds};
 use crate::error::ApiError;
 use crate::random;
-use crate::state::{Ctx, epoch_seconds};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -335,7 +335,7 @@ pub(crate) fn seed_table<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Config;
+    use crate::context::Config;
 
     fn create(state: &mut DynamoState, body: Value) -> Result<Value, ApiError> {
         let mut ctx = Ctx::new(&Config::default(), None);

@@ -9,9 +9,9 @@ use super::input::{
     tags, valid_name,
 };
 use super::{PutOutcome, Secret, SecretsState, reads};
+use crate::context::{Ctx, epoch_seconds};
 use crate::error::ApiError;
 use crate::random;
-use crate::state::{Ctx, epoch_seconds};
 
 /// Serves one Secrets Manager operation.
 pub(crate) fn handle(
@@ -264,7 +264,7 @@ fn delete_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::Config;
+    use crate::context::Config;
 
     const TOKEN: &str = "00000000-0000-4000-8000-000000000001";
 

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 use super::input::{VALIDATION, check_len, required};
 use super::listing::{self, Filter};
 use super::{AWSCURRENT, Secret, SecretValue, SecretsState, Version};
+use crate::context::epoch_seconds;
 use crate::error::ApiError;
-use crate::state::epoch_seconds;
 
 fn tags_json(secret: &Secret) -> Value {
     secret

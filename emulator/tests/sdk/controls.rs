@@ -173,7 +173,7 @@ async fn every_answer_carries_a_request_id_and_iam_errors_are_xml() {
         assert!(err.body.contains("<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>NoSuchEntity</Code>"));
         assert!(err.body.contains(&format!("<RequestId>{rid}</RequestId>")));
 
-        let unknown = env.raw("POST", "/", &form, "Action=DeleteUser&Version=2010-05-08").await;
+        let unknown = env.raw("POST", "/", &form, "Action=DeleteRole&Version=2010-05-08").await;
         assert_eq!(unknown.status, 400);
         assert!(unknown.body.contains("<Code>InvalidAction</Code>"));
 

@@ -1,7 +1,8 @@
 //! One rotation of one credential: lock it, check the secret can be written,
 //! journal the intent, have the provider issue a new secret, store it under a
 //! fixed request token, retire what it replaced (see [`crate::retiring`]),
-//! clear the journal.
+//! clear the journal. With `[coordination]`, all of it under the
+//! credential's lease (see [`crate::lease`]), the intent in the lease item too.
 
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, error, info, info_span, warn};
@@ -9,10 +10,11 @@ use uuid::Uuid;
 
 use crate::aws::Aws;
 use crate::journal::{Intent, Journal, JournalError, Replaced};
+use crate::lease::{Acquired, Held, LeaseError, LeaseIntent, Leases};
 use crate::policy::{Credential, IamStrategy, Target};
 use crate::providers::{self, Current, ProviderError, Retire};
 use crate::retiring::{self, Retirement, Retirements, RetiringError, Settled};
-use crate::store::{self, StoreError};
+use crate::store::{self, CurrentVersion, StoreError};
 
 /// A successful rotation.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +47,17 @@ pub enum RotationError {
     /// cannot record the rotation.
     #[error("not rotated: {0}")]
     NotStarted(#[from] JournalError),
+    /// Nothing was rotated: another replica holds the credential's lease.
+    #[error("not rotated: the lease of credential {credential} is held by replica {holder}")]
+    LeaseHeld { credential: String, holder: String },
+    /// Nothing was rotated (or, once the provider acted, see
+    /// [`RotationError::InDoubt`]): the lease could not be taken or kept.
+    #[error("not rotated: {0}")]
+    Lease(#[from] LeaseError),
+    /// Nothing was rotated: under the lease, the secret shows the credential
+    /// was rotated meanwhile (by another replica) and is not due.
+    #[error("not rotated: credential {credential} was rotated meanwhile and is not due")]
+    NotDue { credential: String },
     /// Nothing was rotated: the pending retirement of the old IAM credential
     /// (which a new `overlap` credential needs the slot of) failed.
     #[error("not rotated, the pending retirement failed: {0}")]
@@ -111,11 +124,27 @@ impl RotationError {
     }
 }
 
-/// Rotates `credential` now.
+/// Whether a credential is still due, given its secret's current version.
+pub type StillDue<'a> = &'a (dyn Fn(Option<&CurrentVersion>) -> bool + Sync);
+
+/// How a rotation under `[coordination]` takes its credential's lease.
+#[derive(Clone, Copy)]
+pub struct Coordinated<'a> {
+    pub leases: &'a Leases,
+    /// How long to wait for a lease held elsewhere (zero: one look).
+    pub wait: std::time::Duration,
+    /// The daemon's rotations: asked under the lease, with the secret read
+    /// again; `false` skips ([`RotationError::NotDue`]) what another replica
+    /// rotated meanwhile.
+    pub still_due: Option<StillDue<'a>>,
+}
+
+/// Rotates `credential` now (under its lease, with `coordinated`).
 pub async fn rotate(
     aws: &Aws,
     journal: &Journal,
     credential: &Credential,
+    coordinated: Option<Coordinated<'_>>,
 ) -> Result<Rotated, RotationError> {
     let rotation_id = Uuid::new_v4();
     let span = info_span!(
@@ -125,10 +154,11 @@ pub async fn rotate(
         rotation = %rotation_id,
     );
     let started = std::time::Instant::now();
-    let result = rotate_as(aws, journal, credential, rotation_id)
+    let result = rotate_as(aws, journal, credential, rotation_id, coordinated)
         .instrument(span)
         .await;
     let outcome = match &result {
+        Err(RotationError::LeaseHeld { .. } | RotationError::NotDue { .. }) => return result,
         Ok(_) => "success",
         Err(err) if err.is_in_doubt() => "in_doubt",
         Err(_) => "failure",
@@ -146,9 +176,65 @@ async fn rotate_as(
     journal: &Journal,
     credential: &Credential,
     rotation_id: Uuid,
+    coordinated: Option<Coordinated<'_>>,
 ) -> Result<Rotated, RotationError> {
     let name = credential.name.as_str();
     let _lock = journal.lock(credential)?;
+    let Some(coordinated) = coordinated else {
+        return rotate_locked(aws, journal, credential, rotation_id, None).await;
+    };
+    let held = match coordinated.leases.acquire(name, coordinated.wait).await? {
+        Acquired::Held(held) => held,
+        Acquired::Elsewhere { holder } => {
+            return Err(RotationError::LeaseHeld {
+                credential: name.to_owned(),
+                holder,
+            });
+        }
+    };
+    let result = under_lease(aws, journal, credential, rotation_id, coordinated, &held).await;
+    held.release().await;
+    result
+}
+
+/// The rotation once the lease is held: one left in doubt by the previous
+/// holder is done at once; otherwise the daemon's skips what is not due.
+async fn under_lease(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+    rotation_id: Uuid,
+    coordinated: Coordinated<'_>,
+    held: &Held,
+) -> Result<Rotated, RotationError> {
+    if let Some(left) = held.left_in_doubt() {
+        warn!(previous_rotation = %left.rotation, replica = %left.replica, since = %left.started_at, "the lease held a rotation left in doubt: rotating at once");
+    } else if let Some(still_due) = coordinated.still_due
+        && journal.pending(credential).is_none()
+    {
+        let current = store::read_current(aws, &credential.secret_name)
+            .await
+            .map_err(|source| RotationError::SecretUnusable {
+                secret: credential.secret_name.clone(),
+                source,
+            })?;
+        if !still_due(current.as_ref()) {
+            return Err(RotationError::NotDue {
+                credential: credential.name.to_string(),
+            });
+        }
+    }
+    rotate_locked(aws, journal, credential, rotation_id, Some(held)).await
+}
+
+async fn rotate_locked(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+    rotation_id: Uuid,
+    held: Option<&Held>,
+) -> Result<Rotated, RotationError> {
+    let name = credential.name.as_str();
     let secret = credential.secret_name.clone();
     // The version current now is the fence of this rotation's store.
     let began =
@@ -161,6 +247,15 @@ async fn rotate_as(
     // What an interrupted earlier rotation left behind.
     let earlier = journal.pending(credential);
     let stored_id = stored_credential_id(aws, credential).await?;
+    if let Some(held) = held
+        && held.lost().is_cancelled()
+    {
+        // Another replica has the credential now: touch nothing of it.
+        return Err(LeaseError::Lost {
+            credential: name.to_owned(),
+        }
+        .into());
+    }
     settle_retirement(
         aws,
         journal,
@@ -182,14 +277,24 @@ async fn rotate_as(
     // rotation in doubt for the next start.
     // Dropped without `clear` (an error below, or the rotation cut off), the
     // intent stays in doubt.
+    let left = held.and_then(Held::left_in_doubt);
+    if let Some(held) = held {
+        held.record_intent(&lease_intent(&intent, held)).await?;
+        // Never ask the provider with less than half a lease left.
+        held.ensure_half_left().await?;
+    }
     let mut recorded = journal.record_async(credential, &intent).await?;
     let current = Current {
         stored_credential_id: stored_id.as_deref(),
         orphan_credential_id: earlier
             .as_ref()
             .and_then(|e| e.issued_credential_id.as_deref())
+            .or_else(|| left.and_then(|l| l.issued_credential_id.as_deref()))
             .filter(|orphan| Some(*orphan) != stored_id.as_deref()),
-        interrupted_at: earlier.as_ref().map(|e| e.started_at),
+        interrupted_at: earlier
+            .as_ref()
+            .map(|e| e.started_at)
+            .or_else(|| left.map(|l| l.started_at)),
     };
     let issued = providers::issue(aws, credential, current)
         .await
@@ -219,6 +324,11 @@ async fn rotate_as(
             // start, which finds a second credential and says so.
             error!(error = %err, "cannot journal the new IAM credential's id; storing its secret anyway");
         }
+        if let Some(held) = held
+            && let Err(err) = held.record_intent(&lease_intent(&intent, held)).await
+        {
+            error!(error = %err, "cannot note the new IAM credential's id in the lease; storing its secret anyway");
+        }
     }
     info!(secret = %secret, "provider issued a new secret, storing it");
     let value = issued.record.to_secret_json();
@@ -232,6 +342,12 @@ async fn rotate_as(
             return Err(RotationError::InDoubt { secret, source });
         }
     };
+    if let Some(held) = held
+        && let Err(err) = held.clear_intent().await
+    {
+        // The next holder rotates once more: harmless.
+        warn!(error = %err, "cannot clear the intent in the lease");
+    }
     let mut warning = verify_live(aws, credential, &issued.record, &secret).await?;
     let mut retiring = None;
     if let Some(old) = &issued.retire {
@@ -263,6 +379,17 @@ async fn rotate_as(
         warning,
         retiring,
     })
+}
+
+/// The journal's intent as the lease item holds it (no pid, no secret).
+fn lease_intent(intent: &Intent, held: &Held) -> LeaseIntent {
+    LeaseIntent {
+        rotation: intent.rotation.clone(),
+        replica: held.replica().to_owned(),
+        started_at: intent.started_at,
+        issued_credential_id: intent.issued_credential_id.clone(),
+        replaces_credential_id: intent.replaces.as_ref().map(|r| r.credential_id.clone()),
+    }
 }
 
 /// The pending retirement of an earlier rotation is settled first: for

@@ -24,6 +24,8 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub chime: aws_sdk_chime::Client,
     pub secretsmanager: aws_sdk_secretsmanager::Client,
+    /// For the `[coordination]` leases.
+    pub dynamodb: aws_sdk_dynamodb::Client,
     /// IVS clients by region (each stage ARN names its own).
     ivs_by_region: Mutex<HashMap<String, aws_sdk_ivsrealtime::Client>>,
     pub gates: PerService<Gate>,
@@ -78,17 +80,23 @@ impl Aws {
         if let Some(url) = &endpoints.secretsmanager {
             secretsmanager = secretsmanager.endpoint_url(url);
         }
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk_config);
+        if let Some(url) = &endpoints.dynamodb {
+            dynamodb = dynamodb.endpoint_url(url);
+        }
         let limits = &settings.rate_limits;
         Aws {
             iam: aws_sdk_iam::Client::from_conf(iam.build()),
             chime: aws_sdk_chime::Client::from_conf(chime.build()),
             secretsmanager: aws_sdk_secretsmanager::Client::from_conf(secretsmanager.build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             ivs_by_region: Mutex::new(HashMap::new()),
             gates: PerService {
                 iam: Gate::new("iam", limits.iam),
                 chime: Gate::new("chime", limits.chime),
                 ivs_realtime: Gate::new("ivs_realtime", limits.ivs_realtime),
                 secretsmanager: Gate::new("secretsmanager", limits.secretsmanager),
+                dynamodb: Gate::new("dynamodb", limits.dynamodb),
             },
             sdk_config,
             endpoints,

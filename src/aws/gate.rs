@@ -15,7 +15,7 @@ use super::retry::{RetryPolicy, classify, describe};
 /// One AWS service as rekeyd calls it.
 #[derive(Debug)]
 pub struct Gate {
-    /// `iam`, `chime`, `ivs_realtime` or `secretsmanager` (as in the policy).
+    /// `iam`, `chime`, `ivs_realtime`, `secretsmanager` or `dynamodb` (as in the policy).
     pub service: &'static str,
     limiter: AdaptiveLimiter,
 }

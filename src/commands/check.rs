@@ -1,6 +1,7 @@
 //! `rekeyd check [--online]`: validate the policy; online, also confirm
 //! read-only that each bot, IAM credential, stage and secret exists and is
-//! reachable with the current AWS identity (the audit's probes).
+//! reachable with the current AWS identity (the audit's probes), and the
+//! `[coordination]` lease table with its key.
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +19,7 @@ use crate::aws::{Aws, AwsOverrides};
 use crate::cli::CheckArgs;
 use crate::error::error_chain;
 use crate::exit;
+use crate::lease::{Leases, TableState};
 use crate::policy::{Credential, IamStrategy, Policy, Target};
 use crate::store::{self, SecretState};
 
@@ -53,6 +55,33 @@ pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<Exit
         let (ok, line) = line(credential, &provider, &secret);
         all_ok &= ok;
         writeln!(out, "{line}")?;
+    }
+    if let Some(coordination) = &policy.coordination {
+        let leases = Leases::new(Arc::clone(&aws), coordination);
+        let table = &coordination.dynamodb_table;
+        match leases.check_table().await {
+            Ok(TableState::Ready) => writeln!(
+                out,
+                "coordination: ok dynamodb table {table} (partition key credential, String), replica {}",
+                leases.replica()
+            )?,
+            Ok(TableState::Missing) => {
+                all_ok = false;
+                writeln!(
+                    out,
+                    "coordination: missing dynamodb table {table} (rekeyd never creates it); create it with:\n  {}",
+                    leases.create_table_command()
+                )?;
+            }
+            Ok(TableState::WrongKey(why)) => {
+                all_ok = false;
+                writeln!(out, "coordination: wrong dynamodb table {table}: {why}")?;
+            }
+            Err(err) => {
+                all_ok = false;
+                writeln!(out, "coordination: unreachable {}", error_chain(&err))?;
+            }
+        }
     }
     out.flush()?;
     Ok(exit::from_success(all_ok))

@@ -1,5 +1,6 @@
 //! `rekeyd plan`: every credential's next rotation time and why, from the
-//! schedule and what Secrets Manager holds (read-only).
+//! schedule and what Secrets Manager holds (read-only); with
+//! `[coordination]`, each credential's lease holder.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ use crate::daemon::read_last;
 use crate::daemon::timing::{self, Last, Reason};
 use crate::exit;
 use crate::journal::Journal;
+use crate::lease::Leases;
 use crate::policy::{Credential, Policy, Schedule, Target};
 use crate::record::format_time;
 use crate::retiring;
@@ -41,6 +43,9 @@ struct Planned {
     /// IAM `overlap` with `retire_grace`: the old credential awaiting
     /// deletion (from this host's state directory).
     retiring: Option<PlannedRetirement>,
+    /// `[coordination]`: the replica holding the credential's lease now
+    /// (`null`: free, or no coordination).
+    lease_holder: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,6 +65,7 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
     let now = Utc::now();
     let journal = Journal::existing(policy.daemon.state_dir.as_deref(), &policy.aws.scope());
     let permits = Arc::new(Semaphore::new(policy.daemon.concurrency.get()));
+    let leases = (policy.coordination.as_ref()).map(|c| Leases::new(Arc::clone(&aws), c));
     let mut reads = JoinSet::new();
     for (index, credential) in policy.credentials.iter().cloned().enumerate() {
         let retiring = journal
@@ -71,6 +77,7 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
             });
         let aws = Arc::clone(&aws);
         let permits = Arc::clone(&permits);
+        let leases = leases.clone();
         reads.spawn(async move {
             let _permit = permits
                 .acquire_owned()
@@ -83,6 +90,14 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
                 now,
             );
             planned.retiring = retiring;
+            if let Some(leases) = &leases {
+                match leases.read(credential.name.as_str()).await {
+                    Ok(item) => {
+                        planned.lease_holder = item.filter(|i| !i.released).map(|i| i.owner);
+                    }
+                    Err(err) => planned.error = Some(err.to_string()),
+                }
+            }
             (index, planned)
         });
     }
@@ -117,6 +132,7 @@ fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<U
         jitter: humantime::format_duration(credential.jitter).to_string(),
         error: None,
         retiring: None,
+        lease_holder: None,
     };
     match last {
         Err(error) => {
@@ -198,6 +214,10 @@ fn write_table(out: &mut impl Write, plan: &Plan, now: DateTime<Utc>) -> std::io
                 "{why}; old credential {} deleted after {}",
                 r.credential_id, r.delete_after
             ),
+            None => why,
+        };
+        let why = match &p.lease_holder {
+            Some(holder) => format!("{why}; lease held by {holder}"),
             None => why,
         };
         writeln!(

@@ -15,9 +15,10 @@ use crate::cli::RotateArgs;
 use crate::error::error_chain;
 use crate::exit::{self, UsageError};
 use crate::journal::Journal;
+use crate::lease::Leases;
 use crate::policy::{Credential, Policy};
 use crate::providers::planned_call;
-use crate::rotation::{self, Rotated, RotationError};
+use crate::rotation::{self, Coordinated, Rotated, RotationError};
 
 pub async fn run(policy: Policy, args: &RotateArgs) -> Result<ExitCode> {
     let chosen = select(&policy, args)?;
@@ -31,7 +32,15 @@ pub async fn run(policy: Policy, args: &RotateArgs) -> Result<ExitCode> {
     let journal = Journal::open(policy.daemon.state_dir.as_deref(), &policy.aws.scope())?;
     report_in_doubt(&journal, &policy, &chosen);
     let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
-    let all_ok = rotate_all(aws, journal, chosen, policy.daemon.concurrency.get()).await?;
+    let leases = (policy.coordination.as_ref()).map(|c| Leases::new(Arc::clone(&aws), c));
+    let all_ok = rotate_all(
+        aws,
+        journal,
+        leases,
+        chosen,
+        policy.daemon.concurrency.get(),
+    )
+    .await?;
     Ok(exit::from_success(all_ok))
 }
 
@@ -74,6 +83,7 @@ fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, Us
 async fn rotate_all(
     aws: Arc<Aws>,
     journal: Journal,
+    leases: Option<Leases>,
     chosen: Vec<Arc<Credential>>,
     concurrency: usize,
 ) -> Result<bool> {
@@ -83,12 +93,20 @@ async fn rotate_all(
         let aws = Arc::clone(&aws);
         let journal = journal.clone();
         let permits = Arc::clone(&permits);
+        let leases = leases.clone();
         tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
                 .expect("semaphore never closed");
-            let result = rotation::rotate(&aws, &journal, &credential).await;
+            // A lease held elsewhere is waited for up to one lease duration
+            // (a dead holder's goes stale in that time).
+            let coordinated = leases.as_ref().map(|leases| Coordinated {
+                leases,
+                wait: leases.lease() + leases.lease() / 10,
+                still_due: None,
+            });
+            let result = rotation::rotate(&aws, &journal, &credential, coordinated).await;
             (credential, result)
         });
     }

@@ -16,18 +16,19 @@ use super::alarm::Alarm;
 use super::notify::Notifier;
 use super::slots::{Applied, Slots, Task};
 use super::startup::{
-    note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
+    last_of, note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
 };
-use super::timing::Last;
+use super::timing::{self, Last};
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
 use crate::error::error_chain;
 use crate::journal::Journal;
+use crate::lease::Leases;
 use crate::metrics;
 use crate::policy::{self, Credential, CredentialName, Policy};
 use crate::retiring::{self, RetiringError, Settled};
-use crate::rotation::{self, Rotated, RotationError};
-use crate::store::StoreError;
+use crate::rotation::{self, Coordinated, Rotated, RotationError};
+use crate::store::{CurrentVersion, StoreError};
 
 /// Everything the daemon takes besides the policy.
 pub struct Options {
@@ -57,6 +58,8 @@ struct Daemon {
     policy: Policy,
     options: Options,
     aws: Arc<Aws>,
+    /// `[coordination]`: the leases shared with the other replicas.
+    leases: Option<Leases>,
     journal: Journal,
     permits: Arc<Semaphore>,
     slots: Slots,
@@ -87,6 +90,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     let mut daemon = Daemon {
         permits: Arc::new(Semaphore::new(policy.daemon.concurrency.get())),
         slots: Slots::new(&policy.credentials, &in_doubt, Utc::now()),
+        leases: leases_for(&policy, &aws),
         aws,
         journal,
         policy,
@@ -151,6 +155,11 @@ fn return_freed_memory() {
     }
 }
 
+/// The leases of `[coordination]`, if the policy has it.
+fn leases_for(policy: &Policy, aws: &Arc<Aws>) -> Option<Leases> {
+    (policy.coordination.as_ref()).map(|c| Leases::new(Arc::clone(aws), c))
+}
+
 /// Waits for the next reload request; pending forever without a channel.
 async fn recv_or_pending(reloads: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
     match reloads {
@@ -184,6 +193,7 @@ impl Daemon {
 
     fn spawn(&mut self, credential: Arc<Credential>, task: Task) {
         let aws = Arc::clone(&self.aws);
+        let leases = self.leases.clone();
         let journal = self.journal.clone();
         let permits = Arc::clone(&self.permits);
         let shutdown = self.options.shutdown.clone();
@@ -198,7 +208,21 @@ impl Daemon {
             let outcome = match task {
                 Task::Refresh => Outcome::Refreshed(read_last(&aws, &credential).await),
                 Task::Rotate => {
-                    Outcome::Rotated(rotation::rotate(&aws, &journal, &credential).await)
+                    // Every replica runs the whole schedule; the lease lets
+                    // one rotate, the others skip what it rotated.
+                    let still_due = |current: Option<&CurrentVersion>| {
+                        let now = Utc::now();
+                        let last = last_of(&credential, current);
+                        timing::first_due_for(&credential, last, now).at <= now
+                    };
+                    let coordinated = leases.as_ref().map(|leases| Coordinated {
+                        leases,
+                        wait: Duration::ZERO,
+                        still_due: Some(&still_due),
+                    });
+                    Outcome::Rotated(
+                        rotation::rotate(&aws, &journal, &credential, coordinated).await,
+                    )
                 }
                 Task::Retire => {
                     Outcome::Retired(retiring::when_due(&aws, &journal, &credential).await)
@@ -245,6 +269,16 @@ impl Daemon {
             Outcome::Retired(result) => {
                 self.retired(name, result, now);
                 None
+            }
+            Outcome::Rotated(Err(RotationError::NotDue { .. })) => {
+                info!(credential = %name, "rotated meanwhile by another replica");
+                self.slots.rotated_elsewhere(name, now)
+            }
+            Outcome::Rotated(Err(RotationError::LeaseHeld { holder, .. })) => {
+                let lease = self.leases.as_ref().map_or(TICK, Leases::lease);
+                let at = now + (lease / 10).max(TICK);
+                info!(credential = %name, holder = %holder, "lease held by another replica; looking again soon");
+                self.slots.held_elsewhere(name, at)
             }
             Outcome::Rotated(Err(err)) => {
                 registry.failed(name.as_str());
@@ -331,7 +365,11 @@ impl Daemon {
         if new.aws != self.policy.aws {
             info!("[aws] changed: new AWS clients for the rotations that start from now on");
             self.aws = Arc::new(Aws::build(&new.aws, self.options.aws_overrides.clone()).await);
+            self.leases = leases_for(&new, &self.aws);
             self.journal = self.journal.with_scope(&new.aws.scope());
+        }
+        if new.coordination != self.policy.coordination && new.aws == self.policy.aws {
+            self.leases = leases_for(&new, &self.aws);
         }
         if new.daemon.concurrency != self.policy.daemon.concurrency {
             self.permits = Arc::new(Semaphore::new(new.daemon.concurrency.get()));

@@ -294,6 +294,23 @@ impl Slots {
         at
     }
 
+    /// Another replica rotated the credential meanwhile: read it again now,
+    /// which schedules its next rotation.
+    pub fn rotated_elsewhere(&mut self, name: &CredentialName, now: DateTime<Utc>) -> Option<Due> {
+        self.finish(name)?;
+        let due = Due::at(now, Reason::RotatedElsewhere);
+        self.set_next(name, due, Task::Refresh);
+        Some(due)
+    }
+
+    /// Another replica holds the credential's lease: look again at `at`.
+    pub fn held_elsewhere(&mut self, name: &CredentialName, at: DateTime<Utc>) -> Option<Due> {
+        self.finish(name)?;
+        let due = Due::at(at, Reason::LeaseHeld);
+        self.set_next(name, due, Task::Rotate);
+        Some(due)
+    }
+
     /// A task that never started (shutdown came first).
     pub fn not_started(&mut self, name: &CredentialName) {
         self.finish(name);

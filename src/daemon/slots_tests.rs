@@ -114,3 +114,20 @@ fn a_lost_race_is_rotated_again_at_once_then_backs_off() {
     let again = slots.lost_a_race(&name, now).at;
     assert!(again >= now + TimeDelta::seconds(20), "backs off: {again}");
 }
+
+#[test]
+fn a_lease_held_elsewhere_is_looked_at_again() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let credential = iam();
+    let name = credential.name.clone();
+    let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
+    slots.take_due(now, usize::MAX);
+    slots.refreshed(&name, Last::Missing, now);
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate]);
+
+    let later = now + TimeDelta::seconds(1);
+    slots.held_elsewhere(&name, later).unwrap();
+    assert!(slots.take_due(now, usize::MAX).is_empty());
+    assert_eq!(slots.earliest(), Some(later));
+    assert_eq!(tasks(&slots.take_due(later, usize::MAX)), [Task::Rotate]);
+}

@@ -16,7 +16,7 @@ use crate::journal::Journal;
 use crate::metrics;
 use crate::policy::{Credential, CredentialName, Policy};
 use crate::retiring;
-use crate::store::{self, StoreError};
+use crate::store::{self, CurrentVersion, StoreError};
 
 /// The credentials whose last rotation is in doubt (rotated again at once).
 /// Entries of other policies sharing the state directory are left alone;
@@ -106,9 +106,14 @@ pub(super) fn spawn_watchdog(notifier: &Arc<Notifier>, shutdown: &CancellationTo
 /// What Secrets Manager holds for the credential, as the schedule needs it.
 pub async fn read_last(aws: &Aws, credential: &Credential) -> Result<Last, StoreError> {
     let current = store::read_current(aws, &credential.secret_name).await?;
-    Ok(match current {
+    Ok(last_of(credential, current.as_ref()))
+}
+
+/// The schedule's view of the secret's current version.
+pub fn last_of(credential: &Credential, current: Option<&CurrentVersion>) -> Last {
+    match current {
         None => Last::Missing,
-        Some(current) => match current.record {
+        Some(current) => match &current.record {
             Some(record) if record.is_written_for(credential.kind(), credential.name.as_str()) => {
                 Last::Rotated {
                     at: record.rotated_at,
@@ -118,5 +123,5 @@ pub async fn read_last(aws: &Aws, credential: &Credential) -> Result<Last, Store
             // Not rekeyd's format, or another credential's: drift.
             _ => Last::Foreign,
         },
-    })
+    }
 }

@@ -52,6 +52,10 @@ pub enum Reason {
     Changed,
     /// The journal says an earlier rotation may not have been stored.
     InDoubt,
+    /// Another replica held the lease: looking again.
+    LeaseHeld,
+    /// Another replica rotated it meanwhile: reading it again.
+    RotatedElsewhere,
 }
 
 impl fmt::Display for Reason {
@@ -70,6 +74,8 @@ impl fmt::Display for Reason {
             Reason::Retry => "retry after failure",
             Reason::Changed => "changed in the policy",
             Reason::InDoubt => "last rotation in doubt",
+            Reason::LeaseHeld => "lease held by another replica",
+            Reason::RotatedElsewhere => "rotated by another replica",
         })
     }
 }

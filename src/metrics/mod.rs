@@ -38,6 +38,16 @@ struct Inner {
     send_rates: BTreeMap<String, f64>,
     credentials: BTreeMap<String, CredentialGauges>,
     scheduler_tick: Option<DateTime<Utc>>,
+    /// `[coordination]` only: set by the first lease event.
+    leases: Option<LeaseCounters>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct LeaseCounters {
+    held: i64,
+    acquired: u64,
+    lost: u64,
+    contended: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -133,6 +143,25 @@ impl Registry {
                 .or_default()
                 .consecutive_failures += 1
         });
+    }
+
+    /// A lease was taken (`delta` 1) or let go (-1).
+    pub fn lease_held(&self, delta: i64) {
+        self.with(|m| m.leases.get_or_insert_default().held += delta);
+    }
+
+    pub fn lease_acquired(&self) {
+        self.with(|m| m.leases.get_or_insert_default().acquired += 1);
+    }
+
+    /// A held lease was lost (a heartbeat refused or none accepted in time).
+    pub fn lease_lost(&self) {
+        self.with(|m| m.leases.get_or_insert_default().lost += 1);
+    }
+
+    /// A lease was found held by another replica.
+    pub fn lease_contended(&self) {
+        self.with(|m| m.leases.get_or_insert_default().contended += 1);
     }
 
     /// The scheduler proved it is alive.

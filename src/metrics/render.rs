@@ -78,6 +78,37 @@ pub(super) fn render(m: &Inner) -> String {
             *count as f64,
         );
     }
+    if let Some(leases) = &m.leases {
+        for (name, kind, help, value) in [
+            (
+                "rekeyd_leases_held",
+                "gauge",
+                "Credential leases this replica holds now.",
+                leases.held as f64,
+            ),
+            (
+                "rekeyd_leases_acquired_total",
+                "counter",
+                "Credential leases this replica acquired (taken over included).",
+                leases.acquired as f64,
+            ),
+            (
+                "rekeyd_leases_lost_total",
+                "counter",
+                "Held leases lost: a heartbeat refused, or none accepted before expiry.",
+                leases.lost as f64,
+            ),
+            (
+                "rekeyd_leases_contended_total",
+                "counter",
+                "Lease acquisitions that found another replica holding the lease.",
+                leases.contended as f64,
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            line(&mut out, name, &[], value);
+        }
+    }
     let gauges: [Gauge; 4] = [
         (
             "rekeyd_credential_last_rotation_timestamp_seconds",
@@ -181,6 +212,30 @@ mod tests {
     use std::time::Duration;
 
     use super::super::Registry;
+
+    #[test]
+    fn lease_metrics_appear_once_leases_are_used() {
+        let registry = Registry::default();
+        assert!(!registry.render().contains("rekeyd_leases"));
+        registry.lease_acquired();
+        registry.lease_held(1);
+        registry.lease_acquired();
+        registry.lease_held(1);
+        registry.lease_held(-1);
+        registry.lease_contended();
+        registry.lease_lost();
+        let text = registry.render();
+        for line in [
+            "rekeyd_leases_held 1\n",
+            "rekeyd_leases_acquired_total 2\n",
+            "rekeyd_leases_lost_total 1\n",
+            "rekeyd_leases_contended_total 1\n",
+            "# TYPE rekeyd_leases_held gauge\n",
+            "# TYPE rekeyd_leases_lost_total counter\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from:\n{text}");
+        }
+    }
 
     #[test]
     fn renders_counters_histograms_and_gauges() {

@@ -15,6 +15,8 @@ mod values;
 #[cfg(test)]
 mod check_tests;
 #[cfg(test)]
+mod coordination_tests;
+#[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
 mod report_tests;

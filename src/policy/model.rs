@@ -17,6 +17,8 @@ pub struct Policy {
     pub source: PathBuf,
     pub aws: AwsSettings,
     pub daemon: DaemonSettings,
+    /// `[coordination]`; `None`: this replica works alone.
+    pub coordination: Option<Coordination>,
     /// In file order; names and secret names are unique.
     pub credentials: Vec<Credential>,
     /// What is valid but probably not meant, each `FILE:LINE: ...`.
@@ -63,6 +65,7 @@ pub struct PerService<T> {
     pub chime: T,
     pub ivs_realtime: T,
     pub secretsmanager: T,
+    pub dynamodb: T,
 }
 
 /// `[daemon]`.
@@ -87,6 +90,26 @@ impl Default for DaemonSettings {
             shutdown_timeout: Duration::from_secs(30),
         }
     }
+}
+
+/// `[coordination]`: several replicas share the policy through DynamoDB leases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coordination {
+    /// The table: partition key `credential` (String); rekeyd never creates it.
+    pub dynamodb_table: String,
+    /// How long a lease lasts without a heartbeat (10s..10m, default 30s).
+    pub lease: Duration,
+    /// This replica's name in the lease items (default: hostname and pid).
+    pub replica_id: String,
+}
+
+impl Coordination {
+    /// The default lease duration.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+    /// The shortest lease accepted.
+    pub const MIN_LEASE: Duration = Duration::from_secs(10);
+    /// The longest lease accepted.
+    pub const MAX_LEASE: Duration = Duration::from_secs(600);
 }
 
 /// A credential name: unique in the policy, `[a-zA-Z0-9_.-]+`.

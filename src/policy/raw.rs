@@ -22,6 +22,8 @@ pub(crate) struct RawPolicy {
     pub defaults: Option<Spanned<RawDefaults>>,
     /// `[daemon]`.
     pub daemon: Option<Spanned<RawDaemon>>,
+    /// `[coordination]`.
+    pub coordination: Option<Spanned<RawCoordination>>,
     /// Every `[[chime_bot]]`, `[[iam_service_credential]]` and
     /// `[[ivs_participant_token]]`, in file order.
     pub credentials: Vec<RawCredential>,
@@ -74,6 +76,8 @@ pub(crate) struct RawPerService<T> {
     pub ivs_realtime: Option<Spanned<T>>,
     /// AWS Secrets Manager.
     pub secretsmanager: Option<Spanned<T>>,
+    /// Amazon DynamoDB (the `[coordination]` leases).
+    pub dynamodb: Option<Spanned<T>>,
 }
 
 /// `[defaults]`: keys every credential inherits unless it sets them.
@@ -108,6 +112,20 @@ pub(crate) struct RawDaemon {
     pub metrics_listen: Str,
     /// How long SIGTERM waits for rotations in flight (humantime).
     pub shutdown_timeout: Str,
+}
+
+/// `[coordination]`: leases shared by several replicas.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCoordination {
+    /// The DynamoDB table holding one lease item per credential.
+    pub dynamodb_table: Str,
+    /// Lease duration (humantime), 10s to 10m.
+    pub lease: Str,
+    /// This replica's name in the lease items.
+    pub replica_id: Str,
+    /// The table's account (not supported yet).
+    pub account: Str,
 }
 
 /// `[[chime_bot]]`.

@@ -11,13 +11,13 @@ use tokio::process::{Child, Command};
 use crate::util::{TestEnv, read_until};
 
 /// A moto server on 127.0.0.1 (a free port), stopped when dropped.
-struct Moto {
-    endpoint: String,
+pub(crate) struct Moto {
+    pub(crate) endpoint: String,
     _child: Child,
 }
 
 impl Moto {
-    async fn start() -> Moto {
+    pub(crate) async fn start() -> Moto {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/moto/serve.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -50,7 +50,7 @@ impl Moto {
         )
     }
 
-    fn client(&self) -> aws_sdk_secretsmanager::Client {
+    pub(crate) fn client(&self) -> aws_sdk_secretsmanager::Client {
         let config = aws_sdk_secretsmanager::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .http_client(rekeyd::aws::https_client())

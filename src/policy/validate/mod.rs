@@ -21,6 +21,7 @@ use super::raw::RawPolicy;
 pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Option<Policy> {
     let aws = settings::aws(raw.aws, sink);
     let daemon = settings::daemon(raw.daemon, sink);
+    let coordination = settings::coordination(raw.coordination, sink);
     let defaults = inherited::defaults(raw.defaults, sink);
     let mut seen = credentials::Seen::default();
     let credentials: Vec<_> = raw
@@ -35,6 +36,7 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
         source: source.to_owned(),
         aws: aws?,
         daemon: daemon?,
+        coordination: coordination?,
         credentials: credentials.into_iter().collect::<Option<_>>()?,
         warnings: Vec::new(),
     })

@@ -1,4 +1,4 @@
-//! `[aws]` and `[daemon]`.
+//! `[aws]`, `[daemon]` and `[coordination]`.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use super::Table;
-use crate::policy::model::{AwsSettings, DaemonSettings, PerService};
+use crate::policy::model::{AwsSettings, Coordination, DaemonSettings, PerService};
 use crate::policy::problems::{Ctx, Sink};
-use crate::policy::raw::{RawAws, RawDaemon, RawPerService};
+use crate::policy::raw::{RawAws, RawCoordination, RawDaemon, RawPerService};
 use crate::policy::values;
 
 /// Most rotations in flight at once.
@@ -67,11 +67,13 @@ fn per_service<T: Default, U>(
     let chime = one("chime", &raw.chime);
     let ivs_realtime = one("ivs_realtime", &raw.ivs_realtime);
     let secretsmanager = one("secretsmanager", &raw.secretsmanager);
+    let dynamodb = one("dynamodb", &raw.dynamodb);
     Some(PerService {
         iam: iam?,
         chime: chime?,
         ivs_realtime: ivs_realtime?,
         secretsmanager: secretsmanager?,
+        dynamodb: dynamodb?,
     })
 }
 
@@ -111,4 +113,70 @@ pub(super) fn daemon(
         metrics_listen: metrics_listen.optional()?,
         shutdown_timeout: shutdown_timeout.or_default(defaults.shutdown_timeout)?,
     })
+}
+
+/// `[coordination]`; `Some(None)` when absent, `None` when it has a problem.
+pub(super) fn coordination(
+    raw: Option<Spanned<RawCoordination>>,
+    sink: &mut Sink<'_>,
+) -> Option<Option<Coordination>> {
+    let Some(raw) = raw else {
+        return Some(None);
+    };
+    let header = raw.span().start;
+    let raw = raw.into_inner();
+    let mut t = Table::new(sink, Ctx::settings("coordination.", header));
+    let table = t.required("dynamodb_table", &raw.dynamodb_table, |name| {
+        table_name(name).map(|()| name.clone())
+    });
+    let lease = t.check("lease", &raw.lease, |d| {
+        let lease = values::duration(d)?;
+        if (Coordination::MIN_LEASE..=Coordination::MAX_LEASE).contains(&lease) {
+            Ok(lease)
+        } else {
+            Err(format!("{d:?} is out of range; a lease lasts 10s to 10m"))
+        }
+    });
+    let replica_id = t.check("replica_id", &raw.replica_id, |id| {
+        values::non_empty(id).map(|_| id.clone())
+    });
+    let account = t.check("account", &raw.account, |_| {
+        Err::<(), _>(
+            "not supported yet: the table must be in the account rekeyd runs as (leave `account` out)"
+                .to_owned(),
+        )
+    });
+    let lease = lease.or_default(Coordination::DEFAULT_LEASE);
+    let replica_id = replica_id.optional();
+    account.optional()?;
+    Some(Some(Coordination {
+        dynamodb_table: table?,
+        lease: lease?,
+        replica_id: replica_id?.unwrap_or_else(default_replica_id),
+    }))
+}
+
+/// A DynamoDB table name: 3 to 255 of `[a-zA-Z0-9_.-]`.
+fn table_name(name: &str) -> Result<(), String> {
+    let valid = (3..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a DynamoDB table name (3 to 255 of letters, digits, `_`, `.`, `-`)"
+        ))
+    }
+}
+
+/// This host's name and this process's id, e.g. `host-a:4242`.
+fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
 }

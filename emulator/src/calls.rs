@@ -69,6 +69,11 @@ pub struct CallRecord {
     pub service: Service,
     /// The operation name (`PutSecretValue`, ...); unknown operations keep the name asked for.
     pub operation: String,
+    /// What the call addressed, where the request names one thing: the Chime
+    /// bot id, the IAM credential id (else user name), the IVS stage ARN, the
+    /// Secrets Manager secret id, the DynamoDB item's key (else table).
+    #[serde(default)]
+    pub resource: Option<String>,
     /// The operation is a write (whether or not it succeeded).
     pub mutating: bool,
     /// The call actually changed state.

@@ -53,6 +53,7 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         service,
         mutating: service.is_mutating(&op),
         operation: op.clone(),
+        resource: resource_of(service, &req, chime_ids.as_ref()),
         mutated: false,
         fault: None,
         throttled: false,
@@ -120,6 +121,40 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
             Ok(hostile::garbage(service, &request_id)),
         ),
         _ => answer(&mut state, record, service, result),
+    }
+}
+
+/// The one thing a request addresses, for the call log (see
+/// [`CallRecord::resource`]).
+fn resource_of(
+    service: Service,
+    req: &Incoming,
+    chime_ids: Option<&(String, String)>,
+) -> Option<String> {
+    let json = || serde_json::from_slice::<serde_json::Value>(&req.body).ok();
+    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+    match service {
+        Service::Chime => chime_ids.map(|(_, bot)| bot.clone()),
+        Service::Iam => {
+            let params = Params::parse(req);
+            params
+                .get("ServiceSpecificCredentialId")
+                .or_else(|| params.get("UserName"))
+                .map(str::to_owned)
+        }
+        Service::IvsRealtime => {
+            json().and_then(|b| text(&b["stageArn"]).or_else(|| text(&b["arn"])))
+        }
+        Service::Secretsmanager => {
+            json().and_then(|b| text(&b["SecretId"]).or_else(|| text(&b["Name"])))
+        }
+        Service::Dynamodb => json().and_then(|b| {
+            let key = b["Key"].as_object().and_then(|k| {
+                k.values()
+                    .find_map(|v| v.as_object().and_then(|v| v.values().find_map(text)))
+            });
+            key.or_else(|| text(&b["TableName"]))
+        }),
     }
 }
 

@@ -375,3 +375,55 @@ async fn probability_zero_never_and_one_always_applies() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_call_log_names_what_each_call_addressed() {
+    within(async {
+        let env = TestEnv::start().await;
+        env.emulator.seed_chime_bot(ACCOUNT, BOT).unwrap();
+        let credential = env
+            .emulator
+            .seed_service_credential("sofia", "codecommit.amazonaws.com")
+            .unwrap();
+        env.emulator.seed_secret("rekeyd/x", "v0").unwrap();
+        env.chime()
+            .regenerate_security_token()
+            .account_id(ACCOUNT)
+            .bot_id(BOT)
+            .send()
+            .await
+            .unwrap();
+        env.iam()
+            .reset_service_specific_credential()
+            .user_name("sofia")
+            .service_specific_credential_id(&credential.credential_id)
+            .send()
+            .await
+            .unwrap();
+        env.iam()
+            .list_service_specific_credentials()
+            .user_name("sofia")
+            .send()
+            .await
+            .unwrap();
+        env.sm()
+            .describe_secret()
+            .secret_id("rekeyd/x")
+            .send()
+            .await
+            .unwrap();
+        let named = |op: &str| calls_of(&env, op)[0].resource.clone();
+        assert_eq!(named("RegenerateSecurityToken").as_deref(), Some(BOT));
+        assert_eq!(
+            named("ResetServiceSpecificCredential"),
+            Some(credential.credential_id.clone())
+        );
+        assert_eq!(
+            named("ListServiceSpecificCredentials").as_deref(),
+            Some("sofia")
+        );
+        assert_eq!(named("DescribeSecret").as_deref(), Some("rekeyd/x"));
+        env.shutdown().await;
+    })
+    .await;
+}

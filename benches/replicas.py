@@ -102,6 +102,7 @@ def one_run(args, emulator, policy_path, seed, work, replicas):
         "throttled_pct": 100.0 * throttled / max(len(calls), 1),
         "dynamodb_per_rotation": summary.get("dynamodb", 0) / max(sum(provider.values()), 1),
         "doubles": doubles, "stderr_tail": stderr[-2000:],
+        "operations": Counter(f"{c['service']}:{c['operation']}" for c in calls),
     }
 
 
@@ -136,6 +137,7 @@ def main():
                         f"throttled, {r['dynamodb_per_rotation']:.2f} DynamoDB calls per "
                         f"rotation, {r['doubles']} double rotations, "
                         f"{len(r['problems'])} wrong secrets")
+                    log(f"calls by operation: {dict(sorted(r['operations'].items()))}")
                     if r["problems"]:
                         log(f"problems: {r['problems'][:5]}; stderr: {r['stderr_tail']}")
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::aws::Aws;
 use crate::journal::{Intent, Journal, JournalError, Replaced};
-use crate::lease::{Acquired, Held, LeaseError, LeaseIntent, Leases};
+use crate::lease::{Acquired, Held, LastRotation, LeaseError, LeaseIntent, Leases};
 use crate::policy::{Credential, IamStrategy, Target};
 use crate::providers::{self, Current, ProviderError, Retire};
 use crate::retiring::{self, Retirement, Retirements, RetiringError, Settled};
@@ -57,7 +57,11 @@ pub enum RotationError {
     /// Nothing was rotated: under the lease, the secret shows the credential
     /// was rotated meanwhile (by another replica) and is not due.
     #[error("not rotated: credential {credential} was rotated meanwhile and is not due")]
-    NotDue { credential: String },
+    NotDue {
+        credential: String,
+        /// What the secret holds now, to schedule the next rotation from.
+        current: Box<Option<CurrentVersion>>,
+    },
     /// Nothing was rotated: the pending retirement of the old IAM credential
     /// (which a new `overlap` credential needs the slot of) failed.
     #[error("not rotated, the pending retirement failed: {0}")]
@@ -212,15 +216,21 @@ async fn under_lease(
     } else if let Some(still_due) = coordinated.still_due
         && journal.pending(credential).is_none()
     {
-        let current = store::read_current(aws, &credential.secret_name)
-            .await
-            .map_err(|source| RotationError::SecretUnusable {
-                secret: credential.secret_name.clone(),
-                source,
-            })?;
+        // The last rotation under this lease says what the secret holds,
+        // without reading it again; a lease never used for one: the secret.
+        let current = match held.previous.as_ref().and_then(|p| p.last.as_ref()) {
+            Some(last) => Some(as_current(credential, last)),
+            None => store::read_current(aws, &credential.secret_name)
+                .await
+                .map_err(|source| RotationError::SecretUnusable {
+                    secret: credential.secret_name.clone(),
+                    source,
+                })?,
+        };
         if !still_due(current.as_ref()) {
             return Err(RotationError::NotDue {
                 credential: credential.name.to_string(),
+                current: Box::new(current),
             });
         }
     }
@@ -342,13 +352,20 @@ async fn rotate_locked(
             return Err(RotationError::InDoubt { secret, source });
         }
     };
+    let mut warning = verify_live(aws, credential, &issued.record, &secret).await?;
+    // Stored (and a Chime token confirmed live): the next holder finds this
+    // rotation in the lease, not an intent to redo.
+    let done = LastRotation {
+        version_id: stored.version_id.clone(),
+        rotated_at: issued.record.rotated_at(),
+        expires_at: issued.record.expires_at(),
+    };
     if let Some(held) = held
-        && let Err(err) = held.clear_intent().await
+        && let Err(err) = held.clear_intent(&done).await
     {
         // The next holder rotates once more: harmless.
         warn!(error = %err, "cannot clear the intent in the lease");
     }
-    let mut warning = verify_live(aws, credential, &issued.record, &secret).await?;
     let mut retiring = None;
     if let Some(old) = &issued.retire {
         let after =
@@ -379,6 +396,24 @@ async fn rotate_locked(
         warning,
         retiring,
     })
+}
+
+/// The secret's current version as the last rotation under the lease left
+/// it (the fields scheduling reads; never a secret).
+fn as_current(credential: &Credential, last: &LastRotation) -> CurrentVersion {
+    CurrentVersion {
+        version_id: Some(last.version_id.clone()),
+        created_date: Some(last.rotated_at),
+        record: Some(crate::record::StoredRecord {
+            kind: credential.kind().as_str().to_owned(),
+            name: credential.name.to_string(),
+            rotated_at: last.rotated_at,
+            expiration_time: last.expires_at,
+            expiration_date: None,
+            credential_id: None,
+            security_token: None,
+        }),
+    }
 }
 
 /// The journal's intent as the lease item holds it (no pid, no secret).

@@ -270,9 +270,10 @@ impl Daemon {
                 self.retired(name, result, now);
                 None
             }
-            Outcome::Rotated(Err(RotationError::NotDue { .. })) => {
+            Outcome::Rotated(Err(RotationError::NotDue { current, .. })) => {
                 info!(credential = %name, "rotated meanwhile by another replica");
-                self.slots.rotated_elsewhere(name, now)
+                self.slots
+                    .rotated_elsewhere(name, current.as_ref().as_ref(), now)
             }
             Outcome::Rotated(Err(RotationError::LeaseHeld { holder, .. })) => {
                 let lease = self.leases.as_ref().map_or(TICK, Leases::lease);

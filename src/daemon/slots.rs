@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::timing::{self, Due, Last, Reason};
 use crate::policy::{Credential, CredentialName, Kind};
 use crate::rotation::Rotated;
+use crate::store::CurrentVersion;
 
 /// What a credential's next run does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,13 +295,18 @@ impl Slots {
         at
     }
 
-    /// Another replica rotated the credential meanwhile: read it again now,
-    /// which schedules its next rotation.
-    pub fn rotated_elsewhere(&mut self, name: &CredentialName, now: DateTime<Utc>) -> Option<Due> {
-        self.finish(name)?;
-        let due = Due::at(now, Reason::RotatedElsewhere);
-        self.set_next(name, due, Task::Refresh);
-        Some(due)
+    /// Another replica rotated the credential meanwhile; `current` is what
+    /// its secret holds (from the lease's last rotation, or read again):
+    /// the next rotation is scheduled from it, as after a refresh.
+    pub fn rotated_elsewhere(
+        &mut self,
+        name: &CredentialName,
+        current: Option<&CurrentVersion>,
+        now: DateTime<Utc>,
+    ) -> Option<Due> {
+        let credential = Arc::clone(&self.slots.get(name)?.credential);
+        let last = super::startup::last_of(&credential, current);
+        self.refreshed(name, last, now)
     }
 
     /// Another replica holds the credential's lease: look again at `at`.

@@ -54,8 +54,6 @@ pub enum Reason {
     InDoubt,
     /// Another replica held the lease: looking again.
     LeaseHeld,
-    /// Another replica rotated it meanwhile: reading it again.
-    RotatedElsewhere,
 }
 
 impl fmt::Display for Reason {
@@ -75,7 +73,6 @@ impl fmt::Display for Reason {
             Reason::Changed => "changed in the policy",
             Reason::InDoubt => "last rotation in doubt",
             Reason::LeaseHeld => "lease held by another replica",
-            Reason::RotatedElsewhere => "rotated by another replica",
         })
     }
 }

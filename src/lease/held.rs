@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 use uuid::Uuid;
 
-use super::item::{INTENT, LEASE_MS, LeaseIntent, LeaseItem, OWNER, RELEASED, RVN, n, names, s};
+use super::item::{
+    INTENT, LAST, LEASE_MS, LastRotation, LeaseIntent, LeaseItem, OWNER, RELEASED, RVN, n, names, s,
+};
 use super::{LEASE_CALLS, LeaseError, Leases};
 
 /// A held lease; dropped without [`Held::release`], it simply expires (its
@@ -24,7 +26,7 @@ pub struct Held {
     heartbeat: JoinHandle<()>,
     /// What the item held before this replica took it (a released or stale
     /// lease); its intent means a rotation was left in doubt.
-    pub previous: Option<LeaseItem>,
+    pub previous: Option<Box<LeaseItem>>,
 }
 
 struct Inner {
@@ -59,7 +61,7 @@ impl Held {
         Held {
             inner,
             heartbeat,
-            previous,
+            previous: previous.map(Box::new),
         }
     }
 
@@ -121,13 +123,14 @@ impl Held {
             .await
     }
 
-    /// Removes the intent: the rotation's secret is stored.
-    pub async fn clear_intent(&self) -> Result<(), LeaseError> {
+    /// Removes the intent and notes the rotation `done`: its secret is
+    /// stored (and, for a Chime bot, confirmed live).
+    pub async fn clear_intent(&self, done: &LastRotation) -> Result<(), LeaseError> {
         self.inner
             .write(
-                "SET #ld = :ld, #rvn = :new REMOVE #intent",
-                &[INTENT],
-                Vec::new(),
+                "SET #ld = :ld, #rvn = :new, #last = :last REMOVE #intent",
+                &[INTENT, LAST],
+                vec![(":last", done.to_attribute())],
             )
             .await
     }

@@ -16,6 +16,7 @@ pub(super) const RVN: (&str, &str) = ("#rvn", "record_version_number");
 pub(super) const FENCE: (&str, &str) = ("#fence", "fence");
 pub(super) const RELEASED: (&str, &str) = ("#rel", "released");
 pub(super) const INTENT: (&str, &str) = ("#intent", "intent");
+pub(super) const LAST: (&str, &str) = ("#last", "last_rotation");
 
 /// `ExpressionAttributeNames` for the placeholders `used`.
 pub(super) fn names(used: &[(&str, &str)]) -> HashMap<String, String> {
@@ -37,6 +38,51 @@ pub struct LeaseItem {
     pub released: bool,
     /// The rotation in flight, if one is.
     pub intent: Option<LeaseIntent>,
+    /// The last rotation stored under this lease (never a secret): the next
+    /// holder schedules from it without reading the secret again.
+    pub last: Option<LastRotation>,
+}
+
+/// A rotation stored under the lease: its version and times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastRotation {
+    pub version_id: String,
+    pub rotated_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl LastRotation {
+    pub(super) fn to_attribute(&self) -> AttributeValue {
+        let mut map = HashMap::from([
+            ("version_id".to_owned(), s(&self.version_id)),
+            ("rotated_at".to_owned(), s(&self.rotated_at.to_rfc3339())),
+        ]);
+        if let Some(expires) = self.expires_at {
+            map.insert("expires_at".to_owned(), s(&expires.to_rfc3339()));
+        }
+        AttributeValue::M(map)
+    }
+
+    fn from_attribute(value: &AttributeValue) -> Result<LastRotation, String> {
+        let map = value
+            .as_m()
+            .map_err(|_| "last_rotation is not a map".to_owned())?;
+        let text = |key: &str| map.get(key).and_then(|v| v.as_s().ok()).cloned();
+        let time = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
+            text(key)
+                .map(|t| {
+                    DateTime::parse_from_rfc3339(&t)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| format!("last_rotation {key} {t:?}: {e}"))
+                })
+                .transpose()
+        };
+        Ok(LastRotation {
+            version_id: text("version_id").ok_or("last_rotation has no version_id")?,
+            rotated_at: time("rotated_at")?.ok_or("last_rotation has no rotated_at")?,
+            expires_at: time("expires_at")?,
+        })
+    }
 }
 
 /// The rotation in flight on a credential (never a secret).
@@ -119,6 +165,10 @@ impl LeaseItem {
             intent: item
                 .get(INTENT.1)
                 .map(LeaseIntent::from_attribute)
+                .transpose()?,
+            last: item
+                .get(LAST.1)
+                .map(LastRotation::from_attribute)
                 .transpose()?,
         })
     }

@@ -19,7 +19,7 @@ use crate::policy::Coordination;
 
 pub use acquire::Acquired;
 pub use held::Held;
-pub use item::{LeaseIntent, LeaseItem};
+pub use item::{LastRotation, LeaseIntent, LeaseItem};
 use observed::Observations;
 pub use table::TableState;
 

@@ -155,8 +155,20 @@ async fn a_dead_holders_lease_is_taken_over_after_a_whole_lease_with_its_intent(
         left.started_at.timestamp_millis(),
         intent.started_at.timestamp_millis()
     );
-    taken.clear_intent().await.unwrap();
-    assert_eq!(b.read("bot").await.unwrap().unwrap().intent, None);
+    let done = rekeyd::lease::LastRotation {
+        version_id: intent.rotation.clone(),
+        rotated_at: intent.started_at,
+        expires_at: None,
+    };
+    taken.clear_intent(&done).await.unwrap();
+    let item = b.read("bot").await.unwrap().unwrap();
+    assert_eq!(item.intent, None);
+    // The next holder finds the rotation, to schedule from without a read.
+    let last = item.last.expect("the last rotation");
+    assert_eq!(
+        (last.version_id, last.rotated_at.timestamp()),
+        (done.version_id, done.rotated_at.timestamp())
+    );
 }
 
 async fn a_lease_taken_over_is_lost_and_its_work_cancelled(target: Target) {

@@ -5,15 +5,17 @@ at once, against an emulator that throttles the four rotation services at a
 fixed rate, as AWS's per-account quotas do.
 
     flock /tmp/rekeyd-bench.lock python3 benches/replicas.py \\
-        [--n 300] [--quota 20] [--replicas 1,3] [--runs 1] [--lease 10s] \\
-        [--bin target/release/rekeyd]
+        [--n 300] [--quota 20] [--limit all|providers] [--replicas 1,3] \\
+        [--runs 1] [--lease 10s] [--bin target/release/rekeyd]
 
 Starts `rekeyd emulator` (the --bin binary) in its own process. For each run
 and replica count (interleaved), resets the emulator, seeds benches/fleet.py's
 mixed fleet of N credentials with secrets written 60 days ago (so every one is
 due when the daemons start), an empty lease table, and a quota of --quota
-requests/s (burst the same) on IAM, Chime, IVS and Secrets Manager (DynamoDB,
-the lease table, is not limited). Then starts K daemons (each its own state
+requests/s (burst the same) on IAM, Chime, IVS and Secrets Manager
+(`--limit all`) or on the three providers only (`--limit providers`: the
+providers' quota binds, and Secrets Manager reads at start cost nothing);
+DynamoDB, the lease table, is not limited. Then starts K daemons (each its own state
 directory; replica ids are hostname:pid) and waits until every secret holds
 the provider's live value, then stops them.
 
@@ -51,11 +53,16 @@ def log(message):
     print(f"replicas bench: {message}", file=sys.stderr, flush=True)
 
 
+def limited_services(args):
+    return SERVICES if args.limit == "all" else tuple(s for s in SERVICES if s != "secretsmanager")
+
+
 def one_run(args, emulator, policy_path, seed, work, replicas):
     emulator.reset()
     emulator.seed(seed)
     emulator.seed({"dynamodb_tables": [{"name": TABLE, "partition_key": "credential"}]})
-    emulator._request("/_emulator/quotas", {s: args.quota for s in SERVICES}, method="PUT")
+    emulator._request("/_emulator/quotas", {s: args.quota for s in limited_services(args)},
+                      method="PUT")
     daemons = []
     started = time.monotonic()
     for k in range(replicas):
@@ -90,7 +97,7 @@ def one_run(args, emulator, policy_path, seed, work, replicas):
     summary = Counter(c["service"] for c in calls)
     throttled = sum(c.get("throttled", False) for c in calls)
     served = Counter(c["service"] for c in calls if not c.get("throttled", False))
-    limited = {svc: n for svc, n in served.items() if svc in SERVICES}
+    limited = {svc: n for svc, n in served.items() if svc in limited_services(args)}
     bottleneck = max(limited, key=limited.get)
     provider = Counter(c.get("resource") for c in calls
                        if c["operation"] in PROVIDER_CALLS and c["mutated"])
@@ -110,6 +117,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--quota", type=float, default=20.0)
+    parser.add_argument("--limit", choices=("all", "providers"), default="all")
     parser.add_argument("--replicas", default="1,3")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--lease", default="10s")
@@ -142,12 +150,15 @@ def main():
                         log(f"problems: {r['problems'][:5]}; stderr: {r['stderr_tail']}")
 
     print(f"## Replicas at the quota, {args.n:,} credentials at {args.quota:g} requests/s "
-          f"per service\n")
+          f"per {'service' if args.limit == 'all' else 'provider'}\n")
+    limited = ("IAM, Chime, IVS and Secrets Manager" if args.limit == "all"
+               else "IAM, Chime and IVS (not Secrets Manager)")
     print(f"{date.today()}, `python3 benches/replicas.py --n {args.n} --quota {args.quota:g} "
-          f"--replicas {args.replicas} --runs {args.runs} --lease {args.lease}`, binary "
+          f"--limit {args.limit} --replicas {args.replicas} --runs {args.runs} "
+          f"--lease {args.lease}`, binary "
           f"`{args.bin}`, emulator in its own process on the same machine ({fleet.machine()}). "
           f"Each run seeds {args.n:,} mixed credentials all due, an empty lease table and a "
-          f"quota of {args.quota:g} requests/s on IAM, Chime, IVS and Secrets Manager, starts "
+          f"quota of {args.quota:g} requests/s on {limited}, starts "
           f"the daemons and waits until every secret holds the live value. Utilisation is the "
           f"busiest limited service's served calls per second over the whole run (start and "
           f"initial reads included) divided by the quota.\n")

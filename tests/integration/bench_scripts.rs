@@ -47,3 +47,24 @@ async fn the_audit_benchmark_finds_every_credential_ok() {
         "{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_replicas_benchmark_rotates_each_credential_once() {
+    // replicas.py itself fails on a wrong secret or a double rotation.
+    let report = bench(
+        "replicas.py",
+        &[
+            "--n",
+            "9",
+            "--quota",
+            "50",
+            "--limit",
+            "providers",
+            "--replicas",
+            "1,2",
+        ],
+    )
+    .await;
+    assert!(report.contains("| 2 | "), "{report}");
+    assert!(report.contains("| 0 | all correct |"), "{report}");
+}

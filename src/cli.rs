@@ -165,6 +165,10 @@ pub struct DemoArgs {
     /// Stop after this long (e.g. 30s); default: until Ctrl-C.
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub run_for: Option<Duration>,
+    /// Run this many daemon replicas (1-9) sharing the work through DynamoDB
+    /// leases; part-way through, the busiest is killed and the others take over.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub replicas: u8,
 }
 
 #[derive(Debug, Args)]

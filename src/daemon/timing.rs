@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use crate::policy::{Credential, CronSchedule, Schedule, Target};
 
@@ -235,7 +235,7 @@ pub fn retry_due(failures: u32, now: DateTime<Utc>) -> Due {
 
 /// The first cron time strictly after `after`, found in the schedule's zone.
 pub fn next_cron(cron: &CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
-    let local = after.with_timezone(&cron.timezone);
+    let local = whole_second(after).with_timezone(&cron.timezone);
     cron.cron()
         .find_next_occurrence(&local, false)
         .map(|t| t.with_timezone(&Utc))
@@ -245,11 +245,19 @@ pub fn next_cron(cron: &CronSchedule, after: DateTime<Utc>) -> DateTime<Utc> {
 
 /// The last cron time at or before `now`, if any.
 pub fn previous_cron(cron: &CronSchedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let local = now.with_timezone(&cron.timezone);
+    let local = whole_second(now).with_timezone(&cron.timezone);
     cron.cron()
         .find_previous_occurrence(&local, true)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// `time` without its fraction of a second. Cron times are whole seconds,
+/// but croner carries the fraction of the time it starts from into the times
+/// it finds: the slot of 10:00:40 seen at 10:00:41.09 would be 10:00:40.09,
+/// after a rotation at 10:00:40.08, and rotated again.
+fn whole_second(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.duration_trunc(TimeDelta::seconds(1)).unwrap_or(time)
 }
 
 fn delta(duration: Duration) -> TimeDelta {
@@ -299,6 +307,33 @@ mod tests {
             expires_at: None,
         };
         assert_eq!(first_due(&every, old, now), Due::now(now, Reason::Overdue));
+    }
+
+    #[test]
+    fn cron_times_are_whole_seconds() {
+        let every_ten = cron("*/10 * * * * *", "UTC");
+        let Schedule::Cron(schedule) = &every_ten else {
+            unreachable!()
+        };
+        let now = t("2026-11-23T10:00:41.090Z");
+        assert_eq!(
+            previous_cron(schedule, now),
+            Some(t("2026-11-23T10:00:40Z"))
+        );
+        assert_eq!(next_cron(schedule, now), t("2026-11-23T10:00:50Z"));
+        // Rotated in the 10:00:40 slot, a little after it began: not due
+        // again until 10:00:50.
+        let last = Last::Rotated {
+            at: t("2026-11-23T10:00:40.080Z"),
+            expires_at: None,
+        };
+        assert_eq!(
+            first_due(&every_ten, last, now),
+            Due {
+                at: t("2026-11-23T10:00:50Z"),
+                reason: Reason::Cron
+            }
+        );
     }
 
     #[test]

@@ -2,7 +2,12 @@
 //! emulator in-process, seeds a Chime bot, an IAM user's CodeCommit
 //! credential and an IVS stage, runs the daemon on a seconds-long schedule,
 //! prints each rotation as it happens, and at the end shows what Secrets
-//! Manager holds (never a secret value).
+//! Manager holds (never a secret value). With `--replicas N`, N daemon
+//! processes share a larger policy through DynamoDB leases ([`replicas`]).
+
+mod doubles;
+mod fleet;
+mod replicas;
 
 use std::io::Write;
 use std::path::Path;
@@ -26,10 +31,10 @@ use crate::policy::{self, Policy};
 use crate::record::format_time;
 use crate::{exit, shutdown};
 
-const ACCOUNT_ID: &str = "a1b2c3d4-0000-4000-8000-000000000001";
+pub(super) const ACCOUNT_ID: &str = "a1b2c3d4-0000-4000-8000-000000000001";
 const BOT_ID: &str = "b0b0b0b0-0000-4000-8000-000000000002";
-const CREDENTIAL_ID: &str = "ACCADEMOCODECOMMIT0001";
-const STAGE_ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/DemoStage01";
+pub(super) const CREDENTIAL_ID: &str = "ACCADEMOCODECOMMIT0001";
+pub(super) const STAGE_ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/DemoStage01";
 
 /// The demo's policy: every kind, on schedules of seconds.
 fn demo_policy(endpoint: &str, state_dir: &Path) -> String {
@@ -80,6 +85,10 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
     let emulator = Emulator::start("127.0.0.1:0".parse().expect("literal address"))
         .await
         .context("cannot start the emulator")?;
+    if args.replicas > 1 {
+        let replicas = usize::from(args.replicas);
+        return replicas::run(emulator, replicas, args.run_for, shutdown).await;
+    }
     seed(&emulator)?;
     // The demo's journal lives in a temporary directory, removed at the end.
     let state_dir = std::env::temp_dir().join(format!("rekeyd-demo-{}", std::process::id()));
@@ -135,6 +144,18 @@ fn seed(emulator: &Emulator) -> Result<()> {
 }
 
 fn intro(emulator: &Emulator, policy: &Policy, run_for: Option<Duration>) {
+    intro_credentials(emulator, policy);
+    match run_for {
+        Some(limit) => println!(
+            "running for {}; Ctrl-C stops sooner\n",
+            humantime::format_duration(limit)
+        ),
+        None => println!("Ctrl-C stops\n"),
+    }
+}
+
+/// The emulator's address and the credentials the demo rotates.
+fn intro_credentials(emulator: &Emulator, policy: &Policy) {
     println!(
         "rekeyd demo: an in-memory AWS emulator at {}",
         emulator.endpoint_url()
@@ -147,13 +168,6 @@ fn intro(emulator: &Emulator, policy: &Policy, run_for: Option<Duration>) {
             credential.kind().as_str(),
             credential.secret_name
         );
-    }
-    match run_for {
-        Some(limit) => println!(
-            "running for {}; Ctrl-C stops sooner\n",
-            humantime::format_duration(limit)
-        ),
-        None => println!("Ctrl-C stops\n"),
     }
 }
 
@@ -198,8 +212,9 @@ fn print_event(event: &Event) {
 }
 
 /// What Secrets Manager now holds, checked against what each provider
-/// considers valid, without printing any secret.
-fn summary(emulator: &Emulator, policy: &Policy) {
+/// considers valid, without printing any secret: whether every one matched.
+fn summary(emulator: &Emulator, policy: &Policy) -> bool {
+    let mut all_valid = true;
     let truth = emulator.truth();
     println!("\nwhat Secrets Manager holds now:");
     println!(
@@ -216,6 +231,7 @@ fn summary(emulator: &Emulator, policy: &Policy) {
                 "  {:<22} {:>8}  (not written yet)",
                 credential.secret_name, 0
             );
+            all_valid = false;
             continue;
         };
         let current = secret
@@ -244,6 +260,7 @@ fn summary(emulator: &Emulator, policy: &Policy) {
                 });
             chime || iam || ivs
         });
+        all_valid &= valid;
         println!(
             "  {:<22} {:>8}  {:<20}  {:<22}  {}",
             secret.name,
@@ -257,6 +274,7 @@ fn summary(emulator: &Emulator, policy: &Policy) {
         "\n(checked at {}; secret values are never printed)",
         format_time(chrono::Utc::now())
     );
+    all_valid
 }
 
 /// The audit a cron job would run now, as `rekeyd audit` prints it.

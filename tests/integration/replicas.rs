@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use rekeyd_emulator::{FaultKind, FaultRule};
 
 use crate::moto::Moto;
-use crate::util::{ACCOUNT_ID, Proc, TestEnv, finish, signal, wait_until};
+use crate::util::{
+    ACCOUNT_ID, CREDENTIAL_ID, Proc, STAGE_ARN, TestEnv, finish, signal, wait_until,
+};
 
 const TABLE: &str = "rekeyd-leases";
 const BOTS: [&str; 3] = ["bot-a", "bot-b", "bot-c"];
@@ -58,6 +60,10 @@ fn replica_policy(env: &TestEnv, n: usize, lease: &str, endpoints: &str) -> Path
             id = bot_id(bot)
         ));
     }
+    // A mixed fleet: an IAM credential every 2 s too, and an IVS token.
+    text.push_str(&format!(
+        "\n[[iam_service_credential]]\nname = \"codecommit-sofia\"\nuser_name = \"sofia\"\ncredential_id = \"{CREDENTIAL_ID}\"\n\n[[ivs_participant_token]]\nname = \"stage-host-bob\"\nstage_arn = \"{STAGE_ARN}\"\nduration = \"10m\"\n"
+    ));
     let path = env.dir.path().join(format!("policy-{n}.toml"));
     std::fs::write(&path, text).unwrap();
     path
@@ -119,11 +125,7 @@ fn holder(env: &TestEnv, bot: &str) -> Option<String> {
 
 /// How many times `bot`'s token was regenerated (the emulator's call log).
 fn regenerations(env: &TestEnv, bot: &str) -> usize {
-    let id = bot_id(bot);
-    (env.emulator.calls().iter())
-        .filter(|c| c.operation == "RegenerateSecurityToken" && c.mutated)
-        .filter(|c| c.resource.as_deref() == Some(id.as_str()))
-        .count()
+    provider_calls(env, "RegenerateSecurityToken", &bot_id(bot))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -159,6 +161,35 @@ async fn three_replicas_rotate_each_bot_once_per_slot() {
             "{bot}: {regenerated} regenerations, {count} stored versions, {slots} slots"
         );
     }
+    // The IAM credential: the stored password is the live one, reset at
+    // most once per slot, each reset stored.
+    env.assert_iam_stored();
+    let resets = provider_calls(&env, "ResetServiceSpecificCredential", CREDENTIAL_ID);
+    let versions = env.version_count("rekeyd/codecommit-sofia");
+    assert!(
+        (1..=versions.min(slots + 1)).contains(&resets),
+        "codecommit-sofia: {resets} resets, {versions} versions, {slots} slots"
+    );
+    // The IVS token (10 minutes, refreshed 33% before expiry): made once,
+    // by one replica, and stored.
+    assert_eq!(provider_calls(&env, "CreateParticipantToken", STAGE_ARN), 1);
+    assert_eq!(
+        env.ivs_tokens(),
+        vec![
+            env.current("rekeyd/stage-host-bob")["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        ]
+    );
+}
+
+/// How many times `operation` acted on `resource` (the emulator's call log).
+fn provider_calls(env: &TestEnv, operation: &str, resource: &str) -> usize {
+    (env.emulator.calls().iter())
+        .filter(|c| c.operation == operation && c.mutated)
+        .filter(|c| c.resource.as_deref() == Some(resource))
+        .count()
 }
 
 /// Waits for a replica to be mid-rotation (its intent in a held lease):
@@ -196,8 +227,9 @@ async fn a_killed_replicas_leases_are_taken_over_within_a_lease() {
     let killed_at = Instant::now();
     finish(killed, Duration::from_secs(5)).await;
 
-    // One lease (10 s) plus one tick, and the time to poll and write.
-    let taken_over = wait_until(Duration::from_secs(18), || {
+    // One lease (10 s) plus one tick (the daemon looks again a tenth of a
+    // lease, at least a second, later), and 1.5 s for the calls.
+    let taken_over = wait_until(Duration::from_millis(12_500), || {
         let truth = env.truth();
         truth.dynamodb_table(TABLE).unwrap().item(bot).unwrap()["owner"]["S"] != owner.as_str()
     })

@@ -31,30 +31,35 @@ struct Target {
 impl Target {
     async fn new(endpoint: String) -> Target {
         let table = format!("rekeyd-leases-{}", fastrand::u32(..));
-        let ddb = aws(&endpoint).await;
-        ddb.dynamodb
-            .create_table()
-            .table_name(&table)
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("credential")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("credential")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await
-            .expect("create the lease table");
+        create_lease_table(&aws(&endpoint).await.dynamodb, &table).await;
         Target { endpoint, table }
     }
+}
+
+/// Creates `table` as operators do: partition key `credential` (String),
+/// on demand.
+pub(crate) async fn create_lease_table(dynamodb: &aws_sdk_dynamodb::Client, table: &str) {
+    dynamodb
+        .create_table()
+        .table_name(table)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("credential")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("credential")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the lease table");
 }
 
 async fn aws(endpoint: &str) -> Arc<Aws> {

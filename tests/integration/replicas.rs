@@ -348,9 +348,6 @@ async fn three_replicas_share_moto_s_dynamodb_and_secrets_manager() {
 
 /// The lease table, created in moto as operators create it.
 async fn create_table_in(endpoint: &str) {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .http_client(rekeyd::aws::https_client())
@@ -364,25 +361,6 @@ async fn create_table_in(endpoint: &str) {
             "test",
         ))
         .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
-        .create_table()
-        .table_name(TABLE)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("credential")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("credential")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create the lease table in moto");
+    let client = aws_sdk_dynamodb::Client::from_conf(config);
+    crate::leases::create_lease_table(&client, TABLE).await;
 }

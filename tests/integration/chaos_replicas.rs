@@ -1,0 +1,543 @@
+//! Replicated chaos: three `rekeyd daemon` replicas sharing a mixed fleet
+//! through DynamoDB leases, while a chaos loop SIGKILLs a random replica at
+//! random moments (restarting it at once with the same state directory, as
+//! systemd would) and SIGSTOPs one for longer than a lease before SIGCONT,
+//! with delays, throttles and 5xx injected. The promises checked at the end:
+//! every stored secret is the provider's truth, none lost, no double rotation.
+//!
+//! ```text
+//! cargo test --release --test integration chaos_replicas -- --ignored --nocapture
+//! ```
+//!
+//! `REPLICA_CHAOS_KILLS` (default 200) and `REPLICA_CHAOS_PAUSES` (default
+//! 50) size the full run; a small run is in the default suite so the harness
+//! cannot rot. `CHAOS_DEBUG=1` prints every replica's log.
+//!
+//! **Double rotation**, precisely. Per credential, the emulator's call log
+//! (its `resource` field) gives the provider calls that issued a new secret
+//! (`P`: a mutated RegenerateSecurityToken, ResetServiceSpecificCredential,
+//! CreateServiceSpecificCredential or CreateParticipantToken on that bot,
+//! credential, user or stage) and the stores that made a new version current
+//! (`S`: a mutated CreateSecret or UpdateSecretVersionStage on its secret).
+//! A `P` followed by another `P` with no `S` between issued a secret that
+//! was never stored: *unstored*. That is legitimate only as the price of a
+//! rotation in doubt that was redone; the replicas log each such event
+//! (*redone*: a rotation that failed in doubt, a lease taken over with a
+//! rotation left in it, a restart finding its journal in doubt). So
+//! `doubles = max(0, unstored - redone) + max(0, P - slots - redone)` per
+//! credential, where `slots` is the most rotations a schedule of one every
+//! 3 s allows in the run's length: two replicas rotating one credential at
+//! once show up in the first term, two rotating it one after the other in
+//! one slot in the second.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rekeyd_emulator::{FaultKind, FaultRule};
+
+use crate::util::{Proc, TestEnv, finish, signal, wait_until};
+
+const TABLE: &str = "rekeyd-leases";
+const ACCOUNT: &str = "a0000000-0000-4000-8000-000000000000";
+const REPLICAS: usize = 3;
+/// Every credential's schedule (IVS: a 60 s token refreshed 57 s early).
+const EVERY_SECS: u64 = 3;
+const LEASE_SECS: u64 = 10;
+const PROVIDER_OPERATIONS: [&str; 4] = [
+    "RegenerateSecurityToken",
+    "ResetServiceSpecificCredential",
+    "CreateServiceSpecificCredential",
+    "CreateParticipantToken",
+];
+const STORE_OPERATIONS: [&str; 2] = ["CreateSecret", "UpdateSecretVersionStage"];
+
+/// One credential of the fleet: its name and what the call log calls it.
+struct Credential {
+    name: String,
+    /// The `resource` values of its provider calls.
+    resources: Vec<String>,
+}
+
+/// The fleet: 3 bots, 4 IAM users (reset and overlap), 2 IVS stages.
+fn credentials() -> Vec<Credential> {
+    let mut all = Vec::new();
+    for i in 0..3 {
+        all.push(Credential {
+            name: format!("bot-{i}"),
+            resources: vec![bot_id(i)],
+        });
+    }
+    for i in 0..4 {
+        all.push(Credential {
+            name: format!("git-{i}"),
+            resources: vec![user(i), credential_id(i)],
+        });
+    }
+    for i in 0..2 {
+        all.push(Credential {
+            name: format!("stage-{i}"),
+            resources: vec![stage(i)],
+        });
+    }
+    all
+}
+
+fn bot_id(i: usize) -> String {
+    format!("b0000000-0000-4000-8000-00000000001{i}")
+}
+fn user(i: usize) -> String {
+    format!("ha-user-{i}")
+}
+fn credential_id(i: usize) -> String {
+    format!("ACCAHACHAOSCREDENTIAL0{i}")
+}
+fn stage(i: usize) -> String {
+    format!("arn:aws:ivs:us-west-2:123456789012:stage/hachaos{i}")
+}
+
+/// The emulator seeded with the fleet and an empty lease table, and the
+/// policy text every replica shares (without `[daemon]`/`[coordination]`).
+async fn fleet() -> (TestEnv, String) {
+    let env = TestEnv::new().await;
+    env.emulator
+        .seed_from_json(&format!(
+            r#"{{"dynamodb_tables": [{{"name": "{TABLE}", "partition_key": "credential"}}]}}"#
+        ))
+        .unwrap();
+    let mut policy = format!("\n[defaults]\nevery = \"{EVERY_SECS}s\"\n");
+    for i in 0..3 {
+        env.emulator.seed_chime_bot(ACCOUNT, &bot_id(i)).unwrap();
+        policy.push_str(&format!(
+            "\n[[chime_bot]]\nname = \"bot-{i}\"\naccount_id = \"{ACCOUNT}\"\nbot_id = \"{}\"\n",
+            bot_id(i)
+        ));
+    }
+    for i in 0..4 {
+        env.emulator.seed_iam_user(&user(i)).unwrap();
+        env.emulator
+            .seed_service_credential_with_id(
+                &user(i),
+                "codecommit.amazonaws.com",
+                &credential_id(i),
+            )
+            .unwrap();
+        let strategy = if i % 2 == 0 { "reset" } else { "overlap" };
+        policy.push_str(&format!(
+            "\n[[iam_service_credential]]\nname = \"git-{i}\"\nuser_name = \"{}\"\ncredential_id = \"{}\"\nstrategy = \"{strategy}\"\n",
+            user(i),
+            credential_id(i)
+        ));
+    }
+    for i in 0..2 {
+        env.emulator.seed_stage(&stage(i)).unwrap();
+        policy.push_str(&format!(
+            "\n[[ivs_participant_token]]\nname = \"stage-{i}\"\nstage_arn = \"{}\"\nduration = \"1m\"\nrefresh_before = \"{}s\"\n",
+            stage(i),
+            60 - EVERY_SECS
+        ));
+    }
+    (env, policy)
+}
+
+/// Replica `n`'s policy file: its own state directory and replica id.
+fn replica_policy(env: &TestEnv, fleet: &str, n: usize) -> PathBuf {
+    let state = env.dir.path().join(format!("state-{n}"));
+    std::fs::create_dir_all(&state).unwrap();
+    let text = format!(
+        "{aws}\n[daemon]\nstate_dir = \"{state}\"\nshutdown_timeout = \"20s\"\n\n[coordination]\ndynamodb_table = \"{TABLE}\"\nlease = \"{LEASE_SECS}s\"\nreplica_id = \"replica-{n}\"\n{fleet}",
+        aws = env.aws_table(),
+        state = state.display(),
+    );
+    let path = env.dir.path().join(format!("policy-{n}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Delays on provider and store calls, and a few throttles and 5xx on every
+/// call (DynamoDB's included, so heartbeats fail too).
+fn faults() -> Vec<FaultRule> {
+    let mut rules: Vec<FaultRule> = PROVIDER_OPERATIONS
+        .iter()
+        .map(|op| FaultRule::delay(*op, 300).probability(0.5))
+        .collect();
+    for op in ["PutSecretValue", "UpdateSecretVersionStage"] {
+        rules.push(FaultRule::delay(op, 300).probability(0.3));
+    }
+    rules.push(FaultRule::new("*", FaultKind::Throttle).probability(0.03));
+    rules.push(FaultRule::new("*", FaultKind::ServerError).probability(0.03));
+    rules
+}
+
+/// The replicas, each with the logs of its earlier (killed) lives.
+struct Replicas {
+    policies: Vec<PathBuf>,
+    running: Vec<Proc>,
+    /// When each paused replica is to be resumed.
+    paused: Vec<Option<Instant>>,
+    logs: Vec<String>,
+}
+
+impl Replicas {
+    fn start(env: &TestEnv, fleet: &str) -> Replicas {
+        let policies: Vec<_> = (1..=REPLICAS)
+            .map(|n| replica_policy(env, fleet, n))
+            .collect();
+        let running = policies.iter().map(|p| env.spawn(p, &["daemon"])).collect();
+        Replicas {
+            policies,
+            running,
+            paused: vec![None; REPLICAS],
+            logs: Vec::new(),
+        }
+    }
+
+    /// SIGKILL replica `n` and start it again at once, same state directory.
+    async fn kill(&mut self, env: &TestEnv, n: usize) {
+        let fresh = env.spawn(&self.policies[n], &["daemon"]);
+        let old = std::mem::replace(&mut self.running[n], fresh);
+        signal(&old, "KILL");
+        self.logs
+            .push(finish(old, Duration::from_secs(10)).await.stderr);
+    }
+
+    fn pause(&mut self, n: usize, until: Instant) {
+        signal(&self.running[n], "STOP");
+        self.paused[n] = Some(until);
+    }
+
+    /// SIGCONT every paused replica whose time is up (all when `all`).
+    fn resume_due(&mut self, all: bool) {
+        for n in 0..REPLICAS {
+            if self.paused[n].is_some_and(|until| all || until <= Instant::now()) {
+                signal(&self.running[n], "CONT");
+                self.paused[n] = None;
+            }
+        }
+    }
+
+    fn paused_count(&self) -> usize {
+        self.paused.iter().filter(|p| p.is_some()).count()
+    }
+
+    /// SIGTERM every replica; returns every log and the exit codes.
+    async fn stop(mut self) -> (Vec<String>, Vec<i32>) {
+        self.resume_due(true);
+        for replica in &self.running {
+            signal(replica, "TERM");
+        }
+        let mut codes = Vec::new();
+        for replica in self.running {
+            let out = finish(replica, Duration::from_secs(60)).await;
+            codes.push(out.code());
+            self.logs.push(out.stderr);
+        }
+        (self.logs, codes)
+    }
+}
+
+/// Every way the stored state disagrees with the providers' truth.
+fn stored_problems(env: &TestEnv) -> Vec<String> {
+    let truth = env.truth();
+    let now = chrono::Utc::now();
+    let mut problems = Vec::new();
+    for credential in credentials() {
+        let name = &credential.name;
+        let stored = truth
+            .secrets
+            .iter()
+            .find(|s| s.name == format!("rekeyd/{name}"))
+            .and_then(|s| {
+                s.versions
+                    .iter()
+                    .find(|v| v.stages.iter().any(|st| st == "AWSCURRENT"))
+            })
+            .and_then(|v| v.secret_string.as_deref())
+            .map(|v| serde_json::from_str::<serde_json::Value>(v).unwrap());
+        let Some(v) = stored else {
+            problems.push(format!("{name}: nothing stored"));
+            continue;
+        };
+        let live = if let Some(i) = name.strip_prefix("bot-") {
+            let id = bot_id(i.parse().unwrap());
+            let bot = truth.chime_bots.iter().find(|b| b.bot_id == id).unwrap();
+            v["security_token"] == bot.security_token.as_str()
+        } else if let Some(i) = name.strip_prefix("git-") {
+            let user = user(i.parse().unwrap());
+            let held: Vec<_> = (truth.iam_credentials.iter())
+                .filter(|c| c.user_name == user)
+                .collect();
+            if held.len() > 2 {
+                problems.push(format!("{user}: holds {} credentials", held.len()));
+            }
+            held.iter().any(|c| {
+                v["credential_id"] == c.credential_id.as_str()
+                    && v["service_password"] == c.service_password.as_str()
+            })
+        } else {
+            let arn = stage(name["stage-".len()..].parse().unwrap());
+            let issued = &truth
+                .ivs_stages
+                .iter()
+                .find(|s| s.arn == arn)
+                .unwrap()
+                .tokens;
+            issued
+                .iter()
+                .any(|t| v["token"] == t.token.as_str() && t.expiration_time > now)
+        };
+        if !live {
+            problems.push(format!(
+                "{name}: the stored secret is not the provider's live one"
+            ));
+        }
+    }
+    problems
+}
+
+/// Per credential: provider rotations, unstored ones (see the module docs).
+fn issued_and_unstored(env: &TestEnv) -> BTreeMap<String, (usize, usize)> {
+    let calls = env.emulator.calls();
+    let mut counts = BTreeMap::new();
+    for credential in credentials() {
+        let secret = format!("rekeyd/{}", credential.name);
+        let (mut issued, mut unstored, mut pending) = (0, 0, false);
+        for call in calls.iter().filter(|c| c.mutated) {
+            let Some(resource) = call.resource.as_deref() else {
+                continue;
+            };
+            if PROVIDER_OPERATIONS.contains(&call.operation.as_str())
+                && credential.resources.iter().any(|r| r == resource)
+            {
+                issued += 1;
+                unstored += usize::from(pending);
+                pending = true;
+            } else if STORE_OPERATIONS.contains(&call.operation.as_str())
+                && (resource == secret || resource.contains(&format!(":secret:{secret}-")))
+            {
+                pending = false;
+            }
+        }
+        counts.insert(credential.name, (issued, unstored));
+    }
+    counts
+}
+
+/// Per credential, the in-doubt rotations the replicas reported and redid.
+fn redone(logs: &[String]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for line in logs.iter().flat_map(|l| l.lines()) {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let message = event["message"].as_str().unwrap_or_default();
+        let in_doubt = match message {
+            "rotation failed" => event["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("in doubt"),
+            "the lease held a rotation left in doubt: rotating at once"
+            | "the last rotation is in doubt: rotating again now" => true,
+            _ => false,
+        };
+        let credential = event["credential"]
+            .as_str()
+            .or_else(|| event["span"]["credential"].as_str());
+        if let (true, Some(credential)) = (in_doubt, credential) {
+            *counts.entry(credential.to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// What a replicated chaos run did and found.
+struct Run {
+    kills: usize,
+    pauses: usize,
+    rotations: usize,
+    faults: usize,
+    redone: usize,
+    unstored: usize,
+    doubles: usize,
+    seconds: u64,
+    problems: Vec<String>,
+}
+
+impl Run {
+    fn summary(&self, label: &str) -> String {
+        format!(
+            "{label}: {} replicas, {} kills, {} pauses, {} rotations, {} faults injected, {} in doubt redone ({} secrets issued and superseded unstored), lost={}, doubles={}, {} s",
+            REPLICAS,
+            self.kills,
+            self.pauses,
+            self.rotations,
+            self.faults,
+            self.redone,
+            self.unstored,
+            self.problems.len(),
+            self.doubles,
+            self.seconds
+        )
+    }
+}
+
+/// Runs chaos until `kills` kills and `pauses` pauses happened, settles, checks.
+async fn chaos(kills: usize, pauses: usize) -> Run {
+    let (env, fleet) = fleet().await;
+    env.emulator.inject_all(faults()).unwrap();
+    let started = Instant::now();
+    let mut replicas = Replicas::start(&env, &fleet);
+    let (mut killed, mut paused) = (0, 0);
+    let mut problems = Vec::new();
+    while killed < kills || paused < pauses || replicas.paused_count() > 0 {
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(200..1800))).await;
+        replicas.resume_due(false);
+        // Keep one replica running; pause when pauses lag behind kills.
+        let pause = paused < pauses
+            && replicas.paused_count() < REPLICAS - 1
+            && (killed >= kills || paused * kills <= killed * pauses);
+        let awake: Vec<usize> = (0..REPLICAS)
+            .filter(|&n| replicas.paused[n].is_none())
+            .collect();
+        let victim = awake[fastrand::usize(..awake.len())];
+        if pause {
+            let secs = LEASE_SECS + 1 + fastrand::u64(0..4);
+            replicas.pause(victim, Instant::now() + Duration::from_secs(secs));
+            paused += 1;
+        } else if killed < kills {
+            replicas.kill(&env, victim).await;
+            killed += 1;
+        }
+        for p in problems_mid_run(&env) {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+    }
+
+    // Settle: every replica running, no faults, until nothing is in doubt.
+    env.emulator.clear_faults();
+    replicas.resume_due(true);
+    let settled = wait_until(Duration::from_secs(120), || {
+        stored_problems(&env).is_empty()
+    })
+    .await;
+    let (logs, codes) = replicas.stop().await;
+    let seconds = started.elapsed().as_secs();
+    if std::env::var_os("CHAOS_DEBUG").is_some() {
+        eprintln!("{}", logs.join("\n----\n"));
+    }
+    if !settled {
+        problems.push("did not settle within 120 s".to_owned());
+    }
+    problems.extend(problems_at_end(&env, &logs, &codes));
+
+    let faults = (env.emulator.calls().iter())
+        .filter(|c| matches!(c.fault, Some(FaultKind::Throttle | FaultKind::ServerError)))
+        .count();
+    let redone_by = redone(&logs);
+    let slots = seconds as usize / EVERY_SECS as usize + 1;
+    let (mut rotations, mut unstored, mut doubles) = (0, 0, 0);
+    for (name, (issued, lost_to_redo)) in issued_and_unstored(&env) {
+        let redone = redone_by.get(&name).copied().unwrap_or(0);
+        let double = lost_to_redo.saturating_sub(redone) + issued.saturating_sub(slots + redone);
+        if double > 0 {
+            problems.push(format!(
+                "{name}: {double} double rotations ({issued} issued, {lost_to_redo} unstored, {redone} redone, {slots} slots)"
+            ));
+        }
+        rotations += issued;
+        unstored += lost_to_redo;
+        doubles += double;
+    }
+    Run {
+        kills: killed,
+        pauses: paused,
+        rotations,
+        faults,
+        redone: redone_by.values().sum(),
+        unstored,
+        doubles,
+        seconds,
+        problems,
+    }
+}
+
+/// What must hold even mid-chaos: no IAM user over two credentials.
+fn problems_mid_run(env: &TestEnv) -> Vec<String> {
+    let truth = env.truth();
+    (0..4)
+        .map(user)
+        .filter_map(|u| {
+            let held = truth
+                .iam_credentials
+                .iter()
+                .filter(|c| c.user_name == u)
+                .count();
+            (held > 2).then(|| format!("{u}: held {held} credentials"))
+        })
+        .collect()
+}
+
+/// After the stop: the stored state again, clean exits, no panic, no
+/// secret in any log.
+fn problems_at_end(env: &TestEnv, logs: &[String], codes: &[i32]) -> Vec<String> {
+    let mut found = stored_problems(env);
+    for (n, code) in codes.iter().enumerate() {
+        if *code != 0 {
+            found.push(format!("replica-{} exited {code} on SIGTERM", n + 1));
+        }
+    }
+    if logs.iter().any(|l| l.contains("panicked at")) {
+        found.push("a replica panicked".to_owned());
+    }
+    let mut secrets = env.issued_secrets();
+    for secret in env.truth().secrets {
+        for version in secret.versions {
+            let value: serde_json::Value =
+                serde_json::from_str(version.secret_string.as_deref().unwrap_or("{}")).unwrap();
+            for field in ["security_token", "service_password", "token"] {
+                secrets.extend(value[field].as_str().map(str::to_owned));
+            }
+        }
+    }
+    secrets.sort();
+    secrets.dedup();
+    if secrets
+        .iter()
+        .any(|s| logs.iter().any(|l| l.contains(s.as_str())))
+    {
+        found.push("a secret value is in a replica's log".to_owned());
+    }
+    found
+}
+
+fn from_env(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replica_chaos_smoke() {
+    let run = chaos(6, 2).await;
+    eprintln!("{}", run.summary("replica chaos smoke"));
+    assert!(run.rotations > 0);
+    assert_eq!(run.doubles, 0, "{:#?}", run.problems);
+    assert!(run.problems.is_empty(), "{:#?}", run.problems);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "long: run with --ignored (see the module docs)"]
+async fn replica_chaos_full() {
+    let run = chaos(
+        from_env("REPLICA_CHAOS_KILLS", 200),
+        from_env("REPLICA_CHAOS_PAUSES", 50),
+    )
+    .await;
+    println!("{}", run.summary("replica chaos"));
+    assert!(run.faults > 0);
+    assert_eq!(run.doubles, 0, "{:#?}", run.problems);
+    assert!(run.problems.is_empty(), "{:#?}", run.problems);
+}

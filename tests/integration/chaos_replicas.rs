@@ -25,8 +25,7 @@ use rekeyd_emulator::{FaultKind, FaultRule};
 use crate::util::{Proc, TestEnv, finish, signal, wait_until};
 
 use checks::{
-    PROVIDER_OPERATIONS, issued_and_unstored, problems_at_end, problems_mid_run, redone,
-    stored_problems,
+    PROVIDER_OPERATIONS, issued, problems_at_end, problems_mid_run, redone, stored_problems,
 };
 
 const TABLE: &str = "rekeyd-leases";
@@ -311,18 +310,17 @@ async fn chaos(kills: usize, pauses: usize) -> Run {
         .filter(|c| matches!(c.fault, Some(FaultKind::Throttle | FaultKind::ServerError)))
         .count();
     let redone_by = redone(&logs);
-    let slots = seconds as usize / EVERY_SECS as usize + 1;
     let (mut rotations, mut unstored, mut doubles) = (0, 0, 0);
-    for (name, (issued, lost_to_redo)) in issued_and_unstored(&env) {
+    for (name, count) in issued(&env) {
         let redone = redone_by.get(&name).copied().unwrap_or(0);
-        let double = lost_to_redo.saturating_sub(redone) + issued.saturating_sub(slots + redone);
+        let double = count.doubles(redone);
         if double > 0 {
             problems.push(format!(
-                "{name}: {double} double rotations ({issued} issued, {lost_to_redo} unstored, {redone} redone, {slots} slots)"
+                "{name}: {double} double rotations ({count:?}, {redone} in doubt redone)"
             ));
         }
-        rotations += issued;
-        unstored += lost_to_redo;
+        rotations += count.issued;
+        unstored += count.unstored;
         doubles += double;
     }
     Run {

@@ -9,21 +9,21 @@
 //! credential, user or stage) and the stores that made a new version current
 //! (`S`: a mutated CreateSecret or UpdateSecretVersionStage on its secret).
 //! A `P` followed by another `P` with no `S` between issued a secret that
-//! was never stored: *unstored*. That is legitimate only as the price of a
-//! rotation in doubt that was redone; the replicas log each such event
-//! (*redone*: a rotation that failed in doubt, a lease taken over with a
-//! rotation left in it, a restart finding its journal in doubt). So
-//! `doubles = max(0, unstored - redone) + max(0, P - slots - redone)` per
-//! credential, where `slots` is the most rotations a schedule of one every
-//! 3 s allows in the run's length: two replicas rotating one credential at
-//! once show up in the first term, two rotating it one after the other in
-//! one slot in the second.
+//! was never stored (*unstored*: two replicas rotating at once, or one
+//! superseding a rotation left in doubt); a `P` less than half a schedule
+//! interval after the previous `P` is *early* (a second rotation in one
+//! slot, or a redo). Both are legitimate only as the redo of a rotation in
+//! doubt: *redone* is the number of distinct in-doubt rotations the replicas
+//! logged for the credential (a rotation that failed in doubt; an intent
+//! left in doubt, found in the journal at a restart or in the lease by the
+//! replica that took it over, counted once by its start time). So, per
+//! credential, `doubles = max(0, unstored - redone) + max(0, early - redone)`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::util::TestEnv;
 
-use super::{bot_id, credentials, stage, user};
+use super::{EVERY_SECS, bot_id, credentials, stage, user};
 
 pub const PROVIDER_OPERATIONS: [&str; 4] = [
     "RegenerateSecurityToken",
@@ -89,13 +89,33 @@ pub fn stored_problems(env: &TestEnv) -> Vec<String> {
     problems
 }
 
-/// Per credential: provider rotations, unstored ones (see the module docs).
-pub fn issued_and_unstored(env: &TestEnv) -> BTreeMap<String, (usize, usize)> {
+/// One credential's provider rotations, from the emulator's call log.
+#[derive(Debug, Default)]
+pub struct Issued {
+    /// Provider calls that issued a new secret (`P`).
+    pub issued: usize,
+    /// `P`s followed by another `P` with no store between.
+    pub unstored: usize,
+    /// `P`s less than half a schedule interval after the previous `P`.
+    pub early: usize,
+}
+
+impl Issued {
+    /// The double rotations `redone` in-doubt rotations do not explain.
+    pub fn doubles(&self, redone: usize) -> usize {
+        self.unstored.saturating_sub(redone) + self.early.saturating_sub(redone)
+    }
+}
+
+/// Per credential: what [`Issued`] counts (see the module docs).
+pub fn issued(env: &TestEnv) -> BTreeMap<String, Issued> {
     let calls = env.emulator.calls();
+    let half_slot = chrono::Duration::milliseconds(EVERY_SECS as i64 * 500);
     let mut counts = BTreeMap::new();
     for credential in credentials() {
         let secret = format!("rekeyd/{}", credential.name);
-        let (mut issued, mut unstored, mut pending) = (0, 0, false);
+        let mut count = Issued::default();
+        let (mut pending, mut last) = (false, None);
         for call in calls.iter().filter(|c| c.mutated) {
             let Some(resource) = call.resource.as_deref() else {
                 continue;
@@ -103,45 +123,60 @@ pub fn issued_and_unstored(env: &TestEnv) -> BTreeMap<String, (usize, usize)> {
             if PROVIDER_OPERATIONS.contains(&call.operation.as_str())
                 && credential.resources.iter().any(|r| r == resource)
             {
-                issued += 1;
-                unstored += usize::from(pending);
+                count.issued += 1;
+                count.unstored += usize::from(pending);
+                count.early += usize::from(last.is_some_and(|at| call.at - at < half_slot));
                 pending = true;
+                last = Some(call.at);
             } else if STORE_OPERATIONS.contains(&call.operation.as_str())
                 && (resource == secret || resource.contains(&format!(":secret:{secret}-")))
             {
                 pending = false;
             }
         }
-        counts.insert(credential.name, (issued, unstored));
+        counts.insert(credential.name, count);
     }
     counts
 }
 
-/// Per credential, the in-doubt rotations the replicas reported and redid.
+/// Per credential, the distinct in-doubt rotations the replicas reported:
+/// each rotation that failed in doubt, and each intent left in doubt (a
+/// restart reports its journal's intent again until it is redone, and the
+/// replica that takes the lease over reports the same intent: one intent,
+/// keyed by its start time).
 pub fn redone(logs: &[String]) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
+    let mut failed: BTreeMap<String, usize> = BTreeMap::new();
+    let mut intents: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for line in logs.iter().flat_map(|l| l.lines()) {
         let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        let message = event["message"].as_str().unwrap_or_default();
-        let in_doubt = match message {
-            "rotation failed" => event["error"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("in doubt"),
-            "the lease held a rotation left in doubt: rotating at once"
-            | "the last rotation is in doubt: rotating again now" => true,
-            _ => false,
-        };
-        let credential = event["credential"]
+        let Some(credential) = event["credential"]
             .as_str()
-            .or_else(|| event["span"]["credential"].as_str());
-        if let (true, Some(credential)) = (in_doubt, credential) {
-            *counts.entry(credential.to_owned()).or_default() += 1;
+            .or_else(|| event["span"]["credential"].as_str())
+        else {
+            continue;
+        };
+        let error = event["error"].as_str().unwrap_or_default();
+        match event["message"].as_str().unwrap_or_default() {
+            "rotation failed" if error.contains("in doubt") || error.contains("in-doubt") => {
+                *failed.entry(credential.to_owned()).or_default() += 1;
+            }
+            "the lease held a rotation left in doubt: rotating at once"
+            | "the last rotation is in doubt: rotating again now" => {
+                let since = event["since"].as_str().unwrap_or_default().to_owned();
+                intents
+                    .entry(credential.to_owned())
+                    .or_default()
+                    .insert(since);
+            }
+            _ => {}
         }
     }
-    counts
+    for (credential, since) in intents {
+        *failed.entry(credential).or_default() += since.len();
+    }
+    failed
 }
 
 /// What must hold even mid-chaos: no IAM user over two credentials.

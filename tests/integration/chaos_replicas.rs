@@ -16,6 +16,7 @@
 //! The checks, and what a *double rotation* is precisely: [`checks`].
 
 mod checks;
+mod stale_holder;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -28,7 +29,7 @@ use checks::{
     PROVIDER_OPERATIONS, issued, problems_at_end, problems_mid_run, redone, stored_problems,
 };
 
-const TABLE: &str = "rekeyd-leases";
+pub(crate) const TABLE: &str = "rekeyd-leases";
 const ACCOUNT: &str = "a0000000-0000-4000-8000-000000000000";
 const REPLICAS: usize = 3;
 /// Every credential's schedule (IVS: a 60 s token refreshed 57 s early).

@@ -6,6 +6,7 @@ mod audit;
 mod bench_scripts;
 mod bench_smoke;
 mod chaos;
+mod chaos_replicas;
 mod coordination_cli;
 mod crash_safety;
 mod daemon;

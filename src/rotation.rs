@@ -100,6 +100,13 @@ pub enum RotationError {
         "rotation in doubt (it will be done again): the token stored in secret {secret} is no longer chime bot {bot_id}'s current one (regenerated again after this rotation, by another host or by hand)"
     )]
     Overtaken { secret: String, bot_id: String },
+    /// The provider issued a new secret, but the lease was lost before the
+    /// store: the replica that took it over redoes the rotation (and may
+    /// delete or kill what was issued here), so it is not stored.
+    #[error(
+        "rotation in doubt (the replica that took the lease over does it again): the lease was lost after the provider issued a new secret, so it was not stored in secret {secret}"
+    )]
+    LeaseLostBeforeStore { secret: String },
 }
 
 impl RotationError {
@@ -124,6 +131,7 @@ impl RotationError {
             RotationError::InDoubt { .. }
                 | RotationError::ProviderInDoubt(_)
                 | RotationError::Overtaken { .. }
+                | RotationError::LeaseLostBeforeStore { .. }
         )
     }
 }
@@ -213,6 +221,17 @@ async fn under_lease(
 ) -> Result<Rotated, RotationError> {
     if let Some(left) = held.left_in_doubt() {
         warn!(previous_rotation = %left.rotation, replica = %left.replica, since = %left.started_at, "the lease held a rotation left in doubt: rotating at once");
+        if left.replica != held.replica() && is_overlap(credential) {
+            // Its holder may only be paused, with a new IAM credential in
+            // hand that this rotation deletes as never stored: move the
+            // fence first, so that a late store of it fails.
+            store::refence(aws, &credential.secret_name)
+                .await
+                .map_err(|source| RotationError::SecretUnusable {
+                    secret: credential.secret_name.clone(),
+                    source,
+                })?;
+        }
     } else if let Some(still_due) = coordinated.still_due
         && journal.pending(credential).is_none()
     {
@@ -339,6 +358,14 @@ async fn rotate_locked(
         {
             error!(error = %err, "cannot note the new IAM credential's id in the lease; storing its secret anyway");
         }
+    }
+    if let Some(held) = held
+        && held.lost().is_cancelled()
+    {
+        // Another replica has the credential now and redoes this rotation;
+        // what it deletes or regenerates must not be stored over it.
+        error!(secret = %secret, "lease lost before the store: rotation in doubt, not stored");
+        return Err(RotationError::LeaseLostBeforeStore { secret });
     }
     info!(secret = %secret, "provider issued a new secret, storing it");
     let value = issued.record.to_secret_json();
@@ -502,6 +529,11 @@ async fn verify_live(
             )))
         }
     }
+}
+
+/// Whether `credential` is an IAM credential rotated with `overlap`.
+fn is_overlap(credential: &Credential) -> bool {
+    matches!(&credential.target, Target::IamServiceCredential(iam) if iam.strategy == IamStrategy::Overlap)
 }
 
 /// The `retire_grace` of an IAM credential (zero for every other kind).

@@ -211,6 +211,67 @@ pub async fn write(
     })
 }
 
+/// Moves the fence: writes the current value again as a new version and
+/// makes it current, so that any writer whose rotation began before this
+/// (a replica paused past its lease) fails its compare-and-swap. Nothing to
+/// fence when the secret or its current version does not exist. The value
+/// is held as a secret and never leaves this function.
+pub async fn refence(aws: &Aws, secret: &str) -> Result<(), StoreError> {
+    let got = aws
+        .gates
+        .secretsmanager
+        .call("GetSecretValue", RetryPolicy::STORE, || {
+            aws.secretsmanager
+                .get_secret_value()
+                .secret_id(secret)
+                .version_stage(AWSCURRENT)
+                .send()
+        })
+        .await;
+    let mut out = match got {
+        Ok(out) => out,
+        Err(err)
+            if err
+                .service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(err) => return Err(StoreError::call("GetSecretValue", secret, err)),
+    };
+    let (Some(current), Some(value)) = (
+        out.version_id.take(),
+        out.secret_string.take().map(crate::secret::take),
+    ) else {
+        return Ok(());
+    };
+    crate::secret::discard(out.secret_binary.take());
+    let token = uuid::Uuid::new_v4().to_string();
+    let put = aws
+        .gates
+        .secretsmanager
+        .call("PutSecretValue", RetryPolicy::STORE, || {
+            aws.secretsmanager
+                .put_secret_value()
+                .secret_id(secret)
+                .client_request_token(&token)
+                .secret_string(value.expose_secret())
+                .version_stages(AWSPENDING)
+                .send()
+        })
+        .await
+        .map_err(|err| StoreError::call("PutSecretValue", secret, err))?;
+    let version = put.version_id.ok_or_else(|| StoreError::NoVersionId {
+        operation: "PutSecretValue",
+        secret: secret.to_owned(),
+    })?;
+    match promote(aws, secret, &version, Some(&current)).await {
+        // Someone moved it first: the fence has moved all the same.
+        Ok(()) | Err(StoreError::Superseded { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
 /// Moves AWSCURRENT to `version` from `expected` (the compare-and-swap).
 /// Refused because AWSCURRENT is elsewhere: fine when it is on `version`
 /// already (an earlier attempt of this write got through), else

@@ -1,10 +1,12 @@
 //! The replicated chaos run's finding, reduced: a replica paused mid-rotation
-//! (IAM `overlap`) past its lease resumes and stores the credential it had
+//! (IAM `overlap`) past its lease resumed and stored the credential it had
 //! created, after the replica that took the lease over deleted that very
-//! credential as "created but never stored". The fenced store lets it
-//! through (AWSCURRENT had not moved yet), so Secrets Manager holds a dead
-//! credential, and every later rotation of it fails ("... is not among the
-//! user's credentials").
+//! credential as "created but never stored". The fenced store let it through
+//! (AWSCURRENT had not moved yet), so Secrets Manager held a dead credential,
+//! and every later rotation of it failed ("... is not among the user's
+//! credentials"). Fixed: the taker moves the fence (writes the current value
+//! again and makes it current) before it touches the interrupted rotation,
+//! and a holder whose lease is lost never stores.
 
 use std::time::Duration;
 
@@ -18,7 +20,6 @@ const USER: &str = "stale-user";
 const CREDENTIAL_ID: &str = "ACCASTALEHOLDER0000001";
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "bug: a holder paused past its lease stores a credential the taker already deleted (see the module docs)"]
 async fn a_paused_holder_never_stores_the_credential_the_taker_deleted() {
     let env = crate::util::TestEnv::new().await;
     env.emulator

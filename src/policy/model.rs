@@ -292,6 +292,10 @@ impl IamServiceCredential {
     }
 }
 
+/// `refresh_before` when unset (IVS tokens, expiring keys): a third of the
+/// secret's lifetime.
+pub const DEFAULT_REFRESH_PERCENT: u32 = 33;
+
 /// How long before an expiring secret's expiry the next one is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshBefore {
@@ -306,7 +310,7 @@ impl RefreshBefore {
     pub fn of(self, lifetime: Duration) -> Duration {
         match self {
             RefreshBefore::Fixed(fixed) => fixed,
-            RefreshBefore::Percent(percent) => lifetime.mul_f64(f64::from(percent) / 100.0),
+            RefreshBefore::Percent(percent) => lifetime * percent / 100,
         }
     }
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 
+use super::model::RefreshBefore;
+
 /// A humantime duration (`90s`, `15m`, `12h`, `30d`).
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| {
@@ -148,6 +150,15 @@ pub(crate) fn percentage(text: &str) -> Option<Result<u32, String>> {
             "{text:?} is not a percentage from 1% to 99% (whole numbers)"
         )),
     })
+}
+
+/// `refresh_before`: a duration, or a percentage (`N%`) of the secret's
+/// lifetime.
+pub(crate) fn refresh_before(text: &str) -> Result<RefreshBefore, String> {
+    match percentage(text) {
+        Some(percent) => percent.map(RefreshBefore::Percent),
+        None => positive_duration(text).map(RefreshBefore::Fixed),
+    }
 }
 
 #[cfg(test)]

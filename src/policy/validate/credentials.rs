@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::inherited::{Inherited, Timing, inheritable};
 use super::{Table, Val, ivs};
 use crate::policy::model::{
-    ChimeBot, Credential, CredentialName, CronSchedule, IamServiceCredential, IamStrategy,
-    RefreshBefore, Schedule, Target,
+    ChimeBot, Credential, CredentialName, CronSchedule, DEFAULT_REFRESH_PERCENT,
+    IamServiceCredential, IamStrategy, RefreshBefore, Schedule, Target,
 };
 use crate::policy::problems::{Ctx, Sink};
 use crate::policy::raw::{RawBody, RawChimeBot, RawCredential, RawIamServiceCredential};
@@ -21,8 +21,6 @@ const DEFAULT_SECRET_PREFIX: &str = "rekeyd/";
 const MAX_RETIRE_GRACE: Duration = Duration::from_secs(365 * 24 * 3600);
 /// `credential_age_days` as IAM takes it.
 const CREDENTIAL_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=36600;
-/// An expiring key's `refresh_before` when unset: a third of its lifetime.
-const DEFAULT_KEY_REFRESH_PERCENT: u32 = 33;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// Names and secret names already used: the line and label of the first use.
@@ -241,14 +239,9 @@ fn iam(t: &mut Table<'_, '_>, raw: &RawIamServiceCredential) -> Option<Target> {
         t.problem("credential_age_days", *at, message);
         return None;
     }
-    let refresh_before = t.check(
-        "refresh_before",
-        &raw.refresh_before,
-        |r| match values::percentage(r) {
-            Some(percent) => percent.map(RefreshBefore::Percent),
-            None => values::positive_duration(r).map(RefreshBefore::Fixed),
-        },
-    );
+    let refresh_before = t.check("refresh_before", &raw.refresh_before, |r| {
+        values::refresh_before(r)
+    });
     if let (Val::Set(RefreshBefore::Fixed(fixed), at), Val::Set(days, _)) =
         (&refresh_before, &age_days)
         && *fixed >= DAY * *days
@@ -267,7 +260,7 @@ fn iam(t: &mut Table<'_, '_>, raw: &RawIamServiceCredential) -> Option<Target> {
         retire_grace: retire_grace.or_default(Duration::ZERO)?,
         credential_age_days: age_days.optional()?,
         refresh_before: refresh_before
-            .or_default(RefreshBefore::Percent(DEFAULT_KEY_REFRESH_PERCENT))?,
+            .or_default(RefreshBefore::Percent(DEFAULT_REFRESH_PERCENT))?,
     }))
 }
 

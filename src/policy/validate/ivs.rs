@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{Table, Val};
-use crate::policy::model::{Capability, IvsParticipantToken, StageArn, Target};
+use crate::policy::model::{
+    Capability, DEFAULT_REFRESH_PERCENT, IvsParticipantToken, RefreshBefore, StageArn, Target,
+};
 use crate::policy::raw::RawIvsParticipantToken;
 use crate::policy::values;
 
@@ -12,8 +14,6 @@ use crate::policy::values;
 const MIN_DURATION: Duration = Duration::from_secs(60);
 /// Longest token lifetime IVS issues: 14 days.
 const MAX_DURATION: Duration = Duration::from_secs(14 * 24 * 60 * 60);
-/// `refresh_before` when unset, as a percentage of `duration`.
-const DEFAULT_REFRESH_PERCENT: u32 = 33;
 /// Most UTF-8 bytes of all attribute keys and values together.
 const MAX_ATTRIBUTE_BYTES: usize = 1024;
 /// Longest `user_id`, in characters.
@@ -76,24 +76,19 @@ fn refresh_before(
     raw: &RawIvsParticipantToken,
     duration: Option<Duration>,
 ) -> Option<Duration> {
-    let checked = t.check(
-        "refresh_before",
-        &raw.refresh_before,
-        |r| match values::percentage(r) {
-            Some(percent) => percent.map(Refresh::Percent),
-            None => values::positive_duration(r).map(Refresh::Fixed),
-        },
-    );
+    let checked = t.check("refresh_before", &raw.refresh_before, |r| {
+        values::refresh_before(r)
+    });
     let (refresh, at) = match checked {
-        Val::Unset => (Refresh::Percent(DEFAULT_REFRESH_PERCENT), None),
+        Val::Unset => (RefreshBefore::Percent(DEFAULT_REFRESH_PERCENT), None),
         Val::Bad => return None,
         Val::Set(refresh, at) => (refresh, Some(at)),
     };
     let duration = duration?;
     match refresh {
-        Refresh::Percent(percent) => Some(duration * percent / 100),
-        Refresh::Fixed(fixed) if fixed < duration => Some(fixed),
-        Refresh::Fixed(fixed) => {
+        RefreshBefore::Percent(_) => Some(refresh.of(duration)),
+        RefreshBefore::Fixed(fixed) if fixed < duration => Some(fixed),
+        RefreshBefore::Fixed(fixed) => {
             let message = format!(
                 "{} is not shorter than duration ({}); the token would be refreshed \
                  before it was made",
@@ -104,11 +99,6 @@ fn refresh_before(
             None
         }
     }
-}
-
-enum Refresh {
-    Percent(u32),
-    Fixed(Duration),
 }
 
 /// At most 1024 UTF-8 bytes of keys and values together.

@@ -262,9 +262,7 @@ fn key_expiry(
             ),
         ));
     }
-    let lifetime = (expiry - rotated_at).to_std().unwrap_or_default();
-    let lead = iam.refresh_before.of(lifetime);
-    (expiry.checked_sub_signed(delta(lead)).unwrap_or(expiry) <= now).then(|| {
+    (timing::refresh_point(iam.refresh_before, rotated_at, expiry) <= now).then(|| {
         (
             Status::Expiring,
             format!(
@@ -284,20 +282,10 @@ pub fn scheduled_after(
     rotated_at: DateTime<Utc>,
     expires_at: Option<DateTime<Utc>>,
 ) -> Option<DateTime<Utc>> {
-    let schedule = &credential.schedule;
-    let at = match schedule {
-        Schedule::Cron(cron) => timing::next_cron(cron, rotated_at),
-        Schedule::BeforeExpiry { .. } if expires_at.is_none() => return None,
-        _ => timing::regular(schedule, rotated_at, expires_at, rotated_at).at,
-    };
-    let last = timing::Last::Rotated {
-        at: rotated_at,
-        expires_at,
-    };
-    let at = match timing::key_refresh_point(credential, last) {
-        Some(point) => at.min(point),
-        None => at,
-    };
+    if matches!(credential.schedule, Schedule::BeforeExpiry { .. }) && expires_at.is_none() {
+        return None;
+    }
+    let at = timing::regular_for(credential, rotated_at, expires_at, rotated_at).at;
     (at != DateTime::<Utc>::MAX_UTC).then_some(at)
 }
 

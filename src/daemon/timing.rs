@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
-use crate::policy::{Credential, CronSchedule, Schedule, Target};
+use crate::policy::{Credential, CronSchedule, RefreshBefore, Schedule, Target};
 
 /// What Secrets Manager says about a credential's current version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,9 +216,21 @@ pub fn key_refresh_point(credential: &Credential, last: Last) -> Option<DateTime
     if !iam.renews_expiry() {
         return None;
     }
-    let lifetime = (expiry - at).to_std().unwrap_or_default();
-    let point = expiry - delta(iam.refresh_before.of(lifetime));
+    let point = refresh_point(iam.refresh_before, at, expiry);
     (point > at).then_some(point)
+}
+
+/// `expiry` minus `refresh_before` of a secret made at `made_at` (a
+/// percentage counts from its lifetime, `expiry - made_at`).
+pub fn refresh_point(
+    refresh_before: RefreshBefore,
+    made_at: DateTime<Utc>,
+    expiry: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let lifetime = (expiry - made_at).to_std().unwrap_or_default();
+    expiry
+        .checked_sub_signed(delta(refresh_before.of(lifetime)))
+        .unwrap_or(expiry)
 }
 
 /// Backoff after `failures` failures in a row: 30 s doubling, capped at an

@@ -172,37 +172,17 @@ pub async fn write(
             other => return other,
         }
     }
-    let put = aws
-        .gates
-        .secretsmanager
-        .call("PutSecretValue", RetryPolicy::STORE, || {
-            aws.secretsmanager
-                .put_secret_value()
-                .secret_id(secret)
-                .client_request_token(request_token)
-                .secret_string(value.expose_secret())
-                .version_stages(AWSPENDING)
-                .send()
-        })
-        .await;
-    let version_id = match put {
-        Ok(out) => out.version_id.ok_or_else(|| StoreError::NoVersionId {
-            operation: "PutSecretValue",
-            secret: secret.to_owned(),
-        })?,
-        Err(err)
-            if began.state == SecretState::Exists
-                && err
-                    .service_error()
-                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
+    let version_id = match put_pending(aws, secret, value, request_token).await? {
+        Put::Written(version_id) => version_id,
+        // It vanished since the rotation began: create it.
+        Put::SecretGone(_) if began.state == SecretState::Exists => {
             let missing = Described {
                 state: SecretState::Missing,
                 current_version: None,
             };
             return Box::pin(write(aws, credential, value, request_token, &missing)).await;
         }
-        Err(err) => return Err(StoreError::call("PutSecretValue", secret, err)),
+        Put::SecretGone(err) => return Err(err),
     };
     promote(aws, secret, &version_id, began.current_version.as_deref()).await?;
     Ok(StoredVersion {
@@ -217,36 +197,41 @@ pub async fn write(
 /// fence when the secret or its current version does not exist. The value
 /// is held as a secret and never leaves this function.
 pub async fn refence(aws: &Aws, secret: &str) -> Result<(), StoreError> {
-    let got = aws
-        .gates
-        .secretsmanager
-        .call("GetSecretValue", RetryPolicy::STORE, || {
-            aws.secretsmanager
-                .get_secret_value()
-                .secret_id(secret)
-                .version_stage(AWSCURRENT)
-                .send()
-        })
-        .await;
-    let mut out = match got {
-        Ok(out) => out,
-        Err(err)
-            if err
-                .service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(());
-        }
-        Err(err) => return Err(StoreError::call("GetSecretValue", secret, err)),
-    };
-    let (Some(current), Some(value)) = (
-        out.version_id.take(),
-        out.secret_string.take().map(crate::secret::take),
-    ) else {
+    let Some(Current {
+        version_id: Some(current),
+        value: Some(value),
+        ..
+    }) = get_current(aws, secret, RetryPolicy::STORE).await?
+    else {
         return Ok(());
     };
-    crate::secret::discard(out.secret_binary.take());
     let token = uuid::Uuid::new_v4().to_string();
+    let version = match put_pending(aws, secret, &value, &token).await? {
+        Put::Written(version) => version,
+        Put::SecretGone(err) => return Err(err),
+    };
+    match promote(aws, secret, &version, Some(&current)).await {
+        // Someone moved it first: the fence has moved all the same.
+        Ok(()) | Err(StoreError::Superseded { .. }) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// What a PutSecretValue under AWSPENDING did.
+enum Put {
+    /// The new version's id.
+    Written(String),
+    /// The secret does not exist (ResourceNotFoundException, as this error).
+    SecretGone(StoreError),
+}
+
+/// PutSecretValue with stage AWSPENDING only: AWSCURRENT stays where it is.
+async fn put_pending(
+    aws: &Aws,
+    secret: &str,
+    value: &SecretString,
+    request_token: &str,
+) -> Result<Put, StoreError> {
     let put = aws
         .gates
         .secretsmanager
@@ -254,21 +239,32 @@ pub async fn refence(aws: &Aws, secret: &str) -> Result<(), StoreError> {
             aws.secretsmanager
                 .put_secret_value()
                 .secret_id(secret)
-                .client_request_token(&token)
+                .client_request_token(request_token)
                 .secret_string(value.expose_secret())
                 .version_stages(AWSPENDING)
                 .send()
         })
-        .await
-        .map_err(|err| StoreError::call("PutSecretValue", secret, err))?;
-    let version = put.version_id.ok_or_else(|| StoreError::NoVersionId {
-        operation: "PutSecretValue",
-        secret: secret.to_owned(),
-    })?;
-    match promote(aws, secret, &version, Some(&current)).await {
-        // Someone moved it first: the fence has moved all the same.
-        Ok(()) | Err(StoreError::Superseded { .. }) => Ok(()),
-        Err(err) => Err(err),
+        .await;
+    match put {
+        Ok(out) => out
+            .version_id
+            .map(Put::Written)
+            .ok_or_else(|| StoreError::NoVersionId {
+                operation: "PutSecretValue",
+                secret: secret.to_owned(),
+            }),
+        Err(err)
+            if err
+                .service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(Put::SecretGone(StoreError::call(
+                "PutSecretValue",
+                secret,
+                err,
+            )))
+        }
+        Err(err) => Err(StoreError::call("PutSecretValue", secret, err)),
     }
 }
 
@@ -357,30 +353,55 @@ async fn create(
 
 /// Reads the AWSCURRENT version; `None` when the secret does not exist.
 pub async fn read_current(aws: &Aws, secret: &str) -> Result<Option<CurrentVersion>, StoreError> {
+    let Some(current) = get_current(aws, secret, RetryPolicy::PROVIDER).await? else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentVersion {
+        version_id: current.version_id,
+        created_date: current.created_date,
+        record: current
+            .value
+            .as_ref()
+            .and_then(|v| StoredRecord::parse(v.expose_secret())),
+    }))
+}
+
+/// The AWSCURRENT version as read, its value held as a secret (zeroized
+/// when dropped).
+struct Current {
+    version_id: Option<String>,
+    created_date: Option<DateTime<Utc>>,
+    value: Option<SecretString>,
+}
+
+/// GetSecretValue of AWSCURRENT (always by stage: moto answers a stale
+/// default version after a stage move); `None` when the secret does not exist.
+async fn get_current(
+    aws: &Aws,
+    secret: &str,
+    policy: RetryPolicy,
+) -> Result<Option<Current>, StoreError> {
     let got = aws
         .gates
         .secretsmanager
-        .call("GetSecretValue", RetryPolicy::PROVIDER, || {
+        .call("GetSecretValue", policy, || {
             aws.secretsmanager
                 .get_secret_value()
                 .secret_id(secret)
-                .version_stage("AWSCURRENT")
+                .version_stage(AWSCURRENT)
                 .send()
         })
         .await;
     match got {
         Ok(out) => {
-            // Held as a secret so that it is zeroized once parsed.
             let value = out.secret_string.map(secret::take);
             secret::discard(out.secret_binary);
-            Ok(Some(CurrentVersion {
+            Ok(Some(Current {
                 version_id: out.version_id,
                 created_date: out
                     .created_date
                     .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
-                record: value
-                    .as_ref()
-                    .and_then(|v| StoredRecord::parse(v.expose_secret())),
+                value,
             }))
         }
         Err(err)

@@ -465,7 +465,7 @@ async fn settle_retirement(
     earlier: Option<&Intent>,
     stored_id: Option<&str>,
 ) -> Result<(), RotationError> {
-    let overlap = matches!(&credential.target, Target::IamServiceCredential(iam) if iam.strategy == IamStrategy::Overlap);
+    let overlap = is_overlap(credential);
     if let Some(Intent {
         replaces: Some(old),
         issued_credential_id: Some(issued),
@@ -550,10 +550,7 @@ async fn stored_credential_id(
     aws: &Aws,
     credential: &Credential,
 ) -> Result<Option<String>, RotationError> {
-    let Target::IamServiceCredential(iam) = &credential.target else {
-        return Ok(None);
-    };
-    if iam.strategy != IamStrategy::Overlap {
+    if !is_overlap(credential) {
         return Ok(None);
     }
     let current = store::read_current(aws, &credential.secret_name)

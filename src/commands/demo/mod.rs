@@ -55,7 +55,16 @@ name = "support-bot"
 account_id = "{ACCOUNT_ID}"
 bot_id = "{BOT_ID}"
 every = "7s"
+{iam_and_ivs}"#,
+        iam_and_ivs = iam_and_ivs_tables()
+    )
+}
 
+/// The demo's IAM credential and IVS token, shared by the one-daemon and
+/// the replicas' policies.
+pub(super) fn iam_and_ivs_tables() -> String {
+    format!(
+        r#"
 [[iam_service_credential]]
 name = "codecommit-sofia"
 user_name = "sofia"

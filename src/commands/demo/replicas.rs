@@ -57,23 +57,7 @@ secret_prefix = "demo/"
             "\n[[chime_bot]]\nname = \"{name}\"\naccount_id = \"{ACCOUNT_ID}\"\nbot_id = \"{bot_id}\"\nevery = \"{every}\"\n"
         ));
     }
-    text.push_str(&format!(
-        r#"
-[[iam_service_credential]]
-name = "codecommit-sofia"
-user_name = "sofia"
-credential_id = "{CREDENTIAL_ID}"
-schedule = "*/10 * * * * *"
-
-[[ivs_participant_token]]
-name = "stage-host-bob"
-stage_arn = "{STAGE_ARN}"
-duration = "1m"
-refresh_before = "52s"
-user_id = "bob"
-attributes = {{ role = "host" }}
-"#
-    ));
+    text.push_str(&super::iam_and_ivs_tables());
     text
 }
 

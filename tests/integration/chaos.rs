@@ -28,16 +28,16 @@ const PROVIDER_OPERATIONS: [&str; 4] = [
     "CreateParticipantToken",
 ];
 
-fn bot_id(i: usize) -> String {
+pub(crate) fn bot_id(i: usize) -> String {
     format!("b0000000-0000-4000-8000-00000000000{i}")
 }
-fn user(i: usize) -> String {
+pub(crate) fn user(i: usize) -> String {
     format!("chaos-user-{i}")
 }
-fn credential_id(i: usize) -> String {
+pub(crate) fn credential_id(i: usize) -> String {
     format!("ACCACHAOSCREDENTIAL000{i}")
 }
-fn stage(i: usize) -> String {
+pub(crate) fn stage(i: usize) -> String {
     format!("arn:aws:ivs:us-west-2:123456789012:stage/chaos{i}")
 }
 
@@ -49,14 +49,29 @@ async fn fleet() -> (TestEnv, std::path::PathBuf) {
         "{}\n[daemon]\nconcurrency = 4\nshutdown_timeout = \"20s\"\n\n[defaults]\nevery = \"1s\"\n",
         env.aws_table()
     );
-    for i in 0..BOTS {
+    policy.push_str(&seed_fleet(&env, [BOTS, IAM_USERS, STAGES], "58s"));
+    let path = env.write_policy(&policy);
+    (env, path)
+}
+
+/// Seeds `bots` Chime bots `bot-I`, `users` IAM users with a CodeCommit
+/// credential each (`git-I`, even ones `reset`, odd ones `overlap`) and
+/// `stages` IVS stages (`stage-I`: 1-minute tokens refreshed
+/// `refresh_before` early); their policy tables.
+pub(crate) fn seed_fleet(
+    env: &TestEnv,
+    [bots, users, stages]: [usize; 3],
+    refresh_before: &str,
+) -> String {
+    let mut policy = String::new();
+    for i in 0..bots {
         env.emulator.seed_chime_bot(ACCOUNT, &bot_id(i)).unwrap();
         policy.push_str(&format!(
             "\n[[chime_bot]]\nname = \"bot-{i}\"\naccount_id = \"{ACCOUNT}\"\nbot_id = \"{}\"\n",
             bot_id(i)
         ));
     }
-    for i in 0..IAM_USERS {
+    for i in 0..users {
         env.emulator.seed_iam_user(&user(i)).unwrap();
         env.emulator
             .seed_service_credential_with_id(
@@ -72,15 +87,14 @@ async fn fleet() -> (TestEnv, std::path::PathBuf) {
             credential_id(i)
         ));
     }
-    for i in 0..STAGES {
+    for i in 0..stages {
         env.emulator.seed_stage(&stage(i)).unwrap();
         policy.push_str(&format!(
-            "\n[[ivs_participant_token]]\nname = \"stage-{i}\"\nstage_arn = \"{}\"\nduration = \"1m\"\nrefresh_before = \"58s\"\n",
+            "\n[[ivs_participant_token]]\nname = \"stage-{i}\"\nstage_arn = \"{}\"\nduration = \"1m\"\nrefresh_before = \"{refresh_before}\"\n",
             stage(i)
         ));
     }
-    let path = env.write_policy(&policy);
-    (env, path)
+    policy
 }
 
 /// Provider calls that issued a new secret so far.

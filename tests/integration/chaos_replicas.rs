@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use rekeyd_emulator::{FaultKind, FaultRule};
 
+use crate::chaos::{bot_id, credential_id, stage, user};
 use crate::util::{Proc, TestEnv, finish, signal, wait_until};
 
 use checks::{
@@ -30,7 +31,6 @@ use checks::{
 };
 
 pub(crate) const TABLE: &str = "rekeyd-leases";
-const ACCOUNT: &str = "a0000000-0000-4000-8000-000000000000";
 const REPLICAS: usize = 3;
 /// Every credential's schedule (IVS: a 60 s token refreshed 57 s early).
 const EVERY_SECS: u64 = 3;
@@ -67,19 +67,6 @@ fn credentials() -> Vec<Credential> {
     all
 }
 
-fn bot_id(i: usize) -> String {
-    format!("b0000000-0000-4000-8000-00000000001{i}")
-}
-fn user(i: usize) -> String {
-    format!("ha-user-{i}")
-}
-fn credential_id(i: usize) -> String {
-    format!("ACCAHACHAOSCREDENTIAL0{i}")
-}
-fn stage(i: usize) -> String {
-    format!("arn:aws:ivs:us-west-2:123456789012:stage/hachaos{i}")
-}
-
 /// The emulator seeded with the fleet and an empty lease table, and the
 /// policy text every replica shares (without `[daemon]`/`[coordination]`).
 async fn fleet() -> (TestEnv, String) {
@@ -90,37 +77,8 @@ async fn fleet() -> (TestEnv, String) {
         ))
         .unwrap();
     let mut policy = format!("\n[defaults]\nevery = \"{EVERY_SECS}s\"\n");
-    for i in 0..3 {
-        env.emulator.seed_chime_bot(ACCOUNT, &bot_id(i)).unwrap();
-        policy.push_str(&format!(
-            "\n[[chime_bot]]\nname = \"bot-{i}\"\naccount_id = \"{ACCOUNT}\"\nbot_id = \"{}\"\n",
-            bot_id(i)
-        ));
-    }
-    for i in 0..4 {
-        env.emulator.seed_iam_user(&user(i)).unwrap();
-        env.emulator
-            .seed_service_credential_with_id(
-                &user(i),
-                "codecommit.amazonaws.com",
-                &credential_id(i),
-            )
-            .unwrap();
-        let strategy = if i % 2 == 0 { "reset" } else { "overlap" };
-        policy.push_str(&format!(
-            "\n[[iam_service_credential]]\nname = \"git-{i}\"\nuser_name = \"{}\"\ncredential_id = \"{}\"\nstrategy = \"{strategy}\"\n",
-            user(i),
-            credential_id(i)
-        ));
-    }
-    for i in 0..2 {
-        env.emulator.seed_stage(&stage(i)).unwrap();
-        policy.push_str(&format!(
-            "\n[[ivs_participant_token]]\nname = \"stage-{i}\"\nstage_arn = \"{}\"\nduration = \"1m\"\nrefresh_before = \"{}s\"\n",
-            stage(i),
-            60 - EVERY_SECS
-        ));
-    }
+    let refresh_before = format!("{}s", 60 - EVERY_SECS);
+    policy.push_str(&crate::chaos::seed_fleet(&env, [3, 4, 2], &refresh_before));
     (env, policy)
 }
 

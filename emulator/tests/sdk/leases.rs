@@ -28,6 +28,17 @@ pub fn table_name(prefix: &str) -> String {
 
 /// Creates an on-demand table keyed by `credential` (S), as rekeyd's docs tell operators to.
 pub async fn create_leases_table(ddb: &Client, name: &str) {
+    leases_table_request(ddb, name)
+        .send()
+        .await
+        .expect("create the leases table");
+}
+
+/// The CreateTable request of [`create_leases_table`], not sent.
+fn leases_table_request(
+    ddb: &Client,
+    name: &str,
+) -> aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder {
     ddb.create_table()
         .table_name(name)
         .key_schema(
@@ -45,9 +56,6 @@ pub async fn create_leases_table(ddb: &Client, name: &str) {
                 .unwrap(),
         )
         .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .expect("create the leases table");
 }
 
 /// The attribute names the lock client uses; `owner` is a reserved word, hence `#owner`.
@@ -409,27 +417,7 @@ pub async fn refusals(ddb: &Client) {
         Some("ValidationException"),
         "adding to a string"
     );
-    let err = ddb
-        .create_table()
-        .table_name(&table)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("credential")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("credential")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap_err();
+    let err = leases_table_request(ddb, &table).send().await.unwrap_err();
     assert_eq!(err.code(), Some("ResourceInUseException"));
 }
 

@@ -19,6 +19,8 @@ mod coordination_tests;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
+mod hooks_tests;
+#[cfg(test)]
 mod report_tests;
 #[cfg(test)]
 mod tests;

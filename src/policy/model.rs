@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A whole, valid policy file.
@@ -153,12 +154,47 @@ pub struct Credential {
     pub max_age: Option<Duration>,
     /// What is rotated, and how.
     pub target: Target,
+    /// Its consumers' hooks; `None` when it has neither. Credentials that
+    /// inherit `[defaults]`' hooks share one allocation.
+    pub hooks: Option<Arc<Hooks>>,
 }
 
 impl Credential {
     pub fn kind(&self) -> Kind {
         self.target.kind()
     }
+
+    /// The `on_rotate` argv and its timeout, when set.
+    pub fn on_rotate(&self) -> Option<(&[String], Duration)> {
+        let hooks = self.hooks.as_deref()?;
+        Some((hooks.on_rotate.as_deref()?, hooks.timeout))
+    }
+
+    /// The `on_failure` argv and its timeout, when set.
+    pub fn on_failure(&self) -> Option<(&[String], Duration)> {
+        let hooks = self.hooks.as_deref()?;
+        Some((hooks.on_failure.as_deref()?, hooks.timeout))
+    }
+}
+
+/// The commands run for a credential's consumers: argv, never a shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hooks {
+    /// Run after each successful store; argv[0] is an absolute path.
+    pub on_rotate: Option<Vec<String>>,
+    /// Run after a rotation that failed or is in doubt.
+    pub on_failure: Option<Vec<String>>,
+    /// How long one run may take before its process group is stopped.
+    pub timeout: Duration,
+}
+
+impl Hooks {
+    /// `hook_timeout` when unset.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    /// The shortest `hook_timeout` accepted.
+    pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+    /// The longest `hook_timeout` accepted.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 }
 
 /// The three credential kinds; `as_str` is the policy table's name.

@@ -13,6 +13,9 @@ use toml::Spanned;
 /// A string value with its place in the file.
 pub(crate) type Str = Option<Spanned<String>>;
 
+/// An array of strings (a command's argv) with its place in the file.
+pub(crate) type Argv = Option<Spanned<Vec<String>>>;
+
 /// The whole file, assembled table by table.
 #[derive(Debug, Default)]
 pub(crate) struct RawPolicy {
@@ -98,6 +101,12 @@ pub(crate) struct RawDefaults {
     pub max_age: Str,
     /// IANA zone cron expressions are evaluated in.
     pub timezone: Str,
+    /// Argv run after each successful store (no shell).
+    pub on_rotate: Argv,
+    /// Argv run after a rotation that failed or is in doubt (no shell).
+    pub on_failure: Argv,
+    /// How long a hook may run before its process group is stopped (humantime).
+    pub hook_timeout: Str,
 }
 
 /// `[daemon]`.
@@ -154,6 +163,12 @@ pub(crate) struct RawChimeBot {
     pub max_age: Str,
     /// As in `[defaults]`.
     pub timezone: Str,
+    /// As in `[defaults]`.
+    pub on_rotate: Argv,
+    /// As in `[defaults]`.
+    pub on_failure: Argv,
+    /// As in `[defaults]`.
+    pub hook_timeout: Str,
 }
 
 /// `[[iam_service_credential]]`.
@@ -192,6 +207,12 @@ pub(crate) struct RawIamServiceCredential {
     pub max_age: Str,
     /// As in `[defaults]`.
     pub timezone: Str,
+    /// As in `[defaults]`.
+    pub on_rotate: Argv,
+    /// As in `[defaults]`.
+    pub on_failure: Argv,
+    /// As in `[defaults]`.
+    pub hook_timeout: Str,
 }
 
 /// `[[ivs_participant_token]]`: takes neither `schedule` nor `every`.
@@ -224,6 +245,12 @@ pub(crate) struct RawIvsParticipantToken {
     pub max_age: Str,
     /// As in `[defaults]`.
     pub timezone: Str,
+    /// As in `[defaults]`.
+    pub on_rotate: Argv,
+    /// As in `[defaults]`.
+    pub on_failure: Argv,
+    /// As in `[defaults]`.
+    pub hook_timeout: Str,
 }
 
 /// The keys every credential kind shares, gathered for validation.
@@ -247,6 +274,12 @@ pub(crate) struct RawCommon {
     pub max_age: Str,
     /// IANA zone for `schedule`.
     pub timezone: Str,
+    /// Run after each successful store.
+    pub on_rotate: Argv,
+    /// Run after a failed or in-doubt rotation.
+    pub on_failure: Argv,
+    /// How long a hook may run.
+    pub hook_timeout: Str,
 }
 
 impl RawBody {
@@ -264,6 +297,9 @@ impl RawBody {
                 kms_key_id: take(&mut b.kms_key_id),
                 max_age: take(&mut b.max_age),
                 timezone: take(&mut b.timezone),
+                on_rotate: take(&mut b.on_rotate),
+                on_failure: take(&mut b.on_failure),
+                hook_timeout: take(&mut b.hook_timeout),
             },
             RawBody::IamServiceCredential(c) => RawCommon {
                 name: take(&mut c.name),
@@ -275,6 +311,9 @@ impl RawBody {
                 kms_key_id: take(&mut c.kms_key_id),
                 max_age: take(&mut c.max_age),
                 timezone: take(&mut c.timezone),
+                on_rotate: take(&mut c.on_rotate),
+                on_failure: take(&mut c.on_failure),
+                hook_timeout: take(&mut c.hook_timeout),
             },
             RawBody::IvsParticipantToken(t) => RawCommon {
                 name: take(&mut t.name),
@@ -286,6 +325,9 @@ impl RawBody {
                 kms_key_id: take(&mut t.kms_key_id),
                 max_age: take(&mut t.max_age),
                 timezone: take(&mut t.timezone),
+                on_rotate: take(&mut t.on_rotate),
+                on_failure: take(&mut t.on_failure),
+                hook_timeout: take(&mut t.hook_timeout),
             },
         }
     }

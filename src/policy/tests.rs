@@ -46,6 +46,7 @@ fn example_parses_to_the_expected_model() {
                 account_id: "12a3456b-7c89-012d-3456-78901e23fg45".to_owned(),
                 bot_id: "123abcd4-5ef6-789g-0h12-34j56789012k".to_owned(),
             }),
+            hooks: None,
         },
         Credential {
             name: name("codecommit-sofia"),
@@ -62,6 +63,7 @@ fn example_parses_to_the_expected_model() {
                 credential_age_days: None,
                 refresh_before: RefreshBefore::Percent(33),
             }),
+            hooks: None,
         },
         Credential {
             name: name("bedrock-chatbot"),
@@ -78,6 +80,7 @@ fn example_parses_to_the_expected_model() {
                 credential_age_days: Some(90),
                 refresh_before: RefreshBefore::Fixed(30 * DAY),
             }),
+            hooks: None,
         },
         Credential {
             name: name("logs-shipper"),
@@ -94,6 +97,7 @@ fn example_parses_to_the_expected_model() {
                 credential_age_days: None,
                 refresh_before: RefreshBefore::Percent(33),
             }),
+            hooks: None,
         },
         Credential {
             name: name("stage-host-bob"),
@@ -113,6 +117,7 @@ fn example_parses_to_the_expected_model() {
                 attributes: BTreeMap::from([("role".to_owned(), "host".to_owned())]),
                 capabilities: vec![Capability::Publish, Capability::Subscribe],
             }),
+            hooks: None,
         },
     ];
     assert_eq!(policy.credentials, expected);

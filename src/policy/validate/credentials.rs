@@ -58,7 +58,14 @@ pub(super) fn credential(
     };
 
     // IVS tables have no schedule/every, and `[defaults]`' do not apply to them.
-    let inherited = inheritable(&mut t, &common).or(defaults);
+    let own = inheritable(&mut t, &common);
+    // A credential that sets no hook key shares `[defaults]`' hooks.
+    let hooks = if own.sets_hooks() {
+        own.clone().or(defaults).hooks()
+    } else {
+        defaults.shared_hooks.clone()
+    };
+    let inherited = own.or(defaults);
 
     // The secret: `secret`, or `secret_prefix` + name.
     let secret = match t.check("secret", &common.secret, |s| {
@@ -114,6 +121,7 @@ pub(super) fn credential(
         jitter: inherited.jitter.or_default(Duration::ZERO)?,
         max_age: inherited.max_age.optional()?,
         target: target?,
+        hooks: hooks?,
     })
 }
 

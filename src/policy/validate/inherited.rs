@@ -1,10 +1,12 @@
 //! The keys a credential inherits from `[defaults]`, checked once in each place.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
 
 use super::{Table, Val};
+use crate::policy::model::Hooks;
 use crate::policy::problems::{Ctx, Sink};
 use crate::policy::raw::{RawCommon, RawDefaults};
 use crate::policy::values;
@@ -29,6 +31,12 @@ pub(super) struct Inherited {
     pub kms_key_id: Val<String>,
     pub max_age: Val<Duration>,
     pub timezone: Val<chrono_tz::Tz>,
+    pub on_rotate: Val<Vec<String>>,
+    pub on_failure: Val<Vec<String>>,
+    pub hook_timeout: Val<Duration>,
+    /// `[defaults]` only: its hooks, built once, shared by every credential
+    /// that sets none of the hook keys itself; `None` when one is bad.
+    pub shared_hooks: Option<Option<Arc<Hooks>>>,
 }
 
 impl Inherited {
@@ -41,7 +49,35 @@ impl Inherited {
             kms_key_id: self.kms_key_id.or(defaults.kms_key_id.clone()),
             max_age: self.max_age.or(defaults.max_age.clone()),
             timezone: self.timezone.or(defaults.timezone.clone()),
+            on_rotate: self.on_rotate.or(defaults.on_rotate.clone()),
+            on_failure: self.on_failure.or(defaults.on_failure.clone()),
+            hook_timeout: self.hook_timeout.or(defaults.hook_timeout.clone()),
+            shared_hooks: None,
         }
+    }
+
+    /// Whether this table sets a hook key itself.
+    pub fn sets_hooks(&self) -> bool {
+        !matches!(
+            (&self.on_rotate, &self.on_failure, &self.hook_timeout),
+            (Val::Unset, Val::Unset, Val::Unset)
+        )
+    }
+
+    /// The hooks these keys make: `Some(None)` without any hook, `None`
+    /// when a key is bad.
+    pub fn hooks(&self) -> Option<Option<Arc<Hooks>>> {
+        let on_rotate = self.on_rotate.clone().optional()?;
+        let on_failure = self.on_failure.clone().optional()?;
+        let timeout = self.hook_timeout.clone().or_default(Hooks::DEFAULT_TIMEOUT)?;
+        if on_rotate.is_none() && on_failure.is_none() {
+            return Some(None);
+        }
+        Some(Some(Arc::new(Hooks {
+            on_rotate,
+            on_failure,
+            timeout,
+        })))
     }
 }
 
@@ -59,11 +95,16 @@ pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -
         kms_key_id: raw.kms_key_id,
         max_age: raw.max_age,
         timezone: raw.timezone,
+        on_rotate: raw.on_rotate,
+        on_failure: raw.on_failure,
+        hook_timeout: raw.hook_timeout,
     };
-    inheritable(
+    let mut defaults = inheritable(
         &mut Table::new(sink, Ctx::settings("defaults.", header)),
         &common,
-    )
+    );
+    defaults.shared_hooks = defaults.hooks();
+    defaults
 }
 
 /// Checks the inheritable keys of a credential table or of `[defaults]`.
@@ -91,7 +132,42 @@ pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
         kms_key_id: t.check("kms_key_id", &raw.kms_key_id, |k| values::non_empty(k)),
         max_age: t.check("max_age", &raw.max_age, |m| values::positive_duration(m)),
         timezone: t.check("timezone", &raw.timezone, |z| values::timezone(z)),
+        on_rotate: t.check("on_rotate", &raw.on_rotate, |a| argv(a)),
+        on_failure: t.check("on_failure", &raw.on_failure, |a| argv(a)),
+        hook_timeout: t.check("hook_timeout", &raw.hook_timeout, |d| hook_timeout(d)),
+        shared_hooks: None,
     }
+}
+
+/// A hook's argv: a program by absolute path (no shell, no `PATH` lookup:
+/// what runs never depends on the daemon's environment), then its arguments.
+fn argv(argv: &[String]) -> Result<Vec<String>, String> {
+    let Some(program) = argv.first() else {
+        return Err(
+            "must not be empty: give the program's absolute path, then its arguments (no shell)"
+                .to_owned(),
+        );
+    };
+    if !program.starts_with('/') || program.ends_with('/') {
+        return Err(format!(
+            "{program:?} is not an absolute path to a program: hooks run without a shell and without a PATH lookup (e.g. \"/usr/bin/systemctl\")"
+        ));
+    }
+    if let Some(at) = argv.iter().position(|a| a.contains('\0')) {
+        return Err(format!("argument {at} holds a NUL byte"));
+    }
+    Ok(argv.to_vec())
+}
+
+/// `hook_timeout`: 1 second to 1 hour.
+fn hook_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = values::duration(text)?;
+    if !(Hooks::MIN_TIMEOUT..=Hooks::MAX_TIMEOUT).contains(&timeout) {
+        return Err(format!(
+            "{text:?} is out of range; it must be 1 second to 1 hour"
+        ));
+    }
+    Ok(timeout)
 }
 
 /// A prefix may be empty, but only of characters a secret name allows.

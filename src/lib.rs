@@ -26,6 +26,7 @@ pub mod journal;
 pub mod record;
 
 // The providers and the store; then one rotation, then the daemon's many.
+pub mod hooks;
 pub mod lease;
 pub mod providers;
 pub mod store;

@@ -38,6 +38,8 @@ struct Inner {
     send_rates: BTreeMap<String, f64>,
     credentials: BTreeMap<String, CredentialGauges>,
     scheduler_tick: Option<DateTime<Utc>>,
+    /// (hook, outcome) → runs.
+    hook_runs: BTreeMap<(String, String), u64>,
     /// `[coordination]` only: set by the first lease event.
     leases: Option<LeaseCounters>,
 }
@@ -97,6 +99,12 @@ impl Registry {
     /// An AWS call is being retried after failing with `code`.
     pub fn retry(&self, service: &str, code: &str) {
         self.with(|m| *m.retries.entry((service.into(), code.into())).or_default() += 1);
+    }
+
+    /// A run of a consumer hook ended with `outcome` (`success`, `failure`,
+    /// `signalled`, `timeout`, `not_started`).
+    pub fn hook_run(&self, hook: &str, outcome: &str) {
+        self.with(|m| *m.hook_runs.entry((hook.into(), outcome.into())).or_default() += 1);
     }
 
     /// The rate calls to `service` are spaced at now (adapted to throttling,

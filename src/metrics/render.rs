@@ -66,6 +66,20 @@ pub(super) fn render(m: &Inner) -> String {
     }
     header(
         &mut out,
+        "rekeyd_hook_runs_total",
+        "counter",
+        "Runs of consumer hooks, by hook (on_rotate, on_failure) and outcome (success, failure, signalled, timeout, not_started).",
+    );
+    for ((hook, outcome), count) in &m.hook_runs {
+        line(
+            &mut out,
+            "rekeyd_hook_runs_total",
+            &[("hook", hook), ("outcome", outcome)],
+            *count as f64,
+        );
+    }
+    header(
+        &mut out,
         "rekeyd_aws_retries_total",
         "counter",
         "AWS calls retried, by service and the error code that caused the retry.",

@@ -1,0 +1,191 @@
+//! `on_rotate` runs still owed, in the state directory: `hooks/KEY.json`,
+//! one per credential (keyed like the journal), written durably, mode 0600,
+//! holding names, ids and times only. A record exists from the store of a
+//! rotation until its `on_rotate` succeeded, so a crash (or a hook that
+//! failed every attempt) leaves it for the next start.
+
+use std::fs::{self, DirBuilder, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Context, Event};
+use crate::journal::write_durably;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PendingError {
+    #[error("cannot write the pending hook record {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot read the pending hook record {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "unreadable pending hook record {} (moved to {}): {source}; run the credential's on_rotate by hand if it did not run",
+        path.display(), aside.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        aside: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// A stored rotation whose `on_rotate` has not succeeded yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingHook {
+    pub credential: String,
+    pub kind: String,
+    /// The secret's name.
+    pub secret: String,
+    pub secret_arn: Option<String>,
+    /// The version the rotation stored: the record is settled only by a
+    /// hook run for it.
+    pub version_id: String,
+    pub rotated_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl PendingHook {
+    /// What the hook is told.
+    pub fn context(&self) -> Context {
+        Context {
+            event: Event::Rotated,
+            credential: self.credential.clone(),
+            kind: self.kind.clone(),
+            secret: self.secret.clone(),
+            secret_arn: self.secret_arn.clone(),
+            version_id: Some(self.version_id.clone()),
+            rotated_at: Some(self.rotated_at),
+            expires_at: self.expires_at,
+            error: None,
+        }
+    }
+}
+
+/// The `hooks/` directory of a state directory.
+#[derive(Debug, Clone)]
+pub struct PendingHooks {
+    dir: PathBuf,
+}
+
+impl PendingHooks {
+    /// The records under `state_dir`.
+    pub fn at(state_dir: &Path) -> PendingHooks {
+        PendingHooks {
+            dir: state_dir.join("hooks"),
+        }
+    }
+
+    /// The pending hook under `key`. An unreadable record is set aside as
+    /// `*.corrupt` and reported once.
+    pub fn get(&self, key: &str) -> Result<Option<PendingHook>, PendingError> {
+        let path = self.path(key);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(PendingError::Read { path, source }),
+        };
+        serde_json::from_slice(&bytes).map(Some).or_else(|source| {
+            let aside = path.with_extension("corrupt");
+            let _ = fs::rename(&path, &aside);
+            Err(PendingError::Corrupt {
+                path,
+                aside,
+                source,
+            })
+        })
+    }
+
+    /// Records (or replaces: a newer rotation owes the hook now) the
+    /// pending hook under `key`, durably.
+    pub fn put(&self, key: &str, record: &PendingHook) -> Result<(), PendingError> {
+        let path = self.path(key);
+        let write = || -> io::Result<()> {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)?;
+            let bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
+            write_durably(&path, &bytes)
+        };
+        write().map_err(|source| PendingError::Write { path, source })
+    }
+
+    /// The hook for `version_id` succeeded: its record goes, unless a newer
+    /// rotation replaced it meanwhile.
+    pub fn settle(&self, key: &str, version_id: &str) -> Result<(), PendingError> {
+        match self.get(key)? {
+            Some(record) if record.version_id == version_id => {}
+            _ => return Ok(()),
+        }
+        let path = self.path(key);
+        let remove = || -> io::Result<()> {
+            match fs::remove_file(&path) {
+                Ok(()) => File::open(&self.dir)?.sync_all(),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
+            }
+        };
+        remove().map_err(|source| PendingError::Write { path, source })
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
+        self.dir.join(format!("{key}.json"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn record(version: &str) -> PendingHook {
+        PendingHook {
+            credential: "support-bot".into(),
+            kind: "chime_bot".into(),
+            secret: "rekeyd/support-bot".into(),
+            secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:secret:rekeyd/support-bot-a1".into()),
+            version_id: version.into(),
+            rotated_at: "2026-11-30T10:00:00Z".parse().unwrap(),
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn a_record_is_settled_only_by_its_own_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let pending = PendingHooks::at(dir.path());
+        assert_eq!(pending.get("a.00").unwrap(), None);
+        pending.put("a.00", &record("v1")).unwrap();
+        pending.put("a.00", &record("v2")).unwrap();
+        pending.settle("a.00", "v1").unwrap();
+        assert_eq!(
+            PendingHooks::at(dir.path()).get("a.00").unwrap(),
+            Some(record("v2")),
+            "a newer rotation's record stays"
+        );
+        let mode = fs::metadata(dir.path().join("hooks/a.00.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        pending.settle("a.00", "v2").unwrap();
+        assert_eq!(pending.get("a.00").unwrap(), None);
+        pending.settle("a.00", "v2").unwrap();
+    }
+
+    #[test]
+    fn a_torn_record_is_reported_once_and_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let pending = PendingHooks::at(dir.path());
+        pending.put("a.00", &record("v1")).unwrap();
+        fs::write(dir.path().join("hooks/a.00.json"), b"{\"credential\"").unwrap();
+        let err = pending.get("a.00").unwrap_err();
+        assert!(err.to_string().contains("a.00.corrupt"), "{err}");
+        assert_eq!(pending.get("a.00").unwrap(), None);
+    }
+}

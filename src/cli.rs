@@ -86,9 +86,13 @@ pub struct RotateArgs {
     /// Every credential in the policy.
     #[arg(long, conflicts_with = "names")]
     pub all: bool,
-    /// Validate and show what would be called; change nothing.
+    /// Validate and show what would be called (and which hooks would run); change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Do not run the on_rotate and on_failure hooks (an IAM overlap
+    /// credential is then retired without waiting for on_rotate).
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 #[derive(Debug, Args)]

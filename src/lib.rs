@@ -35,6 +35,9 @@ pub mod retiring;
 
 pub mod rotation;
 
+// What follows a rotation for its consumers (hooks, then retirement).
+pub mod consumers;
+
 pub mod daemon;
 
 // Read-only checks (audit reads the daemon's timing).

@@ -1,7 +1,8 @@
 //! One rotation of one credential: lock it, check the secret can be written,
 //! journal the intent, have the provider issue a new secret, store it under a
-//! fixed request token, retire what it replaced (see [`crate::retiring`]),
-//! clear the journal. With `[coordination]`, all of it under the
+//! fixed request token, record the `on_rotate` hook it owes (see
+//! [`crate::hooks`]), retire what it replaced (see [`crate::retiring`]; with
+//! a hook, once it succeeded), clear the journal. With `[coordination]`, all of it under the
 //! credential's lease (see [`crate::lease`]), the intent in the lease item too.
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,8 @@ use tracing::{Instrument, error, info, info_span, warn};
 use uuid::Uuid;
 
 use crate::aws::Aws;
+use crate::error::error_chain;
+use crate::hooks::{HookResult, PendingHook, PendingHooks};
 use crate::journal::{Intent, Journal, JournalError, Replaced};
 use crate::lease::{Acquired, Held, LastRotation, LeaseError, LeaseIntent, Leases};
 use crate::policy::{Credential, IamStrategy, Target};
@@ -32,6 +35,10 @@ pub struct Rotated {
     /// IAM `overlap` with a `retire_grace`: the old credential is Inactive
     /// and deleted from then on.
     pub retiring: Option<Retiring>,
+    /// The secret's ARN, when Secrets Manager said it.
+    pub secret_arn: Option<String>,
+    /// How the `on_rotate` hook went, once run (see [`crate::consumers`]).
+    pub hook: Option<HookResult>,
 }
 
 /// An old credential awaiting deletion.
@@ -394,15 +401,52 @@ async fn rotate_locked(
         warn!(error = %err, "cannot clear the intent in the lease");
     }
     let mut retiring = None;
+    let owes_hook = credential.on_rotate().is_some();
+    if owes_hook {
+        // Durable before the journal entry goes: a crash from here on runs
+        // the hook at the next start.
+        let owed = PendingHook {
+            credential: name.to_owned(),
+            kind: credential.kind().as_str().to_owned(),
+            secret: secret.clone(),
+            secret_arn: stored.arn.clone(),
+            version_id: stored.version_id.clone(),
+            rotated_at: issued.record.rotated_at(),
+            expires_at: issued.record.expires_at(),
+        };
+        if let Err(err) =
+            PendingHooks::at(journal.state_dir()).put(&journal.key(credential), &owed)
+        {
+            let text = error_chain(&err);
+            error!(error = %text, "cannot record the on_rotate hook as owed: a crash before it runs loses it");
+            warning = Some(format!("on_rotate not recorded as owed: {text}"));
+        }
+    }
     if let Some(old) = &issued.retire {
-        let after =
-            retiring::after_store(aws, journal, credential, old, retire_grace(credential)).await;
-        warning = after.warning.or(warning);
-        let Retire::IamCredential { credential_id, .. } = old;
-        retiring = after.delete_after.map(|delete_after| Retiring {
-            credential_id: credential_id.clone(),
-            delete_after,
-        });
+        // With an on_rotate hook, consumers switch first: the old
+        // credential is retired once it succeeded (see crate::consumers).
+        let deferred = owes_hook
+            && retiring::defer(journal, credential, old, &stored.version_id)
+                .inspect_err(|err| {
+                    error!(error = %error_chain(err), "cannot defer the retirement until the on_rotate hook: retiring at once");
+                })
+                .is_ok();
+        if !deferred {
+            let after = retiring::after_store(
+                aws,
+                journal,
+                credential,
+                old,
+                retiring::grace(credential),
+            )
+            .await;
+            warning = after.warning.or(warning);
+            let Retire::IamCredential { credential_id, .. } = old;
+            retiring = after.delete_after.map(|delete_after| Retiring {
+                credential_id: credential_id.clone(),
+                delete_after,
+            });
+        }
     }
     if let Err(err) = recorded.clear() {
         // Harmless: the next start rotates it once more.
@@ -422,6 +466,8 @@ async fn rotate_locked(
         expires_at: issued.record.expires_at(),
         warning,
         retiring,
+        secret_arn: stored.arn,
+        hook: None,
     })
 }
 
@@ -485,6 +531,7 @@ async fn settle_retirement(
                 credential_id: old.credential_id.clone(),
                 deactivated_at: None,
                 delete_after: Utc::now(),
+                awaiting_hook: None,
             };
             records
                 .put(&key, &retirement)
@@ -495,7 +542,10 @@ async fn settle_retirement(
         Settled::KeptActive { credential_id } => {
             warn!(credential_id = %credential_id, "the old credential is active again, so it stays: an overlap rotation needs a free slot");
         }
-        Settled::Nothing | Settled::NotYet(_) | Settled::Deleted { .. } => {}
+        Settled::Nothing
+        | Settled::NotYet(_)
+        | Settled::Deleted { .. }
+        | Settled::AwaitingHook => {}
     }
     Ok(())
 }
@@ -534,14 +584,6 @@ async fn verify_live(
 /// Whether `credential` is an IAM credential rotated with `overlap`.
 fn is_overlap(credential: &Credential) -> bool {
     matches!(&credential.target, Target::IamServiceCredential(iam) if iam.strategy == IamStrategy::Overlap)
-}
-
-/// The `retire_grace` of an IAM credential (zero for every other kind).
-fn retire_grace(credential: &Credential) -> std::time::Duration {
-    match &credential.target {
-        Target::IamServiceCredential(iam) => iam.retire_grace,
-        _ => std::time::Duration::ZERO,
-    }
 }
 
 /// For IAM `overlap`: the credential id the stored secret holds, when the

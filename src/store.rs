@@ -85,6 +85,8 @@ pub enum SecretState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredVersion {
     pub version_id: String,
+    /// The secret's ARN, as Secrets Manager answered the write.
+    pub arn: Option<String>,
     /// True when this write created the secret.
     pub created: bool,
 }
@@ -172,8 +174,8 @@ pub async fn write(
             other => return other,
         }
     }
-    let version_id = match put_pending(aws, secret, value, request_token).await? {
-        Put::Written(version_id) => version_id,
+    let (version_id, arn) = match put_pending(aws, secret, value, request_token).await? {
+        Put::Written { version_id, arn } => (version_id, arn),
         // It vanished since the rotation began: create it.
         Put::SecretGone(_) if began.state == SecretState::Exists => {
             let missing = Described {
@@ -187,6 +189,7 @@ pub async fn write(
     promote(aws, secret, &version_id, began.current_version.as_deref()).await?;
     Ok(StoredVersion {
         version_id,
+        arn,
         created: false,
     })
 }
@@ -207,7 +210,7 @@ pub async fn refence(aws: &Aws, secret: &str) -> Result<(), StoreError> {
     };
     let token = uuid::Uuid::new_v4().to_string();
     let version = match put_pending(aws, secret, &value, &token).await? {
-        Put::Written(version) => version,
+        Put::Written { version_id, .. } => version_id,
         Put::SecretGone(err) => return Err(err),
     };
     match promote(aws, secret, &version, Some(&current)).await {
@@ -219,8 +222,11 @@ pub async fn refence(aws: &Aws, secret: &str) -> Result<(), StoreError> {
 
 /// What a PutSecretValue under AWSPENDING did.
 enum Put {
-    /// The new version's id.
-    Written(String),
+    /// The new version's id, and the secret's ARN.
+    Written {
+        version_id: String,
+        arn: Option<String>,
+    },
     /// The secret does not exist (ResourceNotFoundException, as this error).
     SecretGone(StoreError),
 }
@@ -248,7 +254,10 @@ async fn put_pending(
     match put {
         Ok(out) => out
             .version_id
-            .map(Put::Written)
+            .map(|version_id| Put::Written {
+                version_id,
+                arn: out.arn,
+            })
             .ok_or_else(|| StoreError::NoVersionId {
                 operation: "PutSecretValue",
                 secret: secret.to_owned(),
@@ -347,6 +356,7 @@ async fn create(
             operation: "CreateSecret",
             secret: secret.to_owned(),
         })?,
+        arn: out.arn,
         created: true,
     })
 }

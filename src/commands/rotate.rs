@@ -12,8 +12,10 @@ use tracing::info;
 
 use crate::aws::{Aws, AwsOverrides};
 use crate::cli::RotateArgs;
+use crate::consumers::{self, HookMode};
 use crate::error::error_chain;
 use crate::exit::{self, UsageError};
+use crate::hooks::HookResult;
 use crate::journal::Journal;
 use crate::lease::Leases;
 use crate::policy::{Credential, Policy};
@@ -25,7 +27,7 @@ pub async fn run(policy: Policy, args: &RotateArgs) -> Result<ExitCode> {
     if args.dry_run {
         let mut out = std::io::stdout().lock();
         for credential in &chosen {
-            writeln!(out, "{}", dry_run_line(credential))?;
+            writeln!(out, "{}", dry_run_line(credential, args.no_hooks))?;
         }
         return Ok(ExitCode::from(exit::SUCCESS));
     }
@@ -33,12 +35,18 @@ pub async fn run(policy: Policy, args: &RotateArgs) -> Result<ExitCode> {
     report_in_doubt(&journal, &policy, &chosen);
     let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
     let leases = (policy.coordination.as_ref()).map(|c| Leases::new(Arc::clone(&aws), c));
+    let hooks = if args.no_hooks {
+        HookMode::Skip
+    } else {
+        HookMode::Run
+    };
     let all_ok = rotate_all(
         aws,
         journal,
         leases,
         chosen,
         policy.daemon.concurrency.get(),
+        hooks,
     )
     .await?;
     Ok(exit::from_success(all_ok))
@@ -78,14 +86,16 @@ fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, Us
         .collect())
 }
 
-/// Rotates each credential, `concurrency` at a time, printing a line as each
-/// finishes. True when all succeeded.
+/// Rotates each credential, `concurrency` at a time, then runs its hook,
+/// printing a line as each finishes. True when all succeeded (their
+/// `on_rotate` too).
 async fn rotate_all(
     aws: Arc<Aws>,
     journal: Journal,
     leases: Option<Leases>,
     chosen: Vec<Arc<Credential>>,
     concurrency: usize,
+    hooks: HookMode,
 ) -> Result<bool> {
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
@@ -106,19 +116,20 @@ async fn rotate_all(
                 wait: leases.lease() + leases.lease() / 10,
                 still_due: None,
             });
-            let result = rotation::rotate(&aws, &journal, &credential, coordinated).await;
-            (credential, result)
+            let mut result = rotation::rotate(&aws, &journal, &credential, coordinated).await;
+            let hook = consumers::follow(&aws, &journal, &credential, &mut result, hooks).await;
+            (credential, result, hook)
         });
     }
     let (mut rotated, mut failed) = (0usize, 0usize);
     while let Some(joined) = tasks.join_next().await {
-        let (credential, result) = joined?;
-        match &result {
-            Ok(_) => rotated += 1,
-            Err(_) => failed += 1,
+        let (credential, result, hook) = joined?;
+        match (&result, &hook) {
+            (Ok(_), Some(HookResult::Failed { .. })) | (Err(_), _) => failed += 1,
+            (Ok(_), _) => rotated += 1,
         }
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", result_line(&credential, &result))?;
+        writeln!(out, "{}", result_line(&credential, &result, hook.as_ref()))?;
         out.flush()?;
     }
     info!(rotated, failed, "rotate finished");
@@ -147,8 +158,22 @@ fn report_in_doubt(journal: &Journal, policy: &Policy, chosen: &[Arc<Credential>
     }
 }
 
-/// `NAME: rotated kind=K secret=S version=V` or `NAME: failed kind=K error=...`.
-pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationError>) -> String {
+/// `NAME: rotated kind=K secret=S version=V` or `NAME: failed kind=K
+/// error=...`, then `hook=ok|failed` when a hook ran.
+pub fn result_line(
+    credential: &Credential,
+    result: &Result<Rotated, RotationError>,
+    hook: Option<&HookResult>,
+) -> String {
+    let mut line = outcome_line(credential, result);
+    if let Some(hook) = hook {
+        line.push_str(" hook=");
+        line.push_str(hook.label());
+    }
+    line
+}
+
+fn outcome_line(credential: &Credential, result: &Result<Rotated, RotationError>) -> String {
     let name = &credential.name;
     let kind = credential.kind();
     match result {
@@ -189,12 +214,29 @@ pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationErr
     }
 }
 
-fn dry_run_line(credential: &Credential) -> String {
-    format!(
+fn dry_run_line(credential: &Credential, no_hooks: bool) -> String {
+    let mut line = format!(
         "{}: dry-run kind={} would call {}, then store the new secret in {} (secretsmanager:PutSecretValue, or CreateSecret when missing)",
         credential.name,
         credential.kind(),
         planned_call(credential),
         credential.secret_name
-    )
+    );
+    for (hook, when, argv) in [
+        ("on_rotate", "then", credential.on_rotate()),
+        ("on_failure", "if it fails", credential.on_failure()),
+    ] {
+        let Some((argv, timeout)) = argv else {
+            continue;
+        };
+        if no_hooks {
+            line.push_str(&format!(", skip {hook} (--no-hooks)"));
+        } else {
+            line.push_str(&format!(
+                ", {when} run {hook} {argv:?} (timeout {})",
+                humantime::format_duration(timeout)
+            ));
+        }
+    }
+    line
 }

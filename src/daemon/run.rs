@@ -21,6 +21,7 @@ use super::startup::{
 use super::timing::{self, Last};
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
+use crate::consumers::{self, HookMode};
 use crate::error::error_chain;
 use crate::journal::Journal;
 use crate::lease::Leases;
@@ -47,6 +48,8 @@ enum Outcome {
     Refreshed(Result<Last, StoreError>),
     Rotated(Result<Rotated, RotationError>),
     Retired(Result<Settled, RetiringError>),
+    /// An owed `on_rotate` ran: when the retirement that waited for it is due.
+    Hooked(Option<chrono::DateTime<Utc>>),
     /// Shutdown came before the task could start.
     NotStarted,
 }
@@ -102,6 +105,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         note_retirement(&mut daemon.slots, &daemon.journal, credential);
     }
     warn_unclaimed_retirements(&daemon.journal, &daemon.policy);
+    daemon.run_owed_hooks();
     for credential in &daemon.policy.credentials {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
     }
@@ -220,9 +224,11 @@ impl Daemon {
                         wait: Duration::ZERO,
                         still_due: Some(&still_due),
                     });
-                    Outcome::Rotated(
-                        rotation::rotate(&aws, &journal, &credential, coordinated).await,
-                    )
+                    let mut result =
+                        rotation::rotate(&aws, &journal, &credential, coordinated).await;
+                    consumers::follow(&aws, &journal, &credential, &mut result, HookMode::Run)
+                        .await;
+                    Outcome::Rotated(result)
                 }
                 Task::Retire => {
                     Outcome::Retired(retiring::when_due(&aws, &journal, &credential).await)
@@ -230,6 +236,23 @@ impl Daemon {
             };
             (credential.name.clone(), outcome)
         });
+    }
+
+    /// Runs the `on_rotate` hooks an earlier run owes (cut off by a crash,
+    /// or failed every attempt), beside the schedule.
+    fn run_owed_hooks(&mut self) {
+        for credential in &self.policy.credentials {
+            let Some(owed) = consumers::owed(&self.journal, credential) else {
+                continue;
+            };
+            let credential = Arc::new(credential.clone());
+            let aws = Arc::clone(&self.aws);
+            let journal = self.journal.clone();
+            self.tasks.spawn(async move {
+                let retire_at = consumers::run_owed(&aws, &journal, &credential, owed).await;
+                (credential.name.clone(), Outcome::Hooked(retire_at))
+            });
+        }
     }
 
     /// Records a finished task and schedules what comes next.
@@ -268,6 +291,12 @@ impl Daemon {
             }
             Outcome::Retired(result) => {
                 self.retired(name, result, now);
+                None
+            }
+            Outcome::Hooked(retire_at) => {
+                if retire_at.is_some() {
+                    self.slots.retire_at(name, retire_at);
+                }
                 None
             }
             Outcome::Rotated(Err(RotationError::NotDue { current, .. })) => {

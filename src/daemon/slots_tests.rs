@@ -65,6 +65,8 @@ fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
             credential_id: "ACCAOLD".into(),
             delete_after: next + TimeDelta::hours(1),
         }),
+        secret_arn: None,
+        hook: None,
     };
     slots.rotated(&name, &rotated, next);
     assert_eq!(slots.earliest(), Some(next + TimeDelta::hours(1)));

@@ -3,7 +3,10 @@
 //! pending retirement is recorded in the state directory ([`record`]), and
 //! settled by the daemon when due, or by the credential's next rotation
 //! (which needs the slot) at once. An old credential an operator re-activated
-//! during its grace is left alone.
+//! during its grace is left alone. With an `on_rotate` hook, the retirement
+//! is recorded as awaiting it ([`defer`]) and starts only once the hook
+//! succeeded ([`after_hook`]): until then consumers may still use the old
+//! credential, so it stays Active.
 
 mod record;
 
@@ -45,6 +48,8 @@ pub enum Settled {
     Deleted { credential_id: String },
     /// An operator re-activated it during its grace: left alone, forgotten.
     KeptActive { credential_id: String },
+    /// It waits for the `on_rotate` hook of the rotation that replaced it.
+    AwaitingHook,
 }
 
 /// What retiring after a store did.
@@ -79,6 +84,7 @@ pub async fn after_store(
         credential_id: credential_id.clone(),
         deactivated_at: None,
         delete_after: now + chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX),
+        awaiting_hook: None,
     };
     if grace.is_zero() {
         let Err(err) = providers::retire(aws, old).await else {
@@ -137,6 +143,71 @@ pub async fn after_store(
     }
 }
 
+/// Records that `old` is retired only once the `on_rotate` hook of the
+/// rotation that stored `version_id` succeeded; until then it stays Active.
+pub fn defer(
+    journal: &Journal,
+    credential: &Credential,
+    old: &Retire,
+    version_id: &str,
+) -> Result<(), RecordError> {
+    let Retire::IamCredential {
+        user_name,
+        credential_id,
+    } = old;
+    let retirement = Retirement {
+        credential: credential.name.to_string(),
+        user_name: user_name.clone(),
+        credential_id: credential_id.clone(),
+        deactivated_at: None,
+        delete_after: Utc::now(),
+        awaiting_hook: Some(version_id.to_owned()),
+    };
+    Retirements::of(journal).put(&journal.key(credential), &retirement)?;
+    info!(credential_id = %credential_id, "the old credential stays Active until the on_rotate hook succeeded");
+    Ok(())
+}
+
+/// The `on_rotate` hook of the rotation that stored `version_id` succeeded
+/// (or was skipped): the retirement deferred for it starts now, as
+/// [`after_store`] does. `None` when nothing waited for it, or when another
+/// rekeyd process holds the credential (its rotation settles the retirement).
+pub async fn after_hook(
+    aws: &Aws,
+    journal: &Journal,
+    credential: &Credential,
+    version_id: &str,
+) -> Option<(String, AfterStore)> {
+    let records = Retirements::of(journal);
+    let key = journal.key(credential);
+    let _lock = match journal.lock(credential) {
+        Ok(lock) => lock,
+        Err(err) => {
+            warn!(error = %error_chain(&err), "the retirement that waited for the on_rotate hook is left to the rotation running elsewhere");
+            return None;
+        }
+    };
+    let waiting = match records.get(&key) {
+        Ok(Some(waiting)) if waiting.awaiting_hook.as_deref() == Some(version_id) => waiting,
+        Ok(_) => return None,
+        Err(err) => {
+            error!(error = %error_chain(&err), "pending retirement unreadable");
+            return None;
+        }
+    };
+    let old = waiting.target();
+    let after = after_store(aws, journal, credential, &old, grace(credential)).await;
+    Some((waiting.credential_id, after))
+}
+
+/// The `retire_grace` of an IAM credential (zero for every other kind).
+pub fn grace(credential: &Credential) -> Duration {
+    match &credential.target {
+        crate::policy::Target::IamServiceCredential(iam) => iam.retire_grace,
+        _ => Duration::ZERO,
+    }
+}
+
 /// Settles the pending retirement of `credential`, if any: when its grace
 /// has passed, or at once with `now_anyway` (a new rotation needs the slot).
 /// The caller holds the credential's lock.
@@ -151,6 +222,9 @@ pub async fn settle(
     let Some(pending) = records.get(&key)? else {
         return Ok(Settled::Nothing);
     };
+    if !now_anyway && pending.awaiting_hook.is_some() {
+        return Ok(Settled::AwaitingHook);
+    }
     if !now_anyway && pending.delete_after > Utc::now() {
         return Ok(Settled::NotYet(pending.delete_after));
     }
@@ -196,7 +270,9 @@ pub async fn when_due(
 /// When the pending retirement of `credential` is due, if it has one.
 pub fn due(journal: &Journal, credential: &Credential) -> Option<DateTime<Utc>> {
     match Retirements::of(journal).get(&journal.key(credential)) {
-        Ok(pending) => pending.map(|p| p.delete_after),
+        Ok(pending) => pending
+            .filter(|p| p.awaiting_hook.is_none())
+            .map(|p| p.delete_after),
         Err(err) => {
             error!(credential = %credential.name, error = %error_chain(&err), "pending retirement unreadable");
             None

@@ -46,6 +46,10 @@ pub struct Retirement {
     pub deactivated_at: Option<DateTime<Utc>>,
     /// Deleted from then on.
     pub delete_after: DateTime<Utc>,
+    /// The secret version whose `on_rotate` hook must succeed before the
+    /// old credential is touched (consumers still use it until then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaiting_hook: Option<String>,
 }
 
 impl Retirement {
@@ -165,6 +169,7 @@ mod tests {
             credential_id: id.into(),
             deactivated_at: Some("2026-11-23T10:00:00Z".parse().unwrap()),
             delete_after: "2026-11-23T11:00:00Z".parse().unwrap(),
+            awaiting_hook: None,
         }
     }
 
@@ -240,6 +245,12 @@ mod tests {
             ..record("ACCAOLD1")
         };
         records.put("a.00", &pending).unwrap();
-        assert_eq!(records.get("a.00").unwrap(), Some(pending));
+        assert_eq!(records.get("a.00").unwrap(), Some(pending.clone()));
+        let waiting = Retirement {
+            awaiting_hook: Some("v2".into()),
+            ..pending
+        };
+        records.put("a.00", &waiting).unwrap();
+        assert_eq!(records.get("a.00").unwrap(), Some(waiting));
     }
 }

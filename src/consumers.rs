@@ -177,7 +177,6 @@ async fn settle(
     {
         warn!(credential = %credential.name, error = %error_chain(&err), "cannot clear the owed hook record: the hook runs once more at the next start");
     }
-    let (credential_id, after) =
-        retiring::after_hook(aws, journal, credential, version_id).await?;
+    let (credential_id, after) = retiring::after_hook(aws, journal, credential, version_id).await?;
     Some((credential_id, after.delete_after, after.warning))
 }

@@ -414,8 +414,7 @@ async fn rotate_locked(
             rotated_at: issued.record.rotated_at(),
             expires_at: issued.record.expires_at(),
         };
-        if let Err(err) =
-            PendingHooks::at(journal.state_dir()).put(&journal.key(credential), &owed)
+        if let Err(err) = PendingHooks::at(journal.state_dir()).put(&journal.key(credential), &owed)
         {
             let text = error_chain(&err);
             error!(error = %text, "cannot record the on_rotate hook as owed: a crash before it runs loses it");
@@ -432,14 +431,9 @@ async fn rotate_locked(
                 })
                 .is_ok();
         if !deferred {
-            let after = retiring::after_store(
-                aws,
-                journal,
-                credential,
-                old,
-                retiring::grace(credential),
-            )
-            .await;
+            let after =
+                retiring::after_store(aws, journal, credential, old, retiring::grace(credential))
+                    .await;
             warning = after.warning.or(warning);
             let Retire::IamCredential { credential_id, .. } = old;
             retiring = after.delete_after.map(|delete_after| Retiring {
@@ -542,10 +536,8 @@ async fn settle_retirement(
         Settled::KeptActive { credential_id } => {
             warn!(credential_id = %credential_id, "the old credential is active again, so it stays: an overlap rotation needs a free slot");
         }
-        Settled::Nothing
-        | Settled::NotYet(_)
-        | Settled::Deleted { .. }
-        | Settled::AwaitingHook => {}
+        Settled::Nothing | Settled::NotYet(_) | Settled::Deleted { .. } | Settled::AwaitingHook => {
+        }
     }
     Ok(())
 }

@@ -74,15 +74,24 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
         .zip(&views)
         .map(|(credential, secret)| {
             let provider = match secret {
-                SecretView::Rekeyd(record) if !options.offline => verdict::judge(
-                    &credential.target,
-                    verdict::Stored {
-                        credential_id: record.credential_id.as_deref(),
-                        token: record.security_token.as_ref(),
-                    },
-                    &answers,
-                    now,
-                ),
+                SecretView::Rekeyd(record) if !options.offline => {
+                    let stored_id = record.credential_id.as_deref();
+                    let view = verdict::judge(
+                        &credential.target,
+                        verdict::Stored {
+                            credential_id: stored_id,
+                            token: record.security_token.as_ref(),
+                        },
+                        &answers,
+                        now,
+                    );
+                    let waiting = (view == ProviderView::Fine && credential.on_rotate().is_some())
+                        .then(|| {
+                            verdict::retirement_waiting(&credential.target, stored_id, &answers)
+                        })
+                        .flatten();
+                    waiting.map_or(view, ProviderView::Drift)
+                }
                 _ => ProviderView::NotChecked,
             };
             let assessment = status::assess(credential, secret, &provider, now, options.grace);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::probe::{Answers, Found, Resource, owner};
 use super::status::ProviderView;
 use crate::error::error_chain;
-use crate::policy::Target;
+use crate::policy::{IamStrategy, Target};
 use crate::record::format_time;
 use crate::token::Token;
 
@@ -32,6 +32,35 @@ pub struct Stored<'a> {
     pub credential_id: Option<&'a str>,
     /// A Chime bot's stored token, to compare with the bot's current one.
     pub token: Option<&'a Token>,
+}
+
+/// IAM `overlap` retires the old credential only once `on_rotate`
+/// succeeded: another credential of the stored one's service, still
+/// Active, is that retirement waiting for the hook.
+pub fn retirement_waiting(
+    target: &Target,
+    stored_id: Option<&str>,
+    answers: &Answers,
+) -> Option<String> {
+    let Target::IamServiceCredential(iam) = target else {
+        return None;
+    };
+    if iam.strategy != IamStrategy::Overlap {
+        return None;
+    }
+    let Some(Ok(Found::IamCredentials(all))) = answers.get(&Resource::of(target)) else {
+        return None;
+    };
+    let stored_id = stored_id?;
+    let stored = all.iter().find(|c| c.id == stored_id)?;
+    let old = all
+        .iter()
+        .find(|c| c.id != stored_id && c.active && c.service_name == stored.service_name)?;
+    Some(format!(
+        "retirement waiting for the on_rotate hook: the old iam service-specific credential {} {} is still Active (rekeyd retires it once on_rotate succeeds; fix the hook, then restart the daemon or run `rekeyd rotate` for it)",
+        old.id,
+        owner(iam.user_name.as_deref())
+    ))
 }
 
 /// Judges `target` from the probes' `answers` and what is `stored`.

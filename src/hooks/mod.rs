@@ -126,9 +126,14 @@ fn one_line(text: &str) -> String {
 /// How a hook's runs ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HookResult {
-    Succeeded { attempts: u32 },
+    Succeeded {
+        attempts: u32,
+    },
     /// Every run failed; `last` says how the last one ended.
-    Failed { attempts: u32, last: String },
+    Failed {
+        attempts: u32,
+        last: String,
+    },
 }
 
 impl HookResult {

@@ -148,7 +148,9 @@ mod tests {
             credential: "support-bot".into(),
             kind: "chime_bot".into(),
             secret: "rekeyd/support-bot".into(),
-            secret_arn: Some("arn:aws:secretsmanager:us-east-1:1:secret:rekeyd/support-bot-a1".into()),
+            secret_arn: Some(
+                "arn:aws:secretsmanager:us-east-1:1:secret:rekeyd/support-bot-a1".into(),
+            ),
             version_id: version.into(),
             rotated_at: "2026-11-30T10:00:00Z".parse().unwrap(),
             expires_at: None,

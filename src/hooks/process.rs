@@ -127,7 +127,10 @@ pub(super) async fn run(argv: &[String], env: Vec<(OsString, OsString)>, timeout
         }
         Err(_) => {
             group.signal(libc::SIGTERM);
-            if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+            if tokio::time::timeout(KILL_GRACE, child.wait())
+                .await
+                .is_err()
+            {
                 group.signal(libc::SIGKILL);
                 let _ = child.wait().await;
             }

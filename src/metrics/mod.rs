@@ -104,7 +104,11 @@ impl Registry {
     /// A run of a consumer hook ended with `outcome` (`success`, `failure`,
     /// `signalled`, `timeout`, `not_started`).
     pub fn hook_run(&self, hook: &str, outcome: &str) {
-        self.with(|m| *m.hook_runs.entry((hook.into(), outcome.into())).or_default() += 1);
+        self.with(|m| {
+            *m.hook_runs
+                .entry((hook.into(), outcome.into()))
+                .or_default() += 1
+        });
     }
 
     /// The rate calls to `service` are spaced at now (adapted to throttling,

@@ -21,7 +21,9 @@ fn credentials_share_the_defaults_hooks_unless_they_set_a_hook_key() {
     let text = format!(
         "[defaults]\non_rotate = [\"/usr/local/bin/reload\", \"--quiet\"]\nhook_timeout = \"5s\"\n\n{}\n{}\n{}",
         bot("").replace("\"b\"", "\"one\""),
-        bot("").replace("\"b\"", "\"two\"").replace("\"x\"", "\"y\""),
+        bot("")
+            .replace("\"b\"", "\"two\"")
+            .replace("\"x\"", "\"y\""),
         bot("on_failure = [\"/usr/bin/page\"]\n")
             .replace("\"b\"", "\"three\"")
             .replace("\"x\"", "\"z\""),
@@ -32,7 +34,10 @@ fn credentials_share_the_defaults_hooks_unless_they_set_a_hook_key() {
     };
     let (shared, also) = (one.hooks.as_ref().unwrap(), two.hooks.as_ref().unwrap());
     assert!(Arc::ptr_eq(shared, also), "one allocation for the defaults");
-    assert_eq!(shared.on_rotate, argv(&["/usr/local/bin/reload", "--quiet"]));
+    assert_eq!(
+        shared.on_rotate,
+        argv(&["/usr/local/bin/reload", "--quiet"])
+    );
     assert_eq!(shared.on_failure, None);
     assert_eq!(shared.timeout, Duration::from_secs(5));
     let own = three.hooks.as_ref().unwrap();

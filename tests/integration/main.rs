@@ -15,6 +15,7 @@ mod demo;
 mod emulator_cli;
 mod fenced_store;
 mod generate;
+mod hooks;
 mod hostile;
 mod leases;
 mod limits;

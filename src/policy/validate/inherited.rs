@@ -69,7 +69,10 @@ impl Inherited {
     pub fn hooks(&self) -> Option<Option<Arc<Hooks>>> {
         let on_rotate = self.on_rotate.clone().optional()?;
         let on_failure = self.on_failure.clone().optional()?;
-        let timeout = self.hook_timeout.clone().or_default(Hooks::DEFAULT_TIMEOUT)?;
+        let timeout = self
+            .hook_timeout
+            .clone()
+            .or_default(Hooks::DEFAULT_TIMEOUT)?;
         if on_rotate.is_none() && on_failure.is_none() {
             return Some(None);
         }

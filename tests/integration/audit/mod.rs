@@ -16,7 +16,7 @@ use crate::util::{ACCOUNT_ID, BOT_ID, Output, STAGE_ARN, TestEnv};
 pub(super) const NAMES: [&str; 3] = ["support-bot", "codecommit-sofia", "stage-host-bob"];
 
 /// Runs `rekeyd audit --format json ARGS...` and parses stdout.
-pub(super) async fn audit_json(
+pub(crate) async fn audit_json(
     env: &TestEnv,
     policy: &std::path::Path,
     args: &[&str],

@@ -1,0 +1,103 @@
+//! The daemon and its hooks across a SIGKILL (the owed hook runs at the next
+//! start) and a SIGTERM (a running hook is waited for).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{argv, lines_of, owed_records, s, script, with_defaults};
+use crate::util::{TestEnv, finish, signal, wait_until};
+
+/// The bot alone, with a hook that logs its version to `runs`, then waits
+/// (at most 60s) for the file `release`; its pid goes to `pid`.
+fn blocking_hook_policy(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let dir = env.dir.path();
+    let (runs, release, pid) = (dir.join("runs"), dir.join("release"), dir.join("pid"));
+    let hook = script(
+        env,
+        "reload.sh",
+        &format!(
+            "echo $$ > {pid}\necho \"$REKEYD_VERSION_ID\" >> {runs}\ni=0\nwhile [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n",
+            pid = s(&pid),
+            runs = s(&runs),
+            release = s(&release)
+        ),
+    );
+    let full = env.standard_policy("30d");
+    let bot_only = full.split("[[iam_service_credential]]").next().unwrap();
+    let text = with_defaults(
+        bot_only,
+        &format!("on_rotate = {}\nhook_timeout = \"2m\"", argv(&[s(&hook)])),
+    );
+    (env.write_policy(&text), runs, release, pid)
+}
+
+/// Kills the hook's process group (its pid leads it).
+fn kill_group(pid_file: &Path) {
+    let pid = std::fs::read_to_string(pid_file).unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", pid.trim())])
+        .status();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_cut_off_by_a_sigkill_of_the_daemon_runs_at_the_next_start() {
+    let env = TestEnv::new().await;
+    let (policy, runs, release, pid) = blocking_hook_policy(&env);
+
+    // The daemon rotates at start (no secret yet); its hook blocks.
+    let mut daemon = env.spawn(&policy, &["daemon"]);
+    let hooked = wait_until(Duration::from_secs(30), || lines_of(&runs).len() == 1).await;
+    assert!(hooked, "the hook ran");
+    daemon.kill().await.unwrap();
+    let _ = daemon.wait().await;
+    kill_group(&pid);
+    assert_eq!(owed_records(&env).len(), 1, "owed across the crash");
+    let version = lines_of(&runs)[0].clone();
+
+    std::fs::write(&release, "").unwrap();
+    let daemon = env.spawn(&policy, &["daemon"]);
+    let rerun = wait_until(Duration::from_secs(30), || {
+        lines_of(&runs).len() == 2 && owed_records(&env).is_empty()
+    })
+    .await;
+    assert!(rerun, "the owed hook ran again: {:?}", lines_of(&runs));
+    assert_eq!(
+        lines_of(&runs),
+        [version.clone(), version],
+        "for the stored version"
+    );
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(20)).await;
+    out.assert_exit(0);
+    assert_eq!(
+        env.version_count("rekeyd/support-bot"),
+        1,
+        "not rotated again"
+    );
+    env.assert_bot_stored();
+    assert!(
+        out.stderr
+            .contains("running the on_rotate hook a previous run owed"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_waits_for_a_running_hook() {
+    let env = TestEnv::new().await;
+    let (policy, runs, release, _) = blocking_hook_policy(&env);
+    let daemon = env.spawn(&policy, &["daemon"]);
+    let hooked = wait_until(Duration::from_secs(30), || lines_of(&runs).len() == 1).await;
+    assert!(hooked, "the hook ran");
+
+    signal(&daemon, "TERM");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(owed_records(&env).len() == 1, "still running");
+    std::fs::write(&release, "").unwrap();
+    let out = finish(daemon, Duration::from_secs(40)).await;
+    out.assert_exit(0);
+    assert!(owed_records(&env).is_empty(), "it finished before the exit");
+    assert_eq!(lines_of(&runs).len(), 1);
+    assert!(out.stderr.contains("hook succeeded"), "{}", out.stderr);
+}

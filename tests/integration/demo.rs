@@ -38,6 +38,22 @@ async fn demo_rotates_every_kind_and_reports_what_is_stored() {
     assert_eq!(table.len(), 3, "{}", out.stdout);
     assert!(table.iter().all(|l| l.ends_with(" yes")), "{}", out.stdout);
     assert!(!out.stdout.contains("FAILED"), "{}", out.stdout);
+    // The bot's on_rotate hook reloads a fake consumer, which then uses the
+    // version Secrets Manager holds.
+    assert!(
+        out.stdout.lines().any(|l| l.contains(" rotated ")
+            && l.contains("support-bot")
+            && l.ends_with("on_rotate reloaded its consumer")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with(
+            "the bot's consumer (reloaded by on_rotate) uses demo/support-bot version "
+        ) && l.ends_with(": the current one")),
+        "{}",
+        out.stdout
+    );
     // It ends with the audit a cron job would run.
     let audit = out
         .stdout

@@ -2,9 +2,11 @@
 //! emulator in-process, seeds a Chime bot, an IAM user's CodeCommit
 //! credential and an IVS stage, runs the daemon on a seconds-long schedule,
 //! prints each rotation as it happens, and at the end shows what Secrets
-//! Manager holds (never a secret value). With `--replicas N`, N daemon
+//! Manager holds (never a secret value). The bot's `on_rotate` hook reloads
+//! a fake consumer ([`consumer`]), which then names the version it uses. With `--replicas N`, N daemon
 //! processes share a larger policy through DynamoDB leases ([`replicas`]).
 
+mod consumer;
 mod doubles;
 mod fleet;
 mod replicas;
@@ -36,8 +38,9 @@ const BOT_ID: &str = "b0b0b0b0-0000-4000-8000-000000000002";
 pub(super) const CREDENTIAL_ID: &str = "ACCADEMOCODECOMMIT0001";
 pub(super) const STAGE_ARN: &str = "arn:aws:ivs:us-west-2:123456789012:stage/DemoStage01";
 
-/// The demo's policy: every kind, on schedules of seconds.
-fn demo_policy(endpoint: &str, state_dir: &Path) -> String {
+/// The demo's policy: every kind, on schedules of seconds; the bot's
+/// consumer is reloaded by `on_rotate`.
+fn demo_policy(endpoint: &str, state_dir: &Path, on_rotate: &[String]) -> String {
     let state_dir = state_dir.display();
     format!(
         r#"[aws]
@@ -55,6 +58,8 @@ name = "support-bot"
 account_id = "{ACCOUNT_ID}"
 bot_id = "{BOT_ID}"
 every = "7s"
+on_rotate = {on_rotate:?}
+hook_timeout = "5s"
 {iam_and_ivs}"#,
         iam_and_ivs = iam_and_ivs_tables()
     )
@@ -101,7 +106,8 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
     seed(&emulator)?;
     // The demo's journal lives in a temporary directory, removed at the end.
     let state_dir = std::env::temp_dir().join(format!("rekeyd-demo-{}", std::process::id()));
-    let text = demo_policy(&emulator.endpoint_url(), &state_dir);
+    let consumer = consumer::FakeConsumer::install(&state_dir)?;
+    let text = demo_policy(&emulator.endpoint_url(), &state_dir, &consumer.on_rotate());
     let policy = policy::parse(Path::new("<demo policy>"), &text)
         .map_err(|problems| anyhow::anyhow!("the demo policy is invalid:\n{problems}"))?;
     let overrides = AwsOverrides {
@@ -129,10 +135,12 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
         notifier: Arc::new(Notifier::disabled()),
     };
     let stopped = daemon::run(policy.clone(), options).await;
+    let uses = consumer.uses();
     let _ = std::fs::remove_dir_all(&state_dir);
     let stopped = stopped?;
     printer.await.context("the event printer failed")?;
     summary(&emulator, &policy);
+    consumer::report(&emulator, uses.as_deref());
     final_audit(&policy, overrides).await;
     emulator.shutdown().await;
     Ok(exit::from_success(stopped.abandoned.is_empty()))
@@ -196,6 +204,13 @@ fn print_event(event: &Event) {
             );
             if let Some(expires) = rotated.expires_at {
                 line.push_str(&format!(", token expires {}", expires.format("%H:%M:%S")));
+            }
+            match &rotated.hook {
+                Some(hook) if hook.succeeded() => {
+                    line.push_str(", on_rotate reloaded its consumer");
+                }
+                Some(_) => line.push_str(", on_rotate FAILED"),
+                None => {}
             }
             line
         }

@@ -121,7 +121,7 @@ fn exit_status(roff: &mut Roff) {
 /// ENVIRONMENT: every variable rekeyd reads.
 fn environment(roff: &mut Roff) {
     roff.control("SH", ["ENVIRONMENT"]);
-    let variables: [(&str, &str); 13] = [
+    let variables: [(&str, &str); 14] = [
         (
             "REKEYD_CONFIG",
             "The policy file, as --config (which wins).",
@@ -183,6 +183,13 @@ fn environment(roff: &mut Roff) {
             "NO_COLOR",
             "Set: no colour in audit tables and demo output, even on a terminal.",
         ),
+        (
+            "REKEYD_HOOK_RETRY_BASE",
+            "The unit of the delays before an on_rotate or on_failure hook is retried (1s, 5s \
+             and 25s times it; default 1s, at most 1m): for tests. Hooks get REKEYD_EVENT, \
+             REKEYD_CREDENTIAL, REKEYD_SECRET and the others README.md lists, and no AWS_* \
+             variable but the region and endpoint ones.",
+        ),
     ];
     for (names, meaning) in variables {
         roff.control("TP", []);
@@ -215,7 +222,8 @@ fn files(roff: &mut Roff) {
         (
             state_dir.as_str(),
             "The state directory (StateDirectory=rekeyd, mode 0700): the journal of rotations in \
-             doubt, never a secret. Kept when the package is purged.",
+             doubt, pending retirements of old IAM credentials and on_rotate hooks still owed \
+             (hooks/), never a secret. Kept when the package is purged.",
         ),
         (
             "/usr/lib/systemd/system/rekeyd.service",

@@ -1,6 +1,7 @@
 //! The daemon's main loop: dispatch what is due, settle what finished,
 //! reload on request, keep systemd and the metrics informed.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,8 @@ struct Daemon {
     permits: Arc<Semaphore>,
     slots: Slots,
     tasks: Tasks,
+    /// Credentials whose owed `on_rotate` is running.
+    owed_running: HashSet<CredentialName>,
     last_failure: Option<String>,
 }
 
@@ -99,6 +102,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         policy,
         options,
         tasks: JoinSet::new(),
+        owed_running: HashSet::new(),
         last_failure: None,
     };
     for credential in &daemon.policy.credentials {
@@ -239,12 +243,20 @@ impl Daemon {
     }
 
     /// Runs the `on_rotate` hooks an earlier run owes (cut off by a crash,
-    /// or failed every attempt), beside the schedule.
+    /// or failed every attempt), beside the schedule: at start and at each
+    /// reload (an operator who fixed a hook reloads).
     fn run_owed_hooks(&mut self) {
+        let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
         for credential in &self.policy.credentials {
+            if rotating.contains(&credential.name) || self.owed_running.contains(&credential.name)
+            {
+                // Its rotation runs its own hook; or its owed one runs.
+                continue;
+            }
             let Some(owed) = consumers::owed(&self.journal, credential) else {
                 continue;
             };
+            self.owed_running.insert(credential.name.clone());
             let credential = Arc::new(credential.clone());
             let aws = Arc::clone(&self.aws);
             let journal = self.journal.clone();
@@ -294,6 +306,7 @@ impl Daemon {
                 None
             }
             Outcome::Hooked(retire_at) => {
+                self.owed_running.remove(name);
                 if retire_at.is_some() {
                     self.slots.retire_at(name, retire_at);
                 }
@@ -434,6 +447,7 @@ impl Daemon {
             "policy reloaded"
         );
         self.policy = new;
+        self.run_owed_hooks();
     }
 
     /// The one-line STATUS systemd shows.

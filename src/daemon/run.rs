@@ -248,8 +248,7 @@ impl Daemon {
     fn run_owed_hooks(&mut self) {
         let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
         for credential in &self.policy.credentials {
-            if rotating.contains(&credential.name) || self.owed_running.contains(&credential.name)
-            {
+            if rotating.contains(&credential.name) || self.owed_running.contains(&credential.name) {
                 // Its rotation runs its own hook; or its owed one runs.
                 continue;
             }

@@ -87,14 +87,14 @@ impl PendingHooks {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(PendingError::Read { path, source }),
         };
-        serde_json::from_slice(&bytes).map(Some).or_else(|source| {
+        serde_json::from_slice(&bytes).map(Some).map_err(|source| {
             let aside = path.with_extension("corrupt");
             let _ = fs::rename(&path, &aside);
-            Err(PendingError::Corrupt {
+            PendingError::Corrupt {
                 path,
                 aside,
                 source,
-            })
+            }
         })
     }
 

@@ -52,6 +52,9 @@ struct Planned {
 struct PlannedRetirement {
     credential_id: String,
     delete_after: String,
+    /// It starts only once the credential's `on_rotate` hook succeeded
+    /// (`delete_after` is then not set yet).
+    waiting_for_on_rotate: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -74,6 +77,7 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
             .map(|r| PlannedRetirement {
                 credential_id: r.credential_id,
                 delete_after: format_time(r.delete_after),
+                waiting_for_on_rotate: r.awaiting_hook.is_some(),
             });
         let aws = Arc::clone(&aws);
         let permits = Arc::clone(&permits);
@@ -210,6 +214,10 @@ fn write_table(out: &mut impl Write, plan: &Plan, now: DateTime<Utc>) -> std::io
             None => format!("{} [{}]", p.reason, p.schedule),
         };
         let why = match &p.retiring {
+            Some(r) if r.waiting_for_on_rotate => format!(
+                "{why}; old credential {} stays Active until on_rotate succeeds",
+                r.credential_id
+            ),
             Some(r) => format!(
                 "{why}; old credential {} deleted after {}",
                 r.credential_id, r.delete_after

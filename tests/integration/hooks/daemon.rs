@@ -101,3 +101,68 @@ async fn sigterm_waits_for_a_running_hook() {
     assert_eq!(lines_of(&runs).len(), 1);
     assert!(out.stderr.contains("hook succeeded"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_counts_every_hook_run_in_its_metrics() {
+    use tokio::io::BufReader;
+
+    let env = TestEnv::new().await;
+    let runs = env.dir.path().join("runs");
+    let hook = script(
+        &env,
+        "fail.sh",
+        &format!("echo run >> {}\nexit 3\n", s(&runs)),
+    );
+    let full = env.standard_policy("30d");
+    let bot_only = full.split("[[iam_service_credential]]").next().unwrap();
+    let text = with_defaults(bot_only, &format!("on_rotate = {}", argv(&[s(&hook)]))).replace(
+        "[defaults]",
+        "[daemon]\nmetrics_listen = \"127.0.0.1:0\"\n\n[defaults]",
+    );
+    let policy = env.write_policy(&text);
+    let mut command = crate::util::rekeyd_command(env.dir.path());
+    command
+        .arg("--config")
+        .arg(&policy)
+        .args(["--log-format", "json", "daemon"])
+        .env("REKEYD_HOOK_RETRY_BASE", "10ms")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut daemon = command.spawn().unwrap();
+    let mut stderr = BufReader::new(daemon.stderr.take().unwrap());
+    let line = crate::util::read_until(&mut stderr, Duration::from_secs(20), |l| {
+        l.contains("metrics listening")
+    })
+    .await
+    .expect("the daemon logs its metrics address");
+    let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let addr = log["listen"].as_str().unwrap().to_owned();
+    // Keep reading the log, so the daemon never blocks on a full pipe.
+    let drain = tokio::spawn(async move {
+        let _ = crate::util::read_until(&mut stderr, Duration::from_secs(60), |_| false).await;
+    });
+
+    let ran = wait_until(Duration::from_secs(30), || lines_of(&runs).len() == 4).await;
+    assert!(ran, "four runs: {:?}", lines_of(&runs));
+    let wanted = "rekeyd_hook_runs_total{hook=\"on_rotate\",outcome=\"failure\"} 4";
+    let mut body = String::new();
+    for _ in 0..50 {
+        body = crate::util::http_get(&addr, "/metrics").await.1;
+        if body.lines().any(|l| l == wanted) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(body.lines().any(|l| l == wanted), "{body}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(lines_of(&runs).len(), 4, "no more than 3 retries");
+
+    signal(&daemon, "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("the daemon stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    drain.abort();
+    assert_eq!(owed_records(&env).len(), 1, "still owed for the next start");
+}

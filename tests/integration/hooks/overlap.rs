@@ -127,6 +127,16 @@ async fn a_failing_hook_keeps_the_old_credential_active_until_it_succeeds() {
     );
     assert_eq!(lines_of(&runs).len(), 4);
 
+    let plan = env.rekeyd(&policy, &["plan"]).await;
+    plan.assert_exit(0);
+    assert!(
+        plan.stdout.contains(&format!(
+            "old credential {CREDENTIAL_ID} stays Active until on_rotate succeeds"
+        )),
+        "{}",
+        plan.stdout
+    );
+
     let (audit, json) = crate::audit::audit_json(&env, &policy, &[]).await;
     audit.assert_exit(1);
     let entry = crate::audit::entry(&json, "codecommit-sofia");

@@ -5,6 +5,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -140,10 +141,11 @@ pub(super) async fn run(argv: &[String], env: Vec<(OsString, OsString)>, timeout
             Ended::TimedOut(timeout)
         }
     };
+    let (stdout, stderr) = tokio::join!(collect(stdout), collect(stderr));
     Run {
         ended,
-        stdout: collect(stdout).await,
-        stderr: collect(stderr).await,
+        stdout,
+        stderr,
     }
 }
 
@@ -160,34 +162,82 @@ fn ended(status: std::io::Result<ExitStatus>) -> Ended {
     }
 }
 
+/// The last [`TAIL`] bytes of a stream, shared with the task reading it.
+type Tail = Arc<Mutex<Vec<u8>>>;
+
 /// Reads a stream to its end, keeping its last [`TAIL`] bytes.
-fn tail_of<R: AsyncRead + Unpin + Send + 'static>(pipe: Option<R>) -> JoinHandle<Vec<u8>> {
-    tokio::spawn(async move {
-        let mut kept = Vec::new();
-        let Some(mut pipe) = pipe else {
-            return kept;
-        };
-        let mut buffer = [0u8; 4096];
-        while let Ok(read) = pipe.read(&mut buffer).await {
-            if read == 0 {
-                break;
-            }
-            kept.extend_from_slice(&buffer[..read]);
-            if kept.len() > TAIL {
-                kept.drain(..kept.len() - TAIL);
+fn tail_of<R: AsyncRead + Unpin + Send + 'static>(pipe: Option<R>) -> (Tail, JoinHandle<()>) {
+    let kept = Tail::default();
+    let reader = tokio::spawn({
+        let kept = Arc::clone(&kept);
+        async move {
+            let Some(mut pipe) = pipe else {
+                return;
+            };
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = pipe.read(&mut buffer).await {
+                if read == 0 {
+                    break;
+                }
+                let mut kept = kept.lock().expect("tail lock");
+                kept.extend_from_slice(&buffer[..read]);
+                if kept.len() > TAIL {
+                    let excess = kept.len() - TAIL;
+                    kept.drain(..excess);
+                }
             }
         }
-        kept
-    })
+    });
+    (kept, reader)
 }
 
-/// The tail read so far, within [`DRAIN`], as text.
-async fn collect(mut reader: JoinHandle<Vec<u8>>) -> String {
-    match tokio::time::timeout(DRAIN, &mut reader).await {
-        Ok(Ok(bytes)) => String::from_utf8_lossy(&bytes).trim_end().to_owned(),
-        _ => {
-            reader.abort();
-            String::new()
-        }
+/// The tail, once the stream ended or [`DRAIN`] passed (a child the hook
+/// left running may hold the pipe open), as text.
+async fn collect((kept, mut reader): (Tail, JoinHandle<()>)) -> String {
+    if tokio::time::timeout(DRAIN, &mut reader).await.is_err() {
+        reader.abort();
+    }
+    let bytes = kept.lock().expect("tail lock");
+    String::from_utf8_lossy(&bytes).trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into(), script.into()]
+    }
+
+    #[tokio::test]
+    async fn the_tail_is_the_end_of_the_output_even_while_a_child_holds_the_pipe() {
+        let argv = sh(
+            "i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done; echo oops >&2; sleep 3 & exit 0",
+        );
+        let run = run(&argv, Vec::new(), Duration::from_secs(20)).await;
+        assert!(matches!(run.ended, Ended::Succeeded), "{:?}", run.ended);
+        assert!(run.stdout.ends_with("line1999"), "{}", run.stdout);
+        assert!(run.stdout.len() <= TAIL && !run.stdout.contains("line10\n"));
+        assert_eq!(run.stderr, "oops");
+    }
+
+    #[tokio::test]
+    async fn stdin_is_empty_and_the_environment_is_only_what_is_given() {
+        let argv = sh("read -r line && exit 9; [ \"$ONLY\" = yes ] && [ -z \"$HOME\" ] || exit 7");
+        let env = vec![("ONLY".into(), "yes".into())];
+        let run = run(&argv, env, Duration::from_secs(20)).await;
+        assert!(matches!(run.ended, Ended::Succeeded), "{:?}", run.ended);
+    }
+
+    #[tokio::test]
+    async fn a_program_that_does_not_exist_is_not_started() {
+        let run = run(
+            &["/nonexistent/hook".into()],
+            Vec::new(),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(matches!(run.ended, Ended::NotStarted(_)), "{:?}", run.ended);
+        assert_eq!(run.ended.label(), "not_started");
     }
 }

@@ -101,3 +101,19 @@ fn a_bad_hook_is_reported_with_its_line_credential_and_key() {
         &format!("[defaults]\non_rotate = \"/bin/true\" #<\n{}", bot("")),
     );
 }
+
+#[test]
+fn a_hook_program_missing_here_is_a_warning() {
+    let policy = policy(&bot(
+        "on_rotate = [\"/nonexistent/reload-app\"]\non_failure = [\"/bin/sh\", \"-c\", \"true\"]\n",
+    ));
+    assert_eq!(policy.warnings.len(), 1, "{:?}", policy.warnings);
+    let warning = &policy.warnings[0];
+    assert!(
+        warning.starts_with("p.toml:6: ")
+            && warning.contains("on_rotate")
+            && warning
+                .contains("\"/nonexistent/reload-app\" is not an executable file on this host"),
+        "{warning}"
+    );
+}

@@ -1,5 +1,6 @@
 //! The keys a credential inherits from `[defaults]`, checked once in each place.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,11 +136,35 @@ pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
         kms_key_id: t.check("kms_key_id", &raw.kms_key_id, |k| values::non_empty(k)),
         max_age: t.check("max_age", &raw.max_age, |m| values::positive_duration(m)),
         timezone: t.check("timezone", &raw.timezone, |z| values::timezone(z)),
-        on_rotate: t.check("on_rotate", &raw.on_rotate, |a| argv(a)),
-        on_failure: t.check("on_failure", &raw.on_failure, |a| argv(a)),
+        on_rotate: hook(t, "on_rotate", &raw.on_rotate),
+        on_failure: hook(t, "on_failure", &raw.on_failure),
         hook_timeout: t.check("hook_timeout", &raw.hook_timeout, |d| hook_timeout(d)),
         shared_hooks: None,
     }
+}
+
+/// A hook's argv, checked; a warning when its program is not an executable
+/// file here (the policy may be checked on another host than it runs on).
+fn hook(t: &mut Table<'_, '_>, key: &str, raw: &Option<Spanned<Vec<String>>>) -> Val<Vec<String>> {
+    let checked = t.check(key, raw, |a| argv(a));
+    if let Val::Set(argv, at) = &checked
+        && !is_executable(Path::new(&argv[0]))
+    {
+        t.warn(
+            key,
+            *at,
+            format!(
+                "{:?} is not an executable file on this host: the hook fails until it is",
+                argv[0]
+            ),
+        );
+    }
+    checked
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A hook's argv: a program by absolute path (no shell, no `PATH` lookup:

@@ -166,3 +166,55 @@ async fn the_daemon_counts_every_hook_run_in_its_metrics() {
     drain.abort();
     assert_eq!(owed_records(&env).len(), 1, "still owed for the next start");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_runs_an_owed_hook_again() {
+    let env = TestEnv::new().await;
+    let (runs, fixed) = (env.dir.path().join("runs"), env.dir.path().join("fixed"));
+    let hook = script(
+        &env,
+        "reload.sh",
+        &format!(
+            "echo \"$REKEYD_VERSION_ID\" >> {runs}\n[ -e {fixed} ] || exit 1\n",
+            runs = s(&runs),
+            fixed = s(&fixed)
+        ),
+    );
+    let full = env.standard_policy("30d");
+    let bot_only = full.split("[[iam_service_credential]]").next().unwrap();
+    let policy = env.write_policy(&with_defaults(
+        bot_only,
+        &format!("on_rotate = {}", argv(&[s(&hook)])),
+    ));
+    let mut command = crate::util::rekeyd_command(env.dir.path());
+    command
+        .arg("--config")
+        .arg(&policy)
+        .arg("daemon")
+        .env("REKEYD_HOOK_RETRY_BASE", "10ms")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let daemon = crate::util::Proc::from(command.spawn().unwrap());
+
+    let failed = wait_until(Duration::from_secs(30), || lines_of(&runs).len() == 4).await;
+    assert!(failed, "four failed runs: {:?}", lines_of(&runs));
+    assert_eq!(owed_records(&env).len(), 1);
+    // The operator fixes what the hook needs, then reloads.
+    std::fs::write(&fixed, "").unwrap();
+    signal(&daemon, "HUP");
+    let ran = wait_until(Duration::from_secs(30), || {
+        lines_of(&runs).len() == 5 && owed_records(&env).is_empty()
+    })
+    .await;
+    assert!(
+        ran,
+        "the owed hook ran at the reload: {:?}",
+        lines_of(&runs)
+    );
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(20)).await;
+    out.assert_exit(0);
+    let runs = lines_of(&runs);
+    assert!(runs.iter().all(|v| *v == runs[0]), "one version: {runs:?}");
+    assert_eq!(env.version_count("rekeyd/support-bot"), 1);
+}

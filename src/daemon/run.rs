@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -70,6 +70,9 @@ struct Daemon {
     tasks: Tasks,
     /// Credentials whose owed `on_rotate` is running.
     owed_running: HashSet<CredentialName>,
+    /// Credentials whose rotation is done and whose hook runs now (its task
+    /// is still in flight, but nothing of it is in doubt).
+    hooking: Arc<Mutex<HashSet<CredentialName>>>,
     last_failure: Option<String>,
 }
 
@@ -103,6 +106,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         options,
         tasks: JoinSet::new(),
         owed_running: HashSet::new(),
+        hooking: Arc::default(),
         last_failure: None,
     };
     for credential in &daemon.policy.credentials {
@@ -205,6 +209,7 @@ impl Daemon {
         let journal = self.journal.clone();
         let permits = Arc::clone(&self.permits);
         let shutdown = self.options.shutdown.clone();
+        let hooking = Arc::clone(&self.hooking);
         self.tasks.spawn(async move {
             let _permit = permits
                 .acquire_owned()
@@ -230,8 +235,11 @@ impl Daemon {
                     });
                     let mut result =
                         rotation::rotate(&aws, &journal, &credential, coordinated).await;
+                    let name = credential.name.clone();
+                    hooking.lock().expect("hooking lock").insert(name.clone());
                     consumers::follow(&aws, &journal, &credential, &mut result, HookMode::Run)
                         .await;
+                    hooking.lock().expect("hooking lock").remove(&name);
                     Outcome::Rotated(result)
                 }
                 Task::Retire => {
@@ -486,12 +494,26 @@ impl Daemon {
                 Ok(None) | Err(_) => break,
             }
         }
-        let abandoned = self.slots.in_flight();
+        let (hooks, abandoned): (Vec<_>, Vec<_>) = {
+            let hooking = self.hooking.lock().expect("hooking lock");
+            (self.slots.in_flight().into_iter()).partition(|name| hooking.contains(name))
+        };
+        if !hooks.is_empty() || !self.owed_running.is_empty() {
+            let names: Vec<&str> = (hooks.iter().chain(&self.owed_running))
+                .map(CredentialName::as_str)
+                .collect();
+            warn!(credentials = %names.join(","), "shutdown timeout reached: these rotations are stored, but their hooks were stopped; on_rotate runs again at the next start");
+        }
         if !abandoned.is_empty() {
             let names: Vec<&str> = abandoned.iter().map(CredentialName::as_str).collect();
             error!(credentials = %names.join(","), "shutdown timeout reached: these rotations did not finish and are in doubt");
-            self.tasks.abort_all();
         }
+        // Cut off what is left; a hook's process group goes with its task.
+        self.tasks.abort_all();
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
         info!("daemon stopped");
         Stopped { abandoned }
     }

@@ -218,3 +218,34 @@ async fn a_reload_runs_an_owed_hook_again() {
     assert!(runs.iter().all(|v| *v == runs[0]), "one version: {runs:?}");
     assert_eq!(env.version_count("rekeyd/support-bot"), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hook_past_the_shutdown_timeout_is_stopped_and_owed_for_the_next_start() {
+    let env = TestEnv::new().await;
+    let (policy, runs, _release, pid) = blocking_hook_policy(&env);
+    let text = std::fs::read_to_string(&policy).unwrap().replace(
+        "[defaults]",
+        "[daemon]\nshutdown_timeout = \"1s\"\n\n[defaults]",
+    );
+    let policy = env.write_policy(&text);
+    let daemon = env.spawn(&policy, &["daemon"]);
+    let hooked = wait_until(Duration::from_secs(30), || lines_of(&runs).len() == 1).await;
+    assert!(hooked, "the hook ran");
+
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(20)).await;
+    out.assert_exit(0);
+    assert!(
+        out.stderr.contains("their hooks were stopped") && !out.stderr.contains("in doubt"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(owed_records(&env).len(), 1, "owed for the next start");
+    let pid = std::fs::read_to_string(&pid).unwrap();
+    let gone = wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .map_or(true, |stat| stat.contains(") Z "))
+    })
+    .await;
+    assert!(gone, "the hook was stopped with the daemon");
+}

@@ -2,8 +2,9 @@
 //! journal the intent, have the provider issue a new secret, store it under a
 //! fixed request token, record the `on_rotate` hook it owes (see
 //! [`crate::hooks`]), retire what it replaced (see [`crate::retiring`]; with
-//! a hook, once it succeeded), clear the journal. With `[coordination]`, all of it under the
-//! credential's lease (see [`crate::lease`]), the intent in the lease item too.
+//! a hook, once it succeeded), clear the journal. With `[coordination]`, all
+//! of it under the credential's lease (see [`crate::lease`]), the intent in
+//! the lease item too.
 
 use chrono::{DateTime, Utc};
 use tracing::{Instrument, error, info, info_span, warn};
@@ -403,23 +404,7 @@ async fn rotate_locked(
     let mut retiring = None;
     let owes_hook = credential.on_rotate().is_some();
     if owes_hook {
-        // Durable before the journal entry goes: a crash from here on runs
-        // the hook at the next start.
-        let owed = PendingHook {
-            credential: name.to_owned(),
-            kind: credential.kind().as_str().to_owned(),
-            secret: secret.clone(),
-            secret_arn: stored.arn.clone(),
-            version_id: stored.version_id.clone(),
-            rotated_at: issued.record.rotated_at(),
-            expires_at: issued.record.expires_at(),
-        };
-        if let Err(err) = PendingHooks::at(journal.state_dir()).put(&journal.key(credential), &owed)
-        {
-            let text = error_chain(&err);
-            error!(error = %text, "cannot record the on_rotate hook as owed: a crash before it runs loses it");
-            warning = Some(format!("on_rotate not recorded as owed: {text}"));
-        }
+        warning = owe_hook(journal, credential, &stored, &issued.record).or(warning);
     }
     if let Some(old) = &issued.retire {
         // With an on_rotate hook, consumers switch first: the old
@@ -463,6 +448,32 @@ async fn rotate_locked(
         secret_arn: stored.arn,
         hook: None,
     })
+}
+
+/// Records the `on_rotate` run the stored rotation owes, durably before the
+/// journal entry goes: a crash from here on runs the hook at the next start.
+/// `Some(warning)` when it cannot be recorded.
+fn owe_hook(
+    journal: &Journal,
+    credential: &Credential,
+    stored: &store::StoredVersion,
+    record: &crate::record::SecretRecord,
+) -> Option<String> {
+    let owed = PendingHook {
+        credential: credential.name.to_string(),
+        kind: credential.kind().as_str().to_owned(),
+        secret: credential.secret_name.clone(),
+        secret_arn: stored.arn.clone(),
+        version_id: stored.version_id.clone(),
+        rotated_at: record.rotated_at(),
+        expires_at: record.expires_at(),
+    };
+    let err = PendingHooks::at(journal.state_dir())
+        .put(&journal.key(credential), &owed)
+        .err()?;
+    let text = error_chain(&err);
+    error!(error = %text, "cannot record the on_rotate hook as owed: a crash before it runs loses it");
+    Some(format!("on_rotate not recorded as owed: {text}"))
 }
 
 /// The secret's current version as the last rotation under the lease left

@@ -134,3 +134,75 @@ pub fn judge(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::audit::probe::IamCredentialState;
+
+    fn target(strategy: &str) -> Target {
+        let text = format!(
+            "[[iam_service_credential]]\nname = \"i\"\nuser_name = \"sofia\"\ncredential_id = \"ACCAEXAMPLE123EXAMPLE\"\nstrategy = \"{strategy}\"\nevery = \"1d\"\n"
+        );
+        crate::policy::parse(Path::new("p.toml"), &text)
+            .unwrap()
+            .credentials
+            .remove(0)
+            .target
+    }
+
+    fn held(target: &Target, creds: &[(&str, &str, bool)]) -> Answers {
+        let states = creds
+            .iter()
+            .map(|(id, service, active)| IamCredentialState {
+                id: (*id).to_owned(),
+                service_name: (*service).to_owned(),
+                active: *active,
+                expired: false,
+                expires_at: None,
+            })
+            .collect();
+        Answers::from([(Resource::of(target), Ok(Found::IamCredentials(states)))])
+    }
+
+    #[test]
+    fn an_old_credential_still_active_beside_the_stored_one_waits_for_the_hook() {
+        let overlap = target("overlap");
+        let cc = "codecommit.amazonaws.com";
+        let both = held(&overlap, &[("ACCAOLD", cc, true), ("ACCANEW", cc, true)]);
+        let waiting = retirement_waiting(&overlap, Some("ACCANEW"), &both).unwrap();
+        assert!(
+            waiting.starts_with("retirement waiting for the on_rotate hook")
+                && waiting.contains("ACCAOLD")
+                && waiting.contains("of user sofia"),
+            "{waiting}"
+        );
+        let inactive = held(&overlap, &[("ACCAOLD", cc, false), ("ACCANEW", cc, true)]);
+        assert_eq!(
+            retirement_waiting(&overlap, Some("ACCANEW"), &inactive),
+            None
+        );
+        let other_service = held(
+            &overlap,
+            &[
+                ("ACCAOLD", "cassandra.amazonaws.com", true),
+                ("ACCANEW", cc, true),
+            ],
+        );
+        assert_eq!(
+            retirement_waiting(&overlap, Some("ACCANEW"), &other_service),
+            None
+        );
+        let reset = target("reset");
+        assert_eq!(
+            retirement_waiting(
+                &reset,
+                Some("ACCANEW"),
+                &held(&reset, &[("ACCAOLD", cc, true), ("ACCANEW", cc, true)])
+            ),
+            None
+        );
+    }
+}

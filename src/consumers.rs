@@ -1,7 +1,8 @@
 //! What follows a rotation for the credential's consumers: after a store,
 //! its `on_rotate` hook, then the IAM `overlap` retirement that waited for
 //! it; after a failure, its `on_failure` hook. Also the `on_rotate` runs a
-//! crash (or a hook failing every attempt) left owed, at the daemon's start.
+//! crash (or a hook failing every attempt) left owed, run again by the
+//! daemon, and a warning for owed runs no credential of the policy claims.
 //! The rotation itself is never undone: a failed hook leaves the new secret
 //! stored and the old IAM credential Active.
 
@@ -12,7 +13,7 @@ use crate::aws::Aws;
 use crate::error::error_chain;
 use crate::hooks::{self, Context, Event, Hook, HookResult, PendingHook, PendingHooks};
 use crate::journal::Journal;
-use crate::policy::Credential;
+use crate::policy::{Credential, Policy};
 use crate::retiring;
 use crate::rotation::{Retiring, Rotated, RotationError};
 
@@ -85,7 +86,7 @@ async fn after_rotation(
             rotated.warning = warning.or(rotated.warning.take());
         }
     } else {
-        warn!(credential = %credential.name, secret = %rotated.secret, "on_rotate failed: the new secret is stored; the hook runs again at the next start (an old IAM credential stays Active until it succeeds)");
+        warn!(credential = %credential.name, secret = %rotated.secret, "on_rotate failed: the new secret is stored; the hook stays owed and the daemon runs it again later (an old IAM credential stays Active until it succeeds)");
     }
     rotated.hook = result;
 }
@@ -135,15 +136,24 @@ pub fn owed(journal: &Journal, credential: &Credential) -> Option<PendingHook> {
     }
 }
 
+/// How an owed `on_rotate` run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwedRun {
+    /// It succeeded (or the policy has no `on_rotate` now): nothing is owed;
+    /// the retirement that waited for it is due then, if any.
+    Done(Option<DateTime<Utc>>),
+    /// Every attempt failed: still owed.
+    Failed,
+}
+
 /// Runs an owed `on_rotate` (the policy's current argv; none left: it is
-/// dropped). When it succeeds, the retirement that waited for it starts:
-/// its deletion time is returned.
+/// dropped). When it succeeds, the retirement that waited for it starts.
 pub async fn run_owed(
     aws: &Aws,
     journal: &Journal,
     credential: &Credential,
     owed: PendingHook,
-) -> Option<DateTime<Utc>> {
+) -> OwedRun {
     let succeeded = match credential.on_rotate() {
         Some((argv, timeout)) => {
             info!(credential = %credential.name, version = %owed.version_id, since = %owed.rotated_at, "running the on_rotate hook a previous run owed");
@@ -157,11 +167,38 @@ pub async fn run_owed(
         }
     };
     if !succeeded {
-        return None;
+        return OwedRun::Failed;
     }
-    settle(aws, journal, credential, &owed.version_id)
-        .await
-        .and_then(|(_, delete_after, _)| delete_after)
+    OwedRun::Done(
+        settle(aws, journal, credential, &owed.version_id)
+            .await
+            .and_then(|(_, delete_after, _)| delete_after),
+    )
+}
+
+/// Warns about owed `on_rotate` runs that no credential of `policy` claims
+/// (its credential was removed from the policy, or its AWS scope changed):
+/// nobody will run them, so an operator must.
+pub fn warn_unclaimed(journal: &Journal, policy: &Policy) {
+    let records = PendingHooks::at(journal.state_dir());
+    for key in records.keys() {
+        if journal.claimant(&policy.credentials, &key).is_some() {
+            continue;
+        }
+        match records.get(&key) {
+            Ok(Some(owed)) => warn!(
+                credential = %owed.credential,
+                secret = %owed.secret,
+                version = %owed.version_id,
+                since = %owed.rotated_at,
+                record = %records.path(&key).display(),
+                "an on_rotate hook is owed, but no credential of this policy (in this AWS scope) claims it, so it will not run: \
+                 restore the credential to the policy, or make its consumers read the secret yourself and remove the record"
+            ),
+            Ok(None) => {}
+            Err(err) => warn!(error = %error_chain(&err), "pending hook record unreadable"),
+        }
+    }
 }
 
 /// The hook for `version_id` is done: its owed record goes, and the

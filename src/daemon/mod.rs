@@ -5,6 +5,7 @@
 
 mod alarm;
 pub mod notify;
+mod owed;
 mod run;
 mod slots;
 #[cfg(test)]

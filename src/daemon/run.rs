@@ -15,6 +15,7 @@ use tracing::{error, info, warn};
 
 use super::alarm::Alarm;
 use super::notify::Notifier;
+use super::owed::OwedRetries;
 use super::slots::{Applied, Slots, Task};
 use super::startup::{
     last_of, note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
@@ -22,7 +23,7 @@ use super::startup::{
 use super::timing::{self, Last};
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
-use crate::consumers::{self, HookMode};
+use crate::consumers::{self, HookMode, OwedRun};
 use crate::error::error_chain;
 use crate::journal::Journal;
 use crate::lease::Leases;
@@ -49,8 +50,8 @@ enum Outcome {
     Refreshed(Result<Last, StoreError>),
     Rotated(Result<Rotated, RotationError>),
     Retired(Result<Settled, RetiringError>),
-    /// An owed `on_rotate` ran: when the retirement that waited for it is due.
-    Hooked(Option<chrono::DateTime<Utc>>),
+    /// An owed `on_rotate` ran.
+    Hooked(OwedRun),
     /// Shutdown came before the task could start.
     NotStarted,
 }
@@ -70,6 +71,8 @@ struct Daemon {
     tasks: Tasks,
     /// Credentials whose owed `on_rotate` is running.
     owed_running: HashSet<CredentialName>,
+    /// Owed `on_rotate` runs that failed, and when to run them again.
+    owed_retries: OwedRetries,
     /// Credentials whose rotation is done and whose hook runs now (its task
     /// is still in flight, but nothing of it is in doubt).
     hooking: Arc<Mutex<HashSet<CredentialName>>>,
@@ -106,6 +109,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         options,
         tasks: JoinSet::new(),
         owed_running: HashSet::new(),
+        owed_retries: OwedRetries::default(),
         hooking: Arc::default(),
         last_failure: None,
     };
@@ -113,6 +117,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         note_retirement(&mut daemon.slots, &daemon.journal, credential);
     }
     warn_unclaimed_retirements(&daemon.journal, &daemon.policy);
+    consumers::warn_unclaimed(&daemon.journal, &daemon.policy);
     daemon.run_owed_hooks();
     for credential in &daemon.policy.credentials {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
@@ -194,13 +199,16 @@ impl Daemon {
         for (credential, task) in self.slots.take_due(now, free) {
             self.spawn(credential, task);
         }
+        self.retry_owed_hooks(now);
     }
 
     /// When to wake up next: the earliest due time after `now` (the time
     /// `dispatch_due` used). Runs already due wait for a place, and every
     /// finishing task wakes the loop.
     fn next_alarm(&self, now: chrono::DateTime<Utc>) -> Option<chrono::DateTime<Utc>> {
-        self.slots.earliest().filter(|at| *at > now)
+        let slots = self.slots.earliest().filter(|at| *at > now);
+        let owed = self.owed_retries.earliest().filter(|at| *at > now);
+        slots.into_iter().chain(owed).min()
     }
 
     fn spawn(&mut self, credential: Arc<Credential>, task: Task) {
@@ -255,28 +263,66 @@ impl Daemon {
     /// reload (an operator who fixed a hook reloads).
     fn run_owed_hooks(&mut self) {
         let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
+        let mut owed = Vec::new();
         for credential in &self.policy.credentials {
             if rotating.contains(&credential.name) || self.owed_running.contains(&credential.name) {
                 // Its rotation runs its own hook; or its owed one runs.
                 continue;
             }
-            let Some(owed) = consumers::owed(&self.journal, credential) else {
+            if let Some(record) = consumers::owed(&self.journal, credential) {
+                owed.push((Arc::new(credential.clone()), record));
+            }
+        }
+        for (credential, record) in owed {
+            self.spawn_owed(credential, record);
+        }
+    }
+
+    /// Runs again the owed hooks whose backoff is over (with the
+    /// credential's hooks as the policy has them now). One whose rotation
+    /// runs waits: that rotation settles it, or owes it again.
+    fn retry_owed_hooks(&mut self, now: chrono::DateTime<Utc>) {
+        let due = self.owed_retries.take_due(now);
+        if due.is_empty() {
+            return;
+        }
+        let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
+        for name in due {
+            if rotating.contains(&name) || self.owed_running.contains(&name) {
+                self.owed_retries.postpone(&name, now);
+                continue;
+            }
+            let Some(credential) = self.policy.credentials.iter().find(|c| c.name == name) else {
+                self.owed_retries.clear(&name);
                 continue;
             };
-            self.owed_running.insert(credential.name.clone());
+            let Some(owed) = consumers::owed(&self.journal, credential) else {
+                // Settled meanwhile (by `rekeyd rotate`, say).
+                self.owed_retries.clear(&name);
+                continue;
+            };
             let credential = Arc::new(credential.clone());
-            let aws = Arc::clone(&self.aws);
-            let journal = self.journal.clone();
-            self.tasks.spawn(async move {
-                let retire_at = consumers::run_owed(&aws, &journal, &credential, owed).await;
-                (credential.name.clone(), Outcome::Hooked(retire_at))
-            });
+            self.spawn_owed(credential, owed);
         }
+    }
+
+    /// Runs `credential`'s owed `on_rotate` beside the schedule.
+    fn spawn_owed(&mut self, credential: Arc<Credential>, owed: crate::hooks::PendingHook) {
+        self.owed_running.insert(credential.name.clone());
+        let aws = Arc::clone(&self.aws);
+        let journal = self.journal.clone();
+        self.tasks.spawn(async move {
+            let ran = consumers::run_owed(&aws, &journal, &credential, owed).await;
+            (credential.name.clone(), Outcome::Hooked(ran))
+        });
     }
 
     /// Records a finished task and schedules what comes next.
     fn settle(&mut self, name: &CredentialName, outcome: Outcome) {
         let now = Utc::now();
+        if let Outcome::Hooked(_) = outcome {
+            self.owed_running.remove(name);
+        }
         let Some(kind) = self.slots.kind(name) else {
             // Removed from the policy while running.
             return;
@@ -300,6 +346,11 @@ impl Daemon {
             }
             Outcome::Rotated(Ok(rotated)) => {
                 registry.rotated(name.as_str(), rotated.rotated_at, rotated.expires_at);
+                match &rotated.hook {
+                    Some(hook) if hook.succeeded() => self.owed_retries.clear(name),
+                    Some(_) => self.owed_hook_failed(name, true, now),
+                    None => {}
+                }
                 let due = self.slots.rotated(name, &rotated, now);
                 self.emit(Event::Rotated {
                     name: name.clone(),
@@ -312,11 +363,15 @@ impl Daemon {
                 self.retired(name, result, now);
                 None
             }
-            Outcome::Hooked(retire_at) => {
-                self.owed_running.remove(name);
+            Outcome::Hooked(OwedRun::Done(retire_at)) => {
+                self.owed_retries.clear(name);
                 if retire_at.is_some() {
                     self.slots.retire_at(name, retire_at);
                 }
+                None
+            }
+            Outcome::Hooked(OwedRun::Failed) => {
+                self.owed_hook_failed(name, false, now);
                 None
             }
             Outcome::Rotated(Err(RotationError::NotDue { current, .. })) => {
@@ -357,6 +412,13 @@ impl Daemon {
                 due,
             });
         }
+    }
+
+    /// `name`'s owed `on_rotate` failed every attempt (`fresh`: a
+    /// rotation's own hook, for the version now owed): run again later.
+    fn owed_hook_failed(&mut self, name: &CredentialName, fresh: bool, now: chrono::DateTime<Utc>) {
+        let retry_at = self.owed_retries.failed(name, fresh, now);
+        warn!(credential = %name, retry_at = %retry_at, "the on_rotate hook is still owed: running it again then (or at a reload)");
     }
 
     /// A retirement run finished: done, or due again later.
@@ -439,6 +501,9 @@ impl Daemon {
             note_retirement(&mut self.slots, &self.journal, credential);
         }
         warn_unclaimed_retirements(&self.journal, &new);
+        consumers::warn_unclaimed(&self.journal, &new);
+        self.owed_retries
+            .retain(|name| new.credentials.iter().any(|c| c.name == *name));
         let registry = metrics::registry();
         for name in &removed {
             registry.forget_credential(name.as_str());

@@ -6,7 +6,8 @@
 //! stopped at its timeout. A failed run is logged with its output's tail,
 //! counted (`rekeyd_hook_runs_total`) and retried [`RETRIES`] times after
 //! growing delays. An `on_rotate` still owed is recorded in the state
-//! directory ([`pending`]) until it succeeds.
+//! directory ([`pending`]) until it succeeds; the daemon runs it again after
+//! [`owed_retry_delay`].
 
 mod env;
 mod pending;
@@ -178,8 +179,19 @@ pub async fn run(hook: Hook, argv: &[String], timeout: Duration, context: &Conte
     }
 }
 
+/// How long the daemon waits before running an owed `on_rotate` again after
+/// `cycles` cycles (each [`run`] with its retries) failed in a row: 5
+/// minutes doubling to at most an hour, times [`retry_base`] (in seconds).
+pub fn owed_retry_delay(cycles: u32) -> Duration {
+    let base = retry_base();
+    let first = base.saturating_mul(300);
+    let doubled = first.saturating_mul(1 << cycles.saturating_sub(1).min(8));
+    doubled.min(base.saturating_mul(3600))
+}
+
 /// The unit of the retry delays: `REKEYD_HOOK_RETRY_BASE` (humantime, up
-/// to 1 minute; for tests that cannot wait 31 seconds), else 1 second.
+/// to 1 minute; for tests that cannot wait 31 seconds, or 5 minutes for an
+/// owed hook), else 1 second.
 fn retry_base() -> Duration {
     static BASE: OnceLock<Duration> = OnceLock::new();
     *BASE.get_or_init(|| {
@@ -194,6 +206,18 @@ fn retry_base() -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_owed_hook_waits_longer_each_cycle_up_to_an_hour() {
+        // The unit is 1s unless a test process set REKEYD_HOOK_RETRY_BASE.
+        let unit = retry_base();
+        let delays: Vec<Duration> = (1..=8).map(owed_retry_delay).collect();
+        assert_eq!(delays[0], unit * 300);
+        assert_eq!(delays[1], unit * 600);
+        assert!(delays.windows(2).all(|w| w[0] <= w[1]), "{delays:?}");
+        assert_eq!(delays[7], unit * 3600);
+        assert_eq!(owed_retry_delay(u32::MAX), unit * 3600);
+    }
 
     #[test]
     fn a_context_sets_only_what_it_knows_and_errors_on_one_line() {

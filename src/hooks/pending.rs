@@ -131,7 +131,24 @@ impl PendingHooks {
         remove().map_err(|source| PendingError::Write { path, source })
     }
 
-    fn path(&self, key: &str) -> PathBuf {
+    /// The keys of every record, sorted (none without a `hooks/` directory).
+    pub fn keys(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                name.strip_suffix(".json").map(str::to_owned)
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The file of the record under `key`.
+    pub fn path(&self, key: &str) -> PathBuf {
         // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
         self.dir.join(format!("{key}.json"))
     }
@@ -175,8 +192,10 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(pending.keys(), ["a.00"]);
         pending.settle("a.00", "v2").unwrap();
         assert_eq!(pending.get("a.00").unwrap(), None);
+        assert!(pending.keys().is_empty());
         pending.settle("a.00", "v2").unwrap();
     }
 

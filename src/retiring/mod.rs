@@ -245,7 +245,9 @@ pub async fn settle(
         }
         _ => {
             providers::retire(aws, &old).await.map_err(failed)?;
-            if pending.delete_after > Utc::now() {
+            if pending.awaiting_hook.is_some() {
+                warn!(credential = %credential.name, credential_id = %credential_id, user = %pending.user_name, "deleted the old credential although the on_rotate hook it waited for never succeeded: a new overlap rotation needs its slot (IAM allows two per service and user); consumers still using it now fail");
+            } else if pending.delete_after > Utc::now() {
                 info!(credential_id = %credential_id, grace_until = %pending.delete_after, "deleted the pending, inactive old credential before its grace ended: a new overlap rotation needs its slot");
             } else {
                 info!(credential_id = %credential_id, "deleted the old credential: its grace has passed");

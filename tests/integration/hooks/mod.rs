@@ -1,10 +1,12 @@
 //! Consumer hooks through the binary: what a hook is told (and never told),
 //! failing, signalled and timed-out hooks, retries, `on_failure`, IAM
-//! `overlap` waiting for `on_rotate`, and an owed hook run after a crash.
+//! `overlap` waiting for `on_rotate`, and owed hooks: run after a crash,
+//! again by the daemon itself, or warned about when nothing claims them.
 
 mod daemon;
 mod failures;
 mod overlap;
+mod owed;
 mod told;
 
 use std::os::unix::fs::PermissionsExt;

@@ -12,7 +12,7 @@ use crate::util::{CREDENTIAL_ID, TestEnv, finish, signal, wait_until};
 
 /// The IAM credential alone, `overlap` (deleted at once), with `hook` as
 /// its on_rotate.
-fn overlap_policy(env: &TestEnv, hook: &std::path::Path) -> PathBuf {
+pub(super) fn overlap_policy(env: &TestEnv, hook: &std::path::Path) -> PathBuf {
     env.write_policy(&format!(
         r#"{aws}
 [defaults]
@@ -31,7 +31,7 @@ strategy = "overlap"
 }
 
 /// Sofia's credentials as `(id, status)`.
-fn held(env: &TestEnv) -> Vec<(String, String)> {
+pub(super) fn held(env: &TestEnv) -> Vec<(String, String)> {
     env.truth()
         .iam_credentials
         .iter()
@@ -40,7 +40,7 @@ fn held(env: &TestEnv) -> Vec<(String, String)> {
         .collect()
 }
 
-fn stored_id(env: &TestEnv) -> String {
+pub(super) fn stored_id(env: &TestEnv) -> String {
     env.current("rekeyd/codecommit-sofia")["credential_id"]
         .as_str()
         .expect("a stored credential id")

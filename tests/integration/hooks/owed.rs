@@ -1,0 +1,191 @@
+//! Owed `on_rotate` runs: the running daemon tries a failed one again by
+//! itself (so an IAM overlap retirement goes on once the consumer is back),
+//! warns about records no credential of its policy claims, and the next
+//! overlap rotation, which needs the slot, deletes an old credential still
+//! waiting for its hook, with a warning.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::BufReader;
+
+use super::overlap::{held, overlap_policy, stored_id};
+use super::{argv, lines_of, owed_records, s, script, with_defaults};
+use crate::util::{
+    CREDENTIAL_ID, Proc, TestEnv, finish, read_until, rekeyd_command, signal, wait_until,
+};
+
+/// A hook that logs its version to `runs` and fails until `fixed` exists.
+fn failing_until_fixed(env: &TestEnv) -> (PathBuf, PathBuf, PathBuf) {
+    let (runs, fixed) = (env.dir.path().join("runs"), env.dir.path().join("fixed"));
+    let hook = script(
+        env,
+        "reload.sh",
+        &format!(
+            "echo \"$REKEYD_VERSION_ID\" >> {runs}\n[ -e {fixed} ] || {{ echo 'consumer down' >&2; exit 1; }}\n",
+            runs = s(&runs),
+            fixed = s(&fixed)
+        ),
+    );
+    (hook, runs, fixed)
+}
+
+/// `rekeyd daemon` with the hook delays scaled down (10ms: retries after
+/// 10, 50, 250 ms; owed cycles after 3 s, 6 s, ...).
+fn fast_daemon(env: &TestEnv, policy: &Path) -> tokio::process::Command {
+    let mut command = rekeyd_command(env.dir.path());
+    command
+        .arg("--config")
+        .arg(policy)
+        .arg("daemon")
+        .env("REKEYD_HOOK_RETRY_BASE", "10ms")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_running_daemon_runs_an_owed_hook_again_and_then_retires_the_old_credential() {
+    let env = TestEnv::new().await;
+    let (hook, runs, fixed) = failing_until_fixed(&env);
+    let policy = overlap_policy(&env, &hook);
+    // No secret yet: the daemon rotates at start, and the hook fails 4 times.
+    let daemon = Proc::from(fast_daemon(&env, &policy).spawn().unwrap());
+
+    // A fifth run comes from the daemon alone: no restart, no reload.
+    let again = wait_until(Duration::from_secs(60), || lines_of(&runs).len() >= 5).await;
+    assert!(
+        again,
+        "the daemon ran the owed hook again: {:?}",
+        lines_of(&runs)
+    );
+    assert_eq!(
+        held(&env)
+            .iter()
+            .find(|(id, _)| id == CREDENTIAL_ID)
+            .map(|(_, status)| status.as_str()),
+        Some("Active"),
+        "the old credential stays Active while the hook fails"
+    );
+    assert_eq!(owed_records(&env).len(), 1);
+
+    // The consumer is back; nobody touches the daemon.
+    std::fs::write(&fixed, "").unwrap();
+    let new = stored_id(&env);
+    let retired = wait_until(Duration::from_secs(90), || {
+        held(&env) == [(new.clone(), "Active".to_owned())]
+    })
+    .await;
+    assert!(retired, "retired once the hook succeeded: {:?}", held(&env));
+    assert!(
+        wait_until(Duration::from_secs(5), || owed_records(&env).is_empty()).await,
+        "nothing owed"
+    );
+
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(20)).await;
+    out.assert_exit(0);
+    assert!(
+        out.stderr.contains("the on_rotate hook is still owed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(stored_id(&env), new, "no second rotation");
+    let runs = lines_of(&runs);
+    assert!(runs.iter().all(|v| *v == runs[0]), "one version: {runs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owed_hook_no_credential_claims_is_warned_about_at_start_and_reload() {
+    let env = TestEnv::new().await;
+    let (hook, runs, _) = failing_until_fixed(&env);
+    let full = env.standard_policy("30d");
+    let (bot, iam) = full.split_once("[[iam_service_credential]]").unwrap();
+    let with_bot = env.write_policy(&with_defaults(
+        bot,
+        &format!("on_rotate = {}", argv(&[s(&hook)])),
+    ));
+    let out = env
+        .rekeyd_env(
+            &with_bot,
+            &["rotate", "support-bot"],
+            &[("REKEYD_HOOK_RETRY_BASE", "10ms")],
+        )
+        .await;
+    out.assert_exit(1);
+    let records = owed_records(&env);
+    assert_eq!(records.len(), 1);
+
+    // The bot leaves the policy; its owed hook stays behind.
+    let aws_and_defaults = bot.split("[[chime_bot]]").next().unwrap();
+    let policy = env.write_policy(&format!(
+        "{aws_and_defaults}[[iam_service_credential]]{}",
+        iam.split("[[ivs_participant_token]]").next().unwrap()
+    ));
+    let mut daemon = fast_daemon(&env, &policy).spawn().unwrap();
+    let mut stderr = BufReader::new(daemon.stderr.take().unwrap());
+    let warned = |line: &str| {
+        line.contains("owed, but no credential of this policy")
+            && line.contains("support-bot")
+            && line.contains(s(&records[0]))
+    };
+    let at_start = read_until(&mut stderr, Duration::from_secs(30), warned).await;
+    assert!(at_start.is_some(), "warned at start");
+    signal(&daemon, "HUP");
+    let at_reload = read_until(&mut stderr, Duration::from_secs(30), warned).await;
+    assert!(at_reload.is_some(), "warned at reload");
+
+    signal(&daemon, "TERM");
+    let drain = tokio::spawn(async move {
+        let _ = read_until(&mut stderr, Duration::from_secs(30), |_| false).await;
+    });
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("the daemon stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    drain.abort();
+    assert_eq!(owed_records(&env), records, "left for the operator");
+    assert_eq!(
+        lines_of(&runs).len(),
+        4,
+        "never run by this policy's daemon"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_next_overlap_rotation_deletes_the_old_credential_still_waiting_and_warns() {
+    let env = TestEnv::new().await;
+    let (hook, _, _) = failing_until_fixed(&env);
+    let policy = overlap_policy(&env, &hook);
+    let fast = [("REKEYD_HOOK_RETRY_BASE", "10ms")];
+    let first = env
+        .rekeyd_env(&policy, &["rotate", "codecommit-sofia"], &fast)
+        .await;
+    first.assert_exit(1);
+    let waiting = stored_id(&env);
+    assert_eq!(held(&env).len(), 2, "the old one waits for the hook");
+
+    let second = env
+        .rekeyd_env(&policy, &["rotate", "codecommit-sofia"], &fast)
+        .await;
+    second.assert_exit(1);
+    let warning = second
+        .stderr
+        .lines()
+        .find(|l| l.contains("although the on_rotate hook it waited for never succeeded"))
+        .unwrap_or_else(|| panic!("no warning:\n{}", second.stderr));
+    assert!(
+        warning.contains("WARN")
+            && warning.contains("codecommit-sofia")
+            && warning.contains(CREDENTIAL_ID),
+        "{warning}"
+    );
+    let mut ids: Vec<String> = held(&env).into_iter().map(|(id, _)| id).collect();
+    ids.sort();
+    let mut want = vec![waiting, stored_id(&env)];
+    want.sort();
+    assert_eq!(ids, want, "{CREDENTIAL_ID} was deleted for the slot");
+}

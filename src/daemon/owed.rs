@@ -57,6 +57,15 @@ impl OwedRetries {
         }
     }
 
+    /// An owed run of `name`'s hook succeeded. A cycle scheduled while it
+    /// ran (a newer rotation's hook failed meanwhile) stays: it finds
+    /// nothing owed, or what the newer rotation owes.
+    pub fn succeeded(&mut self, name: &CredentialName) {
+        if self.retries.get(name).is_some_and(|r| r.at.is_none()) {
+            self.retries.remove(name);
+        }
+    }
+
     /// Nothing is owed for `name` any more.
     pub fn clear(&mut self, name: &CredentialName) {
         self.retries.remove(name);
@@ -105,7 +114,7 @@ mod tests {
         let first = retries.failed(&bot, true, now);
         assert_eq!(retries.earliest(), Some(first));
         assert!(retries.take_due(first - TimeDelta::seconds(1)).is_empty());
-        assert_eq!(retries.take_due(first), [bot.clone()]);
+        assert_eq!(retries.take_due(first), std::slice::from_ref(&bot));
         assert_eq!(retries.earliest(), None, "running: not on the timeline");
         let second = retries.failed(&bot, false, now);
         assert!(second - now > first - now, "the backoff grows");
@@ -113,6 +122,16 @@ mod tests {
             retries.failed(&bot, true, now),
             first,
             "a new version starts over"
+        );
+        retries.take_due(second);
+        retries.succeeded(&bot);
+        assert_eq!(retries.earliest(), None, "done");
+        let third = retries.failed(&bot, true, now);
+        retries.succeeded(&bot);
+        assert_eq!(
+            retries.earliest(),
+            Some(third),
+            "scheduled after the run began"
         );
         retries.retain(|n| *n != bot);
         assert_eq!(retries.earliest(), None);

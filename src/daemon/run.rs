@@ -364,7 +364,7 @@ impl Daemon {
                 None
             }
             Outcome::Hooked(OwedRun::Done(retire_at)) => {
-                self.owed_retries.clear(name);
+                self.owed_retries.succeeded(name);
                 if retire_at.is_some() {
                     self.slots.retire_at(name, retire_at);
                 }

@@ -29,6 +29,8 @@ pub mod record;
 pub mod lease;
 pub mod providers;
 pub mod store;
+// Secrets Manager replicas of the secrets (`replica_regions`).
+pub mod replicas;
 
 pub mod retiring;
 

@@ -25,9 +25,10 @@ use tokio::task::JoinSet;
 
 use crate::aws::Aws;
 use crate::policy::{Credential, Policy};
+use crate::replicas::{self, ReplicaState};
 use report::{Entry, Report, Unmanaged};
 use secrets::{BATCH_SIZE, Read};
-use status::{ProviderView, SecretView, Status};
+use status::{Assessment, ProviderView, SecretView, Status};
 
 /// Default time past a scheduled rotation (beyond its jitter) before it is overdue.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(15 * 60);
@@ -46,7 +47,14 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
     let concurrency = policy.daemon.concurrency.get();
     let listing = tokio::spawn({
         let aws = Arc::clone(&aws);
-        async move { secrets::list_tagged(&aws).await }
+        let accounts = secret_accounts(&policy.credentials);
+        async move {
+            let mut tagged = Vec::new();
+            for account in accounts {
+                tagged.extend(secrets::list_tagged(aws.account_named(account.as_deref())).await?);
+            }
+            Ok::<_, secrets::SecretsError>(tagged)
+        }
     });
     let reads = read_all(&aws, &policy.credentials, concurrency).await;
     let views: Vec<SecretView> = policy
@@ -63,10 +71,11 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
             .iter()
             .zip(&views)
             .filter(|(_, v)| matches!(v, SecretView::Rekeyd(_)))
-            .map(|(c, _)| probe::Resource::of(&c.target));
+            .map(|(c, _)| probe::Located::of(c));
         probe::look_all(&aws, resources, concurrency).await
     };
 
+    let replica_states = read_replicas(&aws, &policy.credentials, &views, concurrency).await;
     let now = Utc::now();
     let entries = policy
         .credentials
@@ -75,7 +84,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
         .map(|(credential, secret)| {
             let provider = match secret {
                 SecretView::Rekeyd(record) if !options.offline => verdict::judge(
-                    &credential.target,
+                    credential,
                     verdict::Stored {
                         credential_id: record.credential_id.as_deref(),
                         token: record.security_token.as_ref(),
@@ -86,6 +95,10 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
                 _ => ProviderView::NotChecked,
             };
             let assessment = status::assess(credential, secret, &provider, now, options.grace);
+            let assessment = match replica_states.get(&credential.secret_name) {
+                Some(states) => replica_drift(credential, assessment, states),
+                None => assessment,
+            };
             Entry::new(credential, assessment)
         })
         .collect();
@@ -105,24 +118,30 @@ async fn read_all(
     credentials: &[Credential],
     concurrency: usize,
 ) -> HashMap<String, Read> {
+    // Secret names are unique in the policy; each is read in its account.
     let mut seen = HashSet::new();
-    let ids: Vec<String> = credentials
-        .iter()
-        .map(|c| c.secret_name.clone())
-        .filter(|id| seen.insert(id.clone()))
-        .collect();
+    let mut by_account: HashMap<Option<String>, Vec<String>> = HashMap::new();
+    for credential in credentials {
+        if seen.insert(credential.secret_name.as_str()) {
+            let account = credential.secret_account.as_ref().map(|a| a.name.clone());
+            (by_account.entry(account).or_default()).push(credential.secret_name.clone());
+        }
+    }
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for batch in ids.chunks(BATCH_SIZE) {
-        let batch = batch.to_vec();
-        let aws = Arc::clone(aws);
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            secrets::read_batch(&aws, &batch).await
-        });
+    for (account, ids) in &by_account {
+        for batch in ids.chunks(BATCH_SIZE) {
+            let batch = batch.to_vec();
+            let account = account.clone();
+            let aws = Arc::clone(aws);
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                secrets::read_batch(aws.account_named(account.as_deref()), &batch).await
+            });
+        }
     }
-    let mut reads = HashMap::with_capacity(ids.len());
+    let mut reads = HashMap::with_capacity(seen.len());
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(batch) => reads.extend(batch),
@@ -130,6 +149,85 @@ async fn read_all(
         }
     }
     reads
+}
+
+/// The accounts the credentials' secrets live in, each once (`None`:
+/// rekeyd's own), for the listing of tagged secrets.
+fn secret_accounts(credentials: &[Credential]) -> Vec<Option<String>> {
+    let mut accounts: Vec<Option<String>> = credentials
+        .iter()
+        .map(|c| c.secret_account.as_ref().map(|a| a.name.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if accounts.is_empty() {
+        accounts.push(None);
+    }
+    accounts.sort();
+    accounts
+}
+
+/// The replicas of every secret of rekeyd's with `replica_regions`, by
+/// secret name (a secret that could not be described: its problem as the
+/// one state's message).
+async fn read_replicas(
+    aws: &Arc<Aws>,
+    credentials: &[Credential],
+    views: &[SecretView],
+    concurrency: usize,
+) -> HashMap<String, Result<Vec<ReplicaState>, String>> {
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (credential, view) in credentials.iter().zip(views) {
+        if credential.replica_regions.is_empty() || !matches!(view, SecretView::Rekeyd(_)) {
+            continue;
+        }
+        let aws = Arc::clone(aws);
+        let permits = Arc::clone(&permits);
+        let account = credential.secret_account.clone();
+        let secret = credential.secret_name.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let read = replicas::read(aws.account(account.as_deref()), &secret).await;
+            (secret, read.map_err(|err| err.to_string()))
+        });
+    }
+    let mut states = HashMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((secret, read)) => {
+                states.insert(secret, read);
+            }
+            Err(err) => tracing::error!(error = %err, "a replica read task failed"),
+        }
+    }
+    states
+}
+
+/// A replica that is missing or not `InSync` makes an `ok` credential
+/// `drift` (naming the region); a worse finding keeps its status and gains
+/// the replicas' problem in its detail.
+fn replica_drift(
+    credential: &Credential,
+    assessment: Assessment,
+    states: &Result<Vec<ReplicaState>, String>,
+) -> Assessment {
+    let problem = match states {
+        Ok(states) => replicas::drift(credential, states),
+        Err(err) => Some(format!("cannot read the replicas: {err}")),
+    };
+    match problem {
+        None => assessment,
+        Some(problem) if assessment.status == Status::Ok => Assessment {
+            status: Status::Drift,
+            detail: problem,
+            ..assessment
+        },
+        Some(problem) => Assessment {
+            detail: format!("{}; also {problem}", assessment.detail),
+            ..assessment
+        },
+    }
 }
 
 /// What one read means for `credential`.

@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::probe::{Answers, Found, Resource, owner};
+use super::probe::{Answers, Found, Located, owner};
 use super::status::ProviderView;
 use crate::error::error_chain;
-use crate::policy::Target;
+use crate::policy::{Credential, Target};
 use crate::record::format_time;
 use crate::token::Token;
 
@@ -34,15 +34,16 @@ pub struct Stored<'a> {
     pub token: Option<&'a Token>,
 }
 
-/// Judges `target` from the probes' `answers` and what is `stored`.
+/// Judges `credential`'s target from the probes' `answers` and what is `stored`.
 pub fn judge(
-    target: &Target,
+    credential: &Credential,
     stored: Stored<'_>,
     answers: &Answers,
     now: DateTime<Utc>,
 ) -> ProviderView {
+    let target = &credential.target;
     let credential_id = stored.credential_id;
-    let found = match answers.get(&Resource::of(target)) {
+    let found = match answers.get(&Located::of(credential)) {
         None => return ProviderView::Unreachable("the provider was not asked".to_owned()),
         Some(Err(err)) => return ProviderView::Unreachable(error_chain(err.as_ref())),
         Some(Ok(found)) => found,

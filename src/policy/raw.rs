@@ -24,6 +24,8 @@ pub(crate) struct RawPolicy {
     pub daemon: Option<Spanned<RawDaemon>>,
     /// `[coordination]`.
     pub coordination: Option<Spanned<RawCoordination>>,
+    /// `[accounts.NAME]`, by name.
+    pub accounts: Option<Spanned<BTreeMap<String, Spanned<RawAccount>>>>,
     /// Every `[[chime_bot]]`, `[[iam_service_credential]]` and
     /// `[[ivs_participant_token]]`, in file order.
     pub credentials: Vec<RawCredential>,
@@ -64,6 +66,20 @@ pub(crate) struct RawAws {
     pub rate_limits: Option<Spanned<RawPerService<f64>>>,
 }
 
+/// `[accounts.NAME]`: a role rekeyd assumes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccount {
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub role_arn: Str,
+    /// Passed to `AssumeRole`, 2 to 1224 characters.
+    pub external_id: Str,
+    /// The role session's name, `[\w+=,.@-]{2,64}`.
+    pub session_name: Str,
+    /// The account's region (Secrets Manager, STS).
+    pub region: Str,
+}
+
 /// One optional value per service.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +94,8 @@ pub(crate) struct RawPerService<T> {
     pub secretsmanager: Option<Spanned<T>>,
     /// Amazon DynamoDB (the `[coordination]` leases).
     pub dynamodb: Option<Spanned<T>>,
+    /// AWS STS (assuming the `[accounts]` roles): an endpoint only.
+    pub sts: Option<Spanned<T>>,
 }
 
 /// `[defaults]`: keys every credential inherits unless it sets them.
@@ -98,6 +116,12 @@ pub(crate) struct RawDefaults {
     pub max_age: Str,
     /// IANA zone cron expressions are evaluated in.
     pub timezone: Str,
+    /// The account provider calls run as, from `[accounts]`.
+    pub account: Str,
+    /// The account secrets live in, from `[accounts]`.
+    pub secret_account: Str,
+    /// Regions each secret is replicated to.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// `[daemon]`.
@@ -124,7 +148,7 @@ pub(crate) struct RawCoordination {
     pub lease: Str,
     /// This replica's name in the lease items.
     pub replica_id: Str,
-    /// The table's account (not supported yet).
+    /// The table's account, from `[accounts]`.
     pub account: Str,
 }
 
@@ -154,6 +178,12 @@ pub(crate) struct RawChimeBot {
     pub max_age: Str,
     /// As in `[defaults]`.
     pub timezone: Str,
+    /// As in `[defaults]`.
+    pub account: Str,
+    /// As in `[defaults]`.
+    pub secret_account: Str,
+    /// As in `[defaults]`.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// `[[iam_service_credential]]`.
@@ -192,6 +222,12 @@ pub(crate) struct RawIamServiceCredential {
     pub max_age: Str,
     /// As in `[defaults]`.
     pub timezone: Str,
+    /// As in `[defaults]`.
+    pub account: Str,
+    /// As in `[defaults]`.
+    pub secret_account: Str,
+    /// As in `[defaults]`.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// `[[ivs_participant_token]]`: takes neither `schedule` nor `every`.
@@ -224,6 +260,12 @@ pub(crate) struct RawIvsParticipantToken {
     pub max_age: Str,
     /// As in `[defaults]`.
     pub timezone: Str,
+    /// As in `[defaults]`.
+    pub account: Str,
+    /// As in `[defaults]`.
+    pub secret_account: Str,
+    /// As in `[defaults]`.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// The keys every credential kind shares, gathered for validation.
@@ -247,6 +289,12 @@ pub(crate) struct RawCommon {
     pub max_age: Str,
     /// IANA zone for `schedule`.
     pub timezone: Str,
+    /// The account provider calls run as.
+    pub account: Str,
+    /// The account the secret lives in.
+    pub secret_account: Str,
+    /// Regions the secret is replicated to.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 impl RawBody {
@@ -264,6 +312,9 @@ impl RawBody {
                 kms_key_id: take(&mut b.kms_key_id),
                 max_age: take(&mut b.max_age),
                 timezone: take(&mut b.timezone),
+                account: take(&mut b.account),
+                secret_account: take(&mut b.secret_account),
+                replica_regions: take(&mut b.replica_regions),
             },
             RawBody::IamServiceCredential(c) => RawCommon {
                 name: take(&mut c.name),
@@ -275,6 +326,9 @@ impl RawBody {
                 kms_key_id: take(&mut c.kms_key_id),
                 max_age: take(&mut c.max_age),
                 timezone: take(&mut c.timezone),
+                account: take(&mut c.account),
+                secret_account: take(&mut c.secret_account),
+                replica_regions: take(&mut c.replica_regions),
             },
             RawBody::IvsParticipantToken(t) => RawCommon {
                 name: take(&mut t.name),
@@ -286,6 +340,9 @@ impl RawBody {
                 kms_key_id: take(&mut t.kms_key_id),
                 max_age: take(&mut t.max_age),
                 timezone: take(&mut t.timezone),
+                account: take(&mut t.account),
+                secret_account: take(&mut t.secret_account),
+                replica_regions: take(&mut t.replica_regions),
             },
         }
     }

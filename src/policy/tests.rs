@@ -28,6 +28,10 @@ fn name(name: &str) -> CredentialName {
     CredentialName::new(name).expect("valid name")
 }
 
+fn no_regions() -> std::sync::Arc<[String]> {
+    std::sync::Arc::from(Vec::new())
+}
+
 #[test]
 fn example_parses_to_the_expected_model() {
     let policy = policy(EXAMPLE);
@@ -46,6 +50,9 @@ fn example_parses_to_the_expected_model() {
                 account_id: "12a3456b-7c89-012d-3456-78901e23fg45".to_owned(),
                 bot_id: "123abcd4-5ef6-789g-0h12-34j56789012k".to_owned(),
             }),
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("codecommit-sofia"),
@@ -62,6 +69,9 @@ fn example_parses_to_the_expected_model() {
                 credential_age_days: None,
                 refresh_before: RefreshBefore::Percent(33),
             }),
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("bedrock-chatbot"),
@@ -78,6 +88,9 @@ fn example_parses_to_the_expected_model() {
                 credential_age_days: Some(90),
                 refresh_before: RefreshBefore::Fixed(30 * DAY),
             }),
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("logs-shipper"),
@@ -94,6 +107,9 @@ fn example_parses_to_the_expected_model() {
                 credential_age_days: None,
                 refresh_before: RefreshBefore::Percent(33),
             }),
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("stage-host-bob"),
@@ -113,6 +129,9 @@ fn example_parses_to_the_expected_model() {
                 attributes: BTreeMap::from([("role".to_owned(), "host".to_owned())]),
                 capabilities: vec![Capability::Publish, Capability::Subscribe],
             }),
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
     ];
     assert_eq!(policy.credentials, expected);

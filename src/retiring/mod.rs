@@ -81,7 +81,7 @@ pub async fn after_store(
         delete_after: now + chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX),
     };
     if grace.is_zero() {
-        let Err(err) = providers::retire(aws, old).await else {
+        let Err(err) = providers::retire(aws.provider(credential), old).await else {
             return AfterStore::default();
         };
         let text = error_chain(&err);
@@ -101,7 +101,7 @@ pub async fn after_store(
     if let Err(err) = records.put(&key, &retirement) {
         let text = error_chain(&err);
         warn!(credential_id = %credential_id, error = %text, "cannot record the retirement: deleting the old credential at once instead");
-        let deleted = providers::retire(aws, old)
+        let deleted = providers::retire(aws.provider(credential), old)
             .await
             .map_err(|e| error_chain(&e));
         return AfterStore {
@@ -116,7 +116,7 @@ pub async fn after_store(
             }),
         };
     }
-    if let Err(err) = providers::deactivate(aws, old).await {
+    if let Err(err) = providers::deactivate(aws.provider(credential), old).await {
         let text = error_chain(&err);
         error!(credential_id = %credential_id, error = %text, delete_after = %retirement.delete_after, "the new secret is stored, but the old credential was not set Inactive; it is still deleted once the grace has passed");
         return AfterStore {
@@ -160,7 +160,10 @@ pub async fn settle(
         source,
     };
     let old = pending.target();
-    match providers::standing(aws, &old).await.map_err(failed)? {
+    match providers::standing(aws.provider(credential), &old)
+        .await
+        .map_err(failed)?
+    {
         Standing::Gone => {
             info!(credential_id = %credential_id, "the retired credential is already gone");
         }
@@ -170,7 +173,9 @@ pub async fn settle(
             return Ok(Settled::KeptActive { credential_id });
         }
         _ => {
-            providers::retire(aws, &old).await.map_err(failed)?;
+            providers::retire(aws.provider(credential), &old)
+                .await
+                .map_err(failed)?;
             if pending.delete_after > Utc::now() {
                 info!(credential_id = %credential_id, grace_until = %pending.delete_after, "deleted the pending, inactive old credential before its grace ended: a new overlap rotation needs its slot");
             } else {

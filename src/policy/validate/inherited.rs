@@ -1,10 +1,13 @@
 //! The keys a credential inherits from `[defaults]`, checked once in each place.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use toml::Spanned;
 
+use super::accounts::{Accounts, replica_regions};
 use super::{Table, Val};
+use crate::policy::model::Account;
 use crate::policy::problems::{Ctx, Sink};
 use crate::policy::raw::{RawCommon, RawDefaults};
 use crate::policy::values;
@@ -29,6 +32,9 @@ pub(super) struct Inherited {
     pub kms_key_id: Val<String>,
     pub max_age: Val<Duration>,
     pub timezone: Val<chrono_tz::Tz>,
+    pub account: Val<Arc<Account>>,
+    pub secret_account: Val<Arc<Account>>,
+    pub replica_regions: Val<Arc<[String]>>,
 }
 
 impl Inherited {
@@ -41,12 +47,19 @@ impl Inherited {
             kms_key_id: self.kms_key_id.or(defaults.kms_key_id.clone()),
             max_age: self.max_age.or(defaults.max_age.clone()),
             timezone: self.timezone.or(defaults.timezone.clone()),
+            account: self.account.or(defaults.account.clone()),
+            secret_account: self.secret_account.or(defaults.secret_account.clone()),
+            replica_regions: self.replica_regions.or(defaults.replica_regions.clone()),
         }
     }
 }
 
 /// `[defaults]`, checked (all unset when the table is absent).
-pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -> Inherited {
+pub(super) fn defaults(
+    raw: Option<Spanned<RawDefaults>>,
+    accounts: &Accounts,
+    sink: &mut Sink<'_>,
+) -> Inherited {
     let header = raw.as_ref().map_or(0, |r| r.span().start);
     let raw = raw.map(Spanned::into_inner).unwrap_or_default();
     let common = RawCommon {
@@ -59,15 +72,23 @@ pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -
         kms_key_id: raw.kms_key_id,
         max_age: raw.max_age,
         timezone: raw.timezone,
+        account: raw.account,
+        secret_account: raw.secret_account,
+        replica_regions: raw.replica_regions,
     };
     inheritable(
         &mut Table::new(sink, Ctx::settings("defaults.", header)),
         &common,
+        accounts,
     )
 }
 
 /// Checks the inheritable keys of a credential table or of `[defaults]`.
-pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
+pub(super) fn inheritable(
+    t: &mut Table<'_, '_>,
+    raw: &RawCommon,
+    accounts: &Accounts,
+) -> Inherited {
     let schedule = t.check("schedule", &raw.schedule, |s| {
         values::cron(s).map(|_| Timing::Cron {
             expression: s.clone(),
@@ -91,6 +112,11 @@ pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
         kms_key_id: t.check("kms_key_id", &raw.kms_key_id, |k| values::non_empty(k)),
         max_age: t.check("max_age", &raw.max_age, |m| values::positive_duration(m)),
         timezone: t.check("timezone", &raw.timezone, |z| values::timezone(z)),
+        account: accounts.lookup(t, "account", &raw.account),
+        secret_account: accounts.lookup(t, "secret_account", &raw.secret_account),
+        replica_regions: t.check("replica_regions", &raw.replica_regions, |r| {
+            replica_regions(r)
+        }),
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Service {
     Secretsmanager,
     /// Amazon DynamoDB (awsJson1_0).
     Dynamodb,
+    /// AWS STS (awsQuery).
+    Sts,
 }
 
 impl Service {
@@ -54,6 +56,8 @@ impl Service {
                 operation,
                 "CreateTable" | "DeleteTable" | "PutItem" | "UpdateItem" | "DeleteItem"
             ),
+            // AssumeRole issues (and the emulator keeps) a session.
+            Service::Sts => operation == "AssumeRole",
         }
     }
 }
@@ -89,6 +93,16 @@ pub struct CallRecord {
     pub error_code: Option<String>,
     /// The request id sent in `x-amzn-RequestId`.
     pub request_id: String,
+    /// The access key id in the request's SigV4 `Credential` scope; `None` when unsigned.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// The AWS account the call acted in: the role's for keys `AssumeRole` issued, the
+    /// default account's for any other key.
+    #[serde(default)]
+    pub account_id: String,
+    /// The region of the request's SigV4 scope (the default region when unsigned).
+    #[serde(default)]
+    pub region: String,
 }
 
 /// Calls per service, for harnesses that only count (`GET /_emulator/calls/summary`).

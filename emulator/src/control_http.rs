@@ -97,6 +97,26 @@ pub(crate) fn handle(controls: &Controls, req: &Incoming, request_id: &str) -> H
             controls.clear_calls();
             reply(200, &json!([]), request_id)
         }
+        (&Method::POST, "/_emulator/sessions/expire") => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Expire {
+                #[serde(default)]
+                account_id: Option<String>,
+            }
+            let body: &[u8] = if req.body.is_empty() {
+                b"{}"
+            } else {
+                &req.body
+            };
+            match serde_json::from_slice::<Expire>(body) {
+                Ok(e) => {
+                    let expired = controls.expire_sessions(e.account_id.as_deref());
+                    reply(200, &json!({"expired": expired}), request_id)
+                }
+                Err(e) => bad(format!("expected {{\"account_id\": ..}} or nothing: {e}")),
+            }
+        }
         (&Method::POST, "/_emulator/reset") => {
             controls.reset();
             reply(200, &json!({}), request_id)

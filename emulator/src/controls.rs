@@ -115,6 +115,7 @@ impl Controls {
             ivs_stages: vec![SeedIvsStage {
                 arn: stage_arn.into(),
                 name: None,
+                account: None,
             }],
             ..Default::default()
         })
@@ -164,10 +165,7 @@ impl Controls {
     /// A call finding any of its buckets empty gets the service's throttling error.
     pub fn set_quotas(&self, quotas: &BTreeMap<String, Quota>) -> Result<(), InvalidQuota> {
         QuotaSet::check(quotas)?;
-        self.shared
-            .lock()
-            .quotas
-            .set(quotas, tokio::time::Instant::now());
+        self.shared.lock().quotas.set(quotas);
         Ok(())
     }
 
@@ -181,7 +179,7 @@ impl Controls {
         QuotaSet::check(quotas)?;
         let mut state = self.shared.lock();
         state.quotas.clear();
-        state.quotas.set(quotas, tokio::time::Instant::now());
+        state.quotas.set(quotas);
         Ok(())
     }
 
@@ -193,6 +191,16 @@ impl Controls {
     /// The quotas in force, by key.
     pub fn quotas(&self) -> BTreeMap<String, Quota> {
         self.shared.lock().quotas.quotas()
+    }
+
+    /// Makes the sessions `AssumeRole` issued expire now: every one, or those acting in
+    /// `account_id`. Calls signed with them then get `ExpiredToken(Exception)`, as AWS
+    /// answers expired credentials. Answers how many expired.
+    pub fn expire_sessions(&self, account_id: Option<&str>) -> usize {
+        self.shared
+            .lock()
+            .sts
+            .expire(account_id, chrono::Utc::now())
     }
 
     /// A snapshot of every bot token, credential, issued IVS token and secret version.

@@ -14,6 +14,7 @@ use crate::quota::{Quota, QuotaSet};
 use crate::random;
 use crate::secretsmanager::{Secret, SecretValue};
 use crate::state::State;
+use crate::sts::RoleSpec;
 use crate::truth::{self, ChimeBotTruth, DynamoTableTruth, IamCredentialTruth, SecretTruth};
 
 /// What to create. Every list is optional. See the crate README for an example.
@@ -44,13 +45,57 @@ pub struct SeedDoc {
     /// Request-rate quotas to set, as `POST /_emulator/quotas` takes them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quotas: BTreeMap<String, Quota>,
+    /// AWS accounts besides the default one, with the roles STS lets others assume;
+    /// applied before everything else, so items may name them in `account`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<SeedAccount>,
+}
+
+/// An AWS account: `{"account_id": "111111111111", "roles": [...], "iam_users": [...]}`.
+/// Declaring the default account (123456789012) adds roles to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedAccount {
+    /// 12 digits.
+    pub account_id: String,
+    #[serde(default)]
+    pub roles: Vec<SeedRole>,
+    /// IAM users of this account.
+    #[serde(default)]
+    pub iam_users: Vec<String>,
+}
+
+/// An IAM role: `{"name": "rekeyd-rotator", "trust": ["123456789012"]}`; its ARN is
+/// `arn:aws:iam::ACCOUNT:role/NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRole {
+    pub name: String,
+    /// Who may assume it (the trust policy's principals): `*`, an account id or
+    /// `arn:aws:iam::ID:root` (any identity of that account, its roles' sessions included),
+    /// a user ARN, a role ARN (that role's sessions: role chaining), or an assumed-role
+    /// session ARN. Nobody else gets `AccessDenied`.
+    pub trust: Vec<String>,
+    /// The `ExternalId` each `AssumeRole` must pass; any when absent.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The longest `DurationSeconds` allowed, 3600..43200 (default 3600).
+    #[serde(default)]
+    pub max_session_duration: Option<u32>,
+    /// Test knob: the issued credentials expire after this many seconds, whatever
+    /// `DurationSeconds` asked for.
+    #[serde(default)]
+    pub session_lifetime_seconds: Option<u32>,
 }
 
 /// A Chime bot to create.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedChimeBot {
-    /// Account id, 8-4-4-4-12 letters or digits.
+    /// The AWS account the bot lives in (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Chime account id, 8-4-4-4-12 letters or digits.
     pub account_id: String,
     /// Bot id in the same shape; generated when absent.
     #[serde(default)]
@@ -67,6 +112,9 @@ pub struct SeedChimeBot {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedIamCredential {
+    /// The AWS account of the user (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Owner; the caller user when absent.
     #[serde(default)]
     pub user_name: Option<String>,
@@ -91,6 +139,10 @@ pub struct SeedIamCredential {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedIvsStage {
+    /// The AWS account holding the stage; when absent, the ARN's account if it is
+    /// declared, else the default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// `arn:aws:ivs:REGION:ACCOUNT:stage/ID`.
     pub arn: String,
     /// Stage name.
@@ -102,6 +154,9 @@ pub struct SeedIvsStage {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedSecret {
+    /// The AWS account holding the secret (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub name: String,
     /// The AWSCURRENT value; no version when absent.
     #[serde(default)]
@@ -121,6 +176,9 @@ pub struct SeedSecret {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedDynamoTable {
+    /// The AWS account holding the table (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub name: String,
     /// The partition key attribute's name.
     pub partition_key: String,
@@ -198,23 +256,69 @@ pub(crate) fn apply(state: &mut State, doc: &SeedDoc) -> Result<SeedReport, Seed
     Ok(report)
 }
 
+/// The account an item names, which must be the default one or declared; the default
+/// account when it names none.
+fn account_of(s: &State, account: Option<&String>, item: &str) -> Result<String, SeedError> {
+    match account {
+        None => Ok(s.config.account_id.clone()),
+        Some(id) if s.knows_account(id) => Ok(id.clone()),
+        Some(id) => Err(SeedError::Invalid {
+            item: item.to_string(),
+            message: format!("account {id} is not declared (list it under \"accounts\")"),
+        }),
+    }
+}
+
+fn seed_account(s: &mut State, seed: &SeedAccount, now: DateTime<Utc>) -> Result<(), SeedError> {
+    let id = &seed.account_id;
+    s.sts
+        .declare_account(id)
+        .map_err(refused(format!("account {id:?}")))?;
+    for role in &seed.roles {
+        let spec = RoleSpec {
+            name: role.name.clone(),
+            trust: role.trust.clone(),
+            external_id: role.external_id.clone(),
+            max_session_duration: role.max_session_duration,
+            session_lifetime: role.session_lifetime_seconds,
+        };
+        s.sts
+            .add_role(id, &spec)
+            .map_err(refused(format!("role {} of account {id}", role.name)))?;
+    }
+    for user in &seed.iam_users {
+        check_user(user)?;
+        s.iam.account_mut(id).ensure_user(user, id, now);
+    }
+    Ok(())
+}
+
 fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
     let now = Utc::now();
-    let account = s.config.account_id.clone();
+    let home = s.config.account_id.clone();
     let mut report = SeedReport::default();
     QuotaSet::check(&doc.quotas).map_err(|e| SeedError::Invalid {
         item: "quotas".into(),
         message: e.0,
     })?;
-    s.quotas.set(&doc.quotas, tokio::time::Instant::now());
+    s.quotas.set(&doc.quotas);
+    for account in &doc.accounts {
+        seed_account(s, account, now)?;
+    }
     if let Some(caller) = &doc.caller_user_name {
         check_user(caller)?;
         s.config.caller_user_name = caller.clone();
-        s.iam.ensure_user(caller, &account, now);
+        s.iam.ensure_user(caller, &home, now);
     }
     for bot in &doc.chime_bots {
+        let item = format!(
+            "chime bot {:?}",
+            bot.bot_id.as_deref().unwrap_or(&bot.account_id)
+        );
+        let account = account_of(s, bot.account.as_ref(), &item)?;
         let created = s
             .chime
+            .account_mut(&account)
             .add_bot(
                 &bot.account_id,
                 bot.bot_id.as_deref(),
@@ -222,15 +326,12 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
                 bot.security_token.as_deref(),
                 now,
             )
-            .map_err(refused(format!(
-                "chime bot {:?}",
-                bot.bot_id.as_deref().unwrap_or(&bot.account_id)
-            )))?;
-        report.chime_bots.push(created.clone());
+            .map_err(refused(item))?;
+        report.chime_bots.push(truth::bot(&created, &account));
     }
     for user in &doc.iam_users {
         check_user(user)?;
-        s.iam.ensure_user(user, &account, now);
+        s.iam.ensure_user(user, &home, now);
         report.iam_users.push(user.clone());
     }
     for c in &doc.iam_credentials {
@@ -240,6 +341,8 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
             .unwrap_or_else(|| s.config.caller_user_name.clone());
         check_user(&user)?;
         let item = format!("iam credential of {user}");
+        let account = account_of(s, c.account.as_ref(), &item)?;
+        let iam = s.iam.account_mut(&account);
         if let Some(id) = &c.credential_id
             && !iam::valid_credential_id(id)
         {
@@ -248,18 +351,16 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
                 message: format!("credential id {id} must match [\\w]+ (20-128 characters)"),
             });
         }
-        s.iam.ensure_user(&user, &account, now);
+        iam.ensure_user(&user, &account, now);
         let service = c
             .service_name
             .as_deref()
             .unwrap_or("codecommit.amazonaws.com");
-        let mut created = s
-            .iam
+        let mut created = iam
             .create_credential(&user, service, c.credential_id.clone(), None, &account, now)
             .map_err(refused(item.clone()))?;
         if let Some(secret) = &c.service_password {
-            s.iam
-                .set_secret(&user, &created.id, secret.clone())
+            iam.set_secret(&user, &created.id, secret.clone())
                 .map_err(refused(item.clone()))?;
             if created.secret.is_some() {
                 created.secret = Some(secret.clone());
@@ -268,8 +369,7 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
             }
         }
         if let Some(expiry) = c.expiration_date {
-            s.iam
-                .set_expiration_date(&user, &created.id, expiry)
+            iam.set_expiration_date(&user, &created.id, expiry)
                 .map_err(refused(item.clone()))?;
             created.expiration_date = Some(expiry);
         }
@@ -280,15 +380,25 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
                     message: format!("status {status} is not Active or Inactive"),
                 });
             }
-            s.iam
-                .update(&user, &created.id, status)
+            iam.update(&user, &created.id, status)
                 .map_err(refused(item))?;
             created.status = status.clone();
         }
-        report.iam_credentials.push(truth::credential(&created));
+        report
+            .iam_credentials
+            .push(truth::credential_in(&created, &account));
     }
     for stage in &doc.ivs_stages {
+        let item = format!("ivs stage {}", stage.arn);
+        let in_arn = stage.arn.split(':').nth(4).map(str::to_owned);
+        let account = match &stage.account {
+            Some(_) => account_of(s, stage.account.as_ref(), &item)?,
+            None => in_arn
+                .filter(|a| s.knows_account(a))
+                .unwrap_or_else(|| home.clone()),
+        };
         s.ivs
+            .account_mut(&account)
             .add_stage(&stage.arn, stage.name.as_deref())
             .map_err(refused(format!("ivs stage {}", stage.arn)))?;
         report.ivs_stages.push(stage.arn.clone());
@@ -305,6 +415,7 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
 fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedError> {
     let now = Utc::now();
     let item = format!("secret {}", seed.name);
+    let account = account_of(s, seed.account.as_ref(), &item)?;
     if seed.name.is_empty() || seed.name.len() > 512 {
         return Err(SeedError::Invalid {
             item,
@@ -314,12 +425,13 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
     let arn = format!(
         "arn:aws:secretsmanager:{}:{}:secret:{}-{}",
         s.config.default_region,
-        s.config.account_id,
+        account,
         seed.name,
         random::alnum(6)
     );
     let secret = s
         .secrets
+        .account_mut(&account)
         .insert(Secret {
             name: seed.name.clone(),
             arn,
@@ -338,11 +450,12 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
             .put_version(&id, SecretValue::String(value.clone()), None, now)
             .map_err(refused(item))?;
     }
-    Ok(truth::secret(secret))
+    Ok(truth::secret_in(secret, &account))
 }
 
 fn seed_table(s: &mut State, seed: &SeedDynamoTable) -> Result<DynamoTableTruth, SeedError> {
     let item = format!("dynamodb table {}", seed.name);
+    let account = account_of(s, seed.account.as_ref(), &item)?;
     let key = KeyAttr {
         name: seed.partition_key.clone(),
         kind: seed
@@ -351,9 +464,9 @@ fn seed_table(s: &mut State, seed: &SeedDynamoTable) -> Result<DynamoTableTruth,
             .unwrap_or_else(|| "S".into()),
     };
     let table = dynamodb::seed_table(
-        &mut s.dynamodb,
+        s.dynamodb.account_mut(&account),
         &s.config.default_region,
-        &s.config.account_id,
+        &account,
         &seed.name,
         key,
         Utc::now(),
@@ -364,7 +477,7 @@ fn seed_table(s: &mut State, seed: &SeedDynamoTable) -> Result<DynamoTableTruth,
             .and_then(|i| table.put_seed_item(i))
             .map_err(refused(item.clone()))?;
     }
-    Ok(truth::table(table))
+    Ok(truth::table_in(table, &account))
 }
 
 #[cfg(test)]

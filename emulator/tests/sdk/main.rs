@@ -3,6 +3,7 @@
 
 mod util;
 
+mod accounts;
 mod chime;
 mod cli;
 mod controls;

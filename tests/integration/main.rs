@@ -1,6 +1,7 @@
 //! rekeyd's integration tests: the `rekeyd` binary against the bundled AWS
 //! emulator (and moto's Secrets Manager), as a user runs it.
 
+mod accounts;
 mod accounts_moto;
 mod api_keys;
 mod audit;

@@ -190,11 +190,25 @@ pub fn result_line(credential: &Credential, result: &Result<Rotated, RotationErr
 }
 
 fn dry_run_line(credential: &Credential) -> String {
-    format!(
+    let line = format!(
         "{}: dry-run kind={} would call {}, then store the new secret in {} (secretsmanager:PutSecretValue, or CreateSecret when missing)",
         credential.name,
         credential.kind(),
         planned_call(credential),
         credential.secret_name
+    );
+    if credential.account.is_none() && credential.secret_account.is_none() {
+        return line;
+    }
+    // With [accounts]: the roles the calls run as.
+    let role = |account: Option<&crate::policy::Account>| {
+        account.map_or("rekeyd's own credentials".to_owned(), |a| {
+            format!("account {} (role {})", a.name, a.role_arn)
+        })
+    };
+    format!(
+        "{line}; provider call as {}, secret in {}",
+        role(credential.account.as_deref()),
+        role(credential.secret_account.as_deref())
     )
 }

@@ -51,6 +51,8 @@ impl Service {
                     | "UpdateSecretVersionStage"
                     | "TagResource"
                     | "DeleteSecret"
+                    | "ReplicateSecretToRegions"
+                    | "RemoveRegionsFromReplication"
             ),
             Service::Dynamodb => matches!(
                 operation,

@@ -117,6 +117,33 @@ pub(crate) fn handle(controls: &Controls, req: &Incoming, request_id: &str) -> H
                 Err(e) => bad(format!("expected {{\"account_id\": ..}} or nothing: {e}")),
             }
         }
+        (&Method::POST, "/_emulator/replicas") => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct ReplicaStatus {
+                #[serde(default)]
+                account_id: Option<String>,
+                secret_id: String,
+                region: String,
+                status: String,
+                #[serde(default)]
+                status_message: Option<String>,
+            }
+            let r = match serde_json::from_slice::<ReplicaStatus>(&req.body) {
+                Ok(r) => r,
+                Err(e) => return bad(format!("replica status is not valid: {e}")),
+            };
+            match controls.set_replica_status(
+                r.account_id.as_deref(),
+                &r.secret_id,
+                &r.region,
+                &r.status,
+                r.status_message.as_deref(),
+            ) {
+                Ok(()) => reply(200, &json!({}), request_id),
+                Err(e) => bad(e.to_string()),
+            }
+        }
         (&Method::POST, "/_emulator/reset") => {
             controls.reset();
             reply(200, &json!({}), request_id)

@@ -6,11 +6,24 @@ use std::sync::Arc;
 use crate::calls::{CallRecord, Service, ServiceCalls};
 use crate::faults::{FaultRule, InvalidFaultRule};
 use crate::quota::{InvalidQuota, Quota, QuotaSet};
+use crate::secretsmanager::set_replica_status;
 use crate::seed::{
     self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
 };
 use crate::state::{Shared, State};
 use crate::truth::{ChimeBotTruth, IamCredentialTruth, SecretTruth, Truth};
+
+/// Why a control refused to act (names the thing it could not find or the value it refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidControl(pub String);
+
+impl std::fmt::Display for InvalidControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidControl {}
 
 /// A handle on a running emulator's state; cheap to clone, usable after the server stopped.
 #[derive(Debug, Clone)]
@@ -201,6 +214,30 @@ impl Controls {
             .lock()
             .sts
             .expire(account_id, chrono::Utc::now())
+    }
+
+    /// Sets the status (`InSync`, `Failed`, `InProgress`) and status message (a default
+    /// per status when `None`) of a secret's replica in `region`, for fault tests. The
+    /// secret is named by name or ARN, in `account_id` (the default account when `None`).
+    pub fn set_replica_status(
+        &self,
+        account_id: Option<&str>,
+        secret_id: &str,
+        region: &str,
+        status: &str,
+        message: Option<&str>,
+    ) -> Result<(), InvalidControl> {
+        let mut state = self.shared.lock();
+        let account = account_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| state.config.account_id.clone());
+        let secrets = state
+            .secrets
+            .account_mut(&account)
+            .find_mut(secret_id)
+            .map_err(|_| InvalidControl(format!("no secret {secret_id} in account {account}")))?;
+        set_replica_status(secrets, region, status, message)
+            .map_err(|e| InvalidControl(format!("secret {secret_id}: {}", e.message)))
     }
 
     /// A snapshot of every bot token, credential, issued IVS token and secret version.

@@ -56,7 +56,7 @@ mod emulator;
 
 pub use calls::{CallRecord, Service, ServiceCalls};
 pub use context::{ACCOUNT_ID, DEFAULT_CALLER, DEFAULT_REGION};
-pub use controls::Controls;
+pub use controls::{Controls, InvalidControl};
 pub use emulator::Emulator;
 pub use faults::{FaultKind, FaultRule, InvalidFaultRule};
 pub use quota::{InvalidQuota, Quota};

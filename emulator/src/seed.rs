@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::iam;
 use crate::quota::{Quota, QuotaSet};
 use crate::random;
-use crate::secretsmanager::{Secret, SecretValue};
+use crate::secretsmanager::{Replica, Secret, SecretValue, set_replica_status};
 use crate::state::State;
 use crate::sts::RoleSpec;
 use crate::truth::{self, ChimeBotTruth, DynamoTableTruth, IamCredentialTruth, SecretTruth};
@@ -170,6 +170,25 @@ pub struct SeedSecret {
     pub kms_key_id: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Replicas in other regions than the default region (the primary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_regions: Vec<SeedReplica>,
+}
+
+/// A secret's replica: `{"region": "eu-west-1", "status": "Failed"}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedReplica {
+    pub region: String,
+    /// `alias/aws/secretsmanager` when absent.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    /// `InSync` (default), `Failed` or `InProgress`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The replica's `StatusMessage`; a default per status when absent.
+    #[serde(default)]
+    pub status_message: Option<String>,
 }
 
 /// A DynamoDB table to create: `{"name": "rekeyd-leases", "partition_key": "credential"}`.
@@ -429,9 +448,9 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
         seed.name,
         random::alnum(6)
     );
-    let secret = s
-        .secrets
-        .account_mut(&account)
+    let secrets = s.secrets.account_mut(&account);
+    secrets.replicated |= !seed.replica_regions.is_empty();
+    let secret = secrets
         .insert(Secret {
             name: seed.name.clone(),
             arn,
@@ -442,8 +461,26 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
             last_changed: now,
             deletion_date: None,
             versions: Vec::new(),
+            replicas: Vec::new(),
         })
         .map_err(refused(item.clone()))?;
+    for r in &seed.replica_regions {
+        if r.region == s.config.default_region
+            || secret.replicas.iter().any(|have| have.region == r.region)
+        {
+            return Err(SeedError::Invalid {
+                item,
+                message: format!("replica region {} is the primary or repeated", r.region),
+            });
+        }
+        secret
+            .replicas
+            .push(Replica::new(&r.region, r.kms_key_id.as_deref()));
+        if let Some(status) = &r.status {
+            set_replica_status(secret, &r.region, status, r.status_message.as_deref())
+                .map_err(refused(item.clone()))?;
+        }
+    }
     if let Some(value) = &seed.secret_string {
         let id = seed.version_id.clone().unwrap_or_else(random::uuid);
         secret

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dynamodb::{Table, item_to_json};
 use crate::iam::ServiceCredential;
-use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue};
+use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue, primary_region};
 use crate::sts::Session;
 
 /// A snapshot of everything the emulator holds.
@@ -176,6 +176,22 @@ pub struct SecretTruth {
     /// The AWS account holding the secret.
     #[serde(default)]
     pub account_id: String,
+    /// The region of its ARN.
+    #[serde(default)]
+    pub primary_region: String,
+    /// Its replicas in other regions.
+    #[serde(default)]
+    pub replicas: Vec<SecretReplicaTruth>,
+}
+
+/// A secret's replica in another region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretReplicaTruth {
+    pub region: String,
+    pub kms_key_id: String,
+    /// `InSync`, `Failed` or `InProgress`.
+    pub status: String,
+    pub status_message: String,
 }
 
 /// One version of a secret.
@@ -314,6 +330,17 @@ pub(crate) fn secret_in(s: &Secret, account_id: &str) -> SecretTruth {
         last_changed_date: s.last_changed,
         deletion_date: s.deletion_date,
         account_id: account_id.to_string(),
+        primary_region: primary_region(s).to_string(),
+        replicas: s
+            .replicas
+            .iter()
+            .map(|r| SecretReplicaTruth {
+                region: r.region.clone(),
+                kms_key_id: r.kms_key_id.clone(),
+                status: r.status.clone(),
+                status_message: r.status_message.clone(),
+            })
+            .collect(),
         versions: s
             .versions
             .iter()

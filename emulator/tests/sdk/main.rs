@@ -18,6 +18,7 @@ mod ivs_stages;
 mod leases;
 mod moto;
 mod quotas;
+mod replicas;
 mod secret_stages;
 mod secrets_listing;
 mod secretsmanager;

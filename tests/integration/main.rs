@@ -3,6 +3,7 @@
 
 mod accounts;
 mod accounts_moto;
+mod accounts_replicas;
 mod api_keys;
 mod audit;
 mod bench_scripts;

@@ -18,7 +18,8 @@ and region) and none on Secrets Manager, and times `rekeyd rotate --all`:
 
   single  every credential in the first account (`account` and, by default,
           its secret there)
-  spread  credential i in account i mod --accounts
+  spread  credential i in account (i div 3) mod --accounts (kinds cycle with
+          i: each account gets its share of every kind)
 
 Reports wall time, rotations per second, the spread/single ratio, throttled
 provider calls as a share of all provider calls, AssumeRole calls per run,
@@ -54,8 +55,9 @@ def account_id(k):
 
 
 def layout(n, accounts, spread, endpoint, concurrency):
-    """Policy text and seed document: credential i in account i mod
-    `accounts` when `spread`, else all in the first."""
+    """Policy text and seed document: credential i in account (i div 3) mod
+    `accounts` when `spread` (a share of each kind in each), else all in the
+    first."""
     now = datetime.now(timezone.utc)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     expires = (now + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -69,7 +71,9 @@ def layout(n, accounts, spread, endpoint, concurrency):
         seed["accounts"].append({"account_id": account_id(k),
                                  "roles": [{"name": "rekeyd", "trust": [OWN]}]})
     for i in range(n):
-        k = i % accounts if spread else 0
+        # Kinds cycle with i, accounts with i // 3: each account gets a
+        # third of every kind.
+        k = (i // 3) % accounts if spread else 0
         account = account_id(k)
         kind, name = fleet.KINDS[i % 3], f"cred-{i:05d}"
         where = f'account = "acct-{k}"\n'
@@ -211,8 +215,8 @@ def main():
           f"ivs-realtime (a bucket per account and region; Secrets Manager unthrottled), and runs "
           f"`rekeyd rotate --all` (`[daemon] concurrency` {args.concurrency}, no "
           f"`[aws.rate_limits]`: the adaptive rate per service, account and region). `single`: "
-          f"every credential in one account; `spread`: credential i in account i mod "
-          f"{args.accounts}. Layouts interleaved.\n")
+          f"every credential in one account; `spread`: credential i in account (i div 3) mod "
+          f"{args.accounts}, a share of every kind in each. Layouts interleaved.\n")
     print("| layout | wall time | rotations/s | throttled provider calls | AssumeRole calls per run "
           "| failed rotations | secrets checked in their accounts |")
     print("|---|---|---|---|---|---|---|")

@@ -290,6 +290,16 @@ async fn a_mixed_fleet_rotates_each_credential_in_its_accounts() {
         "{absent:?}"
     );
 
+    let dry = env.rekeyd(&policy, &["rotate", "--dry-run", "bot-a"]).await;
+    dry.assert_exit(0);
+    assert!(
+        dry.line_for("bot-a").ends_with(&format!(
+            "; provider call as account media (role {MEDIA_ROLE}), secret in account security (role {SECURITY_ROLE})"
+        )),
+        "{}",
+        dry.stdout
+    );
+
     // audit and plan show each credential's accounts.
     let audit = env.rekeyd(&policy, &["audit"]).await;
     audit.assert_exit(0);

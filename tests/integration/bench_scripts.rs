@@ -84,6 +84,12 @@ async fn the_accounts_benchmark_rotates_each_credential_in_its_account() {
     );
     // One AssumeRole per account and run.
     assert!(report.contains("| single | "), "{report}");
-    assert!(report.contains(" | 1 | 0 in 1 runs | all correct |"), "{report}");
-    assert!(report.contains(" | 3 | 0 in 1 runs | all correct |"), "{report}");
+    assert!(
+        report.contains(" | 1 | 0 in 1 runs | all correct |"),
+        "{report}"
+    );
+    assert!(
+        report.contains(" | 3 | 0 in 1 runs | all correct |"),
+        "{report}"
+    );
 }

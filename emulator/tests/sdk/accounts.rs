@@ -304,7 +304,7 @@ async fn untrusted_callers_wrong_external_ids_and_bad_members_are_refused() {
 }
 
 #[tokio::test]
-async fn expired_session_credentials_get_each_protocols_expired_token_error() {
+async fn expired_or_tokenless_session_credentials_get_each_protocols_error() {
     within(async {
         let env = TestEnv::start_with_attempts(1).await;
         seed_accounts(&env);
@@ -334,6 +334,34 @@ async fn expired_session_credentials_get_each_protocols_expired_token_error() {
             .build();
         let sm = aws_sdk_secretsmanager::Client::new(&config);
         sm.create_secret().name("m").send().await.unwrap();
+        // A role session is no IAM user: GetUser needs a UserName.
+        let err = aws_sdk_iam::Client::new(&config)
+            .get_user()
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ValidationError"));
+        assert!(err.message().unwrap().contains("non-User credentials"));
+        // The key without its session token is refused.
+        let forged = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some("forged".to_string()),
+            None,
+            "forged",
+        );
+        let forged = env
+            .config()
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(forged))
+            .build();
+        let err = aws_sdk_secretsmanager::Client::new(&forged)
+            .describe_secret()
+            .secret_id("m")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("UnrecognizedClientException"));
         assert_eq!(env.emulator.expire_sessions(Some(SECURITY)), 0);
         assert_eq!(env.emulator.expire_sessions(Some(MEDIA)), 1);
         let err = sm

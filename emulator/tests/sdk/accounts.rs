@@ -45,6 +45,61 @@ async fn assumed(base: &SdkConfig, role_arn: &str, external_id: Option<&str>) ->
         .build()
 }
 
+/// What any multi-account implementation must do, given `base` (the default caller) that
+/// may assume [`MEDIA_ROLE`]: act in the role's account, where the default account does
+/// not see the secret. Run against the emulator and moto.
+pub async fn assumed_account_scenario(base: &SdkConfig) {
+    let media = assumed(base, MEDIA_ROLE, None).await;
+    let who = aws_sdk_sts::Client::new(&media)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.account(), Some(MEDIA));
+    assert_eq!(
+        who.arn(),
+        Some("arn:aws:sts::111111111111:assumed-role/rekeyd-rotator/rekeyd-test")
+    );
+    let sm = aws_sdk_secretsmanager::Client::new(&media);
+    let created = sm
+        .create_secret()
+        .name("scenario/media")
+        .secret_string("m1")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created
+            .arn()
+            .unwrap()
+            .contains(":111111111111:secret:scenario/media-")
+    );
+    let read = sm
+        .get_secret_value()
+        .secret_id("scenario/media")
+        .send()
+        .await;
+    assert_eq!(read.unwrap().secret_string(), Some("m1"));
+    let err = aws_sdk_secretsmanager::Client::new(base)
+        .get_secret_value()
+        .secret_id("scenario/media")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn the_assumed_account_scenario_passes() {
+    within(async {
+        let env = TestEnv::start().await;
+        seed_accounts(&env);
+        assumed_account_scenario(env.config()).await;
+        env.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn assumed_role_credentials_act_in_the_roles_account_and_the_call_log_says_so() {
     within(async {

@@ -18,11 +18,15 @@ const SECURITY_ROLE: &str = "arn:aws:iam::222222222222:role/rekeyd-store";
 
 /// Media trusts the default account; security trusts only media's role and wants an external id.
 fn seed_accounts(env: &TestEnv) {
+    let role = env
+        .emulator
+        .seed_role(MEDIA, "rekeyd-rotator", &[ACCOUNT_ID])
+        .unwrap();
+    assert_eq!(role, MEDIA_ROLE);
     env.emulator
         .seed_from_json(
             r#"{"accounts": [
-                {"account_id": "111111111111", "iam_users": ["media-user"],
-                 "roles": [{"name": "rekeyd-rotator", "trust": ["123456789012"]}]},
+                {"account_id": "111111111111", "iam_users": ["media-user"]},
                 {"account_id": "222222222222",
                  "roles": [{"name": "rekeyd-store", "external_id": "sec-ext",
                             "trust": ["arn:aws:iam::111111111111:role/rekeyd-rotator",
@@ -476,6 +480,16 @@ async fn a_quota_applies_to_each_account_separately() {
             .map(|c| c.account_id.as_str())
             .collect();
         assert_eq!(throttled, [ACCOUNT_ID, MEDIA]);
+        let by_account = env.emulator.call_summary_by_account();
+        assert_eq!(by_account[MEDIA][&Service::Secretsmanager].calls, 4);
+        assert_eq!(by_account[MEDIA][&Service::Secretsmanager].throttled, 1);
+        assert_eq!(by_account[ACCOUNT_ID][&Service::Sts].calls, 1);
+        let over_http = env
+            .raw("GET", "/_emulator/calls/summary?by=account", &[], "")
+            .await
+            .json();
+        assert_eq!(over_http[MEDIA]["secretsmanager"]["throttled"], 1);
+        assert_eq!(over_http[ACCOUNT_ID]["secretsmanager"]["calls"], 3);
         env.shutdown().await;
     })
     .await;

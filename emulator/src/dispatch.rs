@@ -78,6 +78,8 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         let caller = match state.identify(record.access_key_id.as_deref(), token) {
             Ok(caller) => caller,
             Err(refused) => {
+                let key = record.access_key_id.as_deref().unwrap_or_default();
+                record.account_id = state.sts.session_account(key).unwrap_or_default().into();
                 let err = match refused {
                     SessionRefused::Expired => wire::expired_token_error(service),
                     SessionRefused::InvalidToken => wire::invalid_token_error(service),

@@ -206,9 +206,16 @@ impl StsState {
         self.roles.values()
     }
 
-    /// Every session issued, expired ones included, by access key id.
+    /// Every session issued, expired ones included, in no order.
     pub(crate) fn sessions(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values()
+    }
+
+    /// The account a session key acts in, if STS issued it.
+    pub(crate) fn session_account(&self, access_key_id: &str) -> Option<&str> {
+        self.sessions
+            .get(access_key_id)
+            .map(|s| s.account_id.as_str())
     }
 
     /// Makes sessions expire now: all, or those acting in `account_id`. Answers how many.

@@ -449,6 +449,10 @@ async fn expired_or_tokenless_session_credentials_get_each_protocols_error() {
         let last = env.emulator.calls().into_iter().rev().nth(1).unwrap();
         assert_eq!(last.error_code.as_deref(), Some("ExpiredToken"));
         assert_eq!(last.access_key_id.as_deref(), Some(c.access_key_id()));
+        assert_eq!(
+            last.account_id, MEDIA,
+            "a refused call names the session's account"
+        );
         env.shutdown().await;
     })
     .await;

@@ -119,6 +119,15 @@ pub struct ServiceCalls {
     pub last_at: Option<DateTime<Utc>>,
 }
 
+impl ServiceCalls {
+    fn count(&mut self, record: &CallRecord) {
+        self.calls += 1;
+        self.throttled += u64::from(record.throttled);
+        self.first_at.get_or_insert(record.at);
+        self.last_at = Some(record.at);
+    }
+}
+
 /// The append-only call log.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CallLog {
@@ -144,11 +153,21 @@ impl CallLog {
     pub(crate) fn summary(&self) -> BTreeMap<Service, ServiceCalls> {
         let mut summary: BTreeMap<Service, ServiceCalls> = BTreeMap::new();
         for record in &self.records {
-            let entry = summary.entry(record.service).or_default();
-            entry.calls += 1;
-            entry.throttled += u64::from(record.throttled);
-            entry.first_at.get_or_insert(record.at);
-            entry.last_at = Some(record.at);
+            summary.entry(record.service).or_default().count(record);
+        }
+        summary
+    }
+
+    /// Counts by the account the calls acted in, then by service.
+    pub(crate) fn summary_by_account(&self) -> BTreeMap<String, BTreeMap<Service, ServiceCalls>> {
+        let mut summary: BTreeMap<String, BTreeMap<Service, ServiceCalls>> = BTreeMap::new();
+        for record in &self.records {
+            summary
+                .entry(record.account_id.clone())
+                .or_default()
+                .entry(record.service)
+                .or_default()
+                .count(record);
         }
         summary
     }

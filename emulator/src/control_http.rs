@@ -88,9 +88,15 @@ pub(crate) fn handle(controls: &Controls, req: &Incoming, request_id: &str) -> H
             controls.clear_quotas();
             reply(200, &json!({}), request_id)
         }
-        (&Method::GET, "/_emulator/calls/summary") => {
-            reply(200, &to_json(&controls.call_summary()), request_id)
-        }
+        (&Method::GET, "/_emulator/calls/summary") => match req.query_param("by") {
+            None => reply(200, &to_json(&controls.call_summary()), request_id),
+            Some("account") => reply(
+                200,
+                &to_json(&controls.call_summary_by_account()),
+                request_id,
+            ),
+            Some(other) => bad(format!("calls/summary?by={other}: only by=account")),
+        },
         (&Method::GET, "/_emulator/truth") => reply(200, &to_json(&controls.truth()), request_id),
         (&Method::GET, "/_emulator/calls") => reply(200, &to_json(&controls.calls()), request_id),
         (&Method::DELETE, "/_emulator/calls") => {

@@ -8,7 +8,8 @@ use crate::faults::{FaultRule, InvalidFaultRule};
 use crate::quota::{InvalidQuota, Quota, QuotaSet};
 use crate::secretsmanager::set_replica_status;
 use crate::seed::{
-    self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
+    self, SeedAccount, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage,
+    SeedReport, SeedRole, SeedSecret,
 };
 use crate::state::{Shared, State};
 use crate::truth::{ChimeBotTruth, IamCredentialTruth, SecretTruth, Truth};
@@ -253,6 +254,34 @@ impl Controls {
     /// Calls and throttled calls per service, from the call log.
     pub fn call_summary(&self) -> BTreeMap<Service, ServiceCalls> {
         self.shared.lock().calls.summary()
+    }
+
+    /// Calls and throttled calls per account (the one each call acted in), then per service.
+    pub fn call_summary_by_account(&self) -> BTreeMap<String, BTreeMap<Service, ServiceCalls>> {
+        self.shared.lock().calls.summary_by_account()
+    }
+
+    /// Declares `account_id` (12 digits) if needed and creates a role there that the
+    /// principals in `trust` may assume (see [`SeedRole::trust`]); answers its ARN.
+    pub fn seed_role(
+        &self,
+        account_id: &str,
+        role_name: &str,
+        trust: &[&str],
+    ) -> Result<String, SeedError> {
+        self.seed(&SeedDoc {
+            accounts: vec![SeedAccount {
+                account_id: account_id.into(),
+                roles: vec![SeedRole {
+                    name: role_name.into(),
+                    trust: trust.iter().map(|t| t.to_string()).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })?;
+        Ok(format!("arn:aws:iam::{account_id}:role/{role_name}"))
     }
 
     /// Empties the call log.

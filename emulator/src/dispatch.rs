@@ -18,7 +18,7 @@ use crate::iam_wire::{self, Params};
 use crate::router::{self, Route};
 use crate::secretsmanager;
 use crate::state::State;
-use crate::sts::ExpiredSession;
+use crate::sts::SessionRefused;
 use crate::sts_wire;
 use crate::wire::{self, HttpResponse, Incoming};
 
@@ -72,11 +72,18 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         record.region = req
             .signed_region()
             .unwrap_or_else(|| state.config.default_region.clone());
-        // Authentication comes first: credentials past their expiration act nowhere.
-        let caller = match state.identify(record.access_key_id.as_deref()) {
+        // Authentication comes first: session credentials past their expiration, or
+        // without their token, act nowhere.
+        let token = req.header("x-amz-security-token");
+        let caller = match state.identify(record.access_key_id.as_deref(), token) {
             Ok(caller) => caller,
-            Err(ExpiredSession) => {
-                let err = wire::expired_token_error(service);
+            Err(refused) => {
+                let key = record.access_key_id.as_deref().unwrap_or_default();
+                record.account_id = state.sts.session_account(key).unwrap_or_default().into();
+                let err = match refused {
+                    SessionRefused::Expired => wire::expired_token_error(service),
+                    SessionRefused::InvalidToken => wire::invalid_token_error(service),
+                };
                 return answer(&mut state, record, service, Err(err));
             }
         };

@@ -574,4 +574,52 @@ mod tests {
         assert!(err.to_string().contains("Missing the key k"), "{err}");
         assert!(state.truth().dynamodb_table("other").is_none());
     }
+
+    #[test]
+    fn items_go_to_declared_accounts_only() {
+        let mut state = State::new();
+        let undeclared =
+            parse(r#"{"secrets": [{"account": "111111111111", "name": "x"}]}"#).unwrap();
+        let err = apply(&mut state, &undeclared).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("account 111111111111 is not declared"),
+            "{err}"
+        );
+        let doc = parse(
+            r#"{"accounts": [{"account_id": "111111111111",
+                              "roles": [{"name": "r", "trust": ["123456789012"]}]}],
+                "secrets": [{"account": "111111111111", "name": "x", "secret_string": "v"}],
+                "ivs_stages": [{"arn": "arn:aws:ivs:us-east-1:111111111111:stage/a"},
+                               {"arn": "arn:aws:ivs:us-east-1:999999999999:stage/b"}]}"#,
+        )
+        .unwrap();
+        let report = apply(&mut state, &doc).unwrap();
+        assert!(report.secrets[0].arn.contains(":111111111111:secret:x-"));
+        let truth = state.truth();
+        assert_eq!(truth.secret("x").unwrap().account_id, "111111111111");
+        let stage = |arn: &str| truth.ivs_stage(arn).unwrap().account_id.clone();
+        assert_eq!(
+            stage("arn:aws:ivs:us-east-1:111111111111:stage/a"),
+            "111111111111"
+        );
+        // An undeclared account in the ARN: the default account holds it, as before.
+        assert_eq!(
+            stage("arn:aws:ivs:us-east-1:999999999999:stage/b"),
+            "123456789012"
+        );
+        assert_eq!(truth.account("111111111111").unwrap().roles[0].name, "r");
+        for bad in [
+            r#"{"accounts": [{"account_id": "1111"}]}"#,
+            r#"{"accounts": [{"account_id": "111111111111", "roles": [{"name": "r", "trust": ["bob"]}]}]}"#,
+            r#"{"accounts": [{"account_id": "111111111111", "roles": [{"name": "r", "trust": []}]}]}"#,
+            r#"{"accounts": [{"account_id": "222222222222", "roles": [{"name": "r", "trust": [], "max_session_duration": 60}]}]}"#,
+        ] {
+            assert!(apply(&mut state, &parse(bad).unwrap()).is_err(), "{bad}");
+        }
+        assert!(
+            state.truth().account("222222222222").is_none(),
+            "nothing of a refused document"
+        );
+    }
 }

@@ -14,7 +14,7 @@ use crate::iam::IamState;
 use crate::ivs::IvsState;
 use crate::quota::QuotaSet;
 use crate::secretsmanager::SecretsState;
-use crate::sts::{ExpiredSession, StsState};
+use crate::sts::{SessionRefused, StsState};
 use crate::truth::{self, AccountTruth, IvsStageTruth, RoleTruth, Truth};
 
 /// Everything the emulator knows. Each service's resources are per AWS account; the
@@ -54,8 +54,12 @@ impl State {
     }
 
     /// Who signed with `access_key_id`: a session `AssumeRole` issued (refused once
-    /// expired), else the default account's caller user.
-    pub(crate) fn identify(&self, access_key_id: Option<&str>) -> Result<Identity, ExpiredSession> {
+    /// expired, or without its `session_token`), else the default account's caller user.
+    pub(crate) fn identify(
+        &self,
+        access_key_id: Option<&str>,
+        session_token: Option<&str>,
+    ) -> Result<Identity, SessionRefused> {
         let default = || {
             let user_id = self
                 .iam
@@ -64,7 +68,8 @@ impl State {
                 .unwrap_or_default();
             self.config.default_identity(access_key_id, &user_id)
         };
-        self.sts.identify(access_key_id, default, Utc::now())
+        self.sts
+            .identify(access_key_id, session_token, default, Utc::now())
     }
 
     /// Whether seeding may put resources in `account_id`: the default account, or one declared.

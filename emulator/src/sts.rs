@@ -68,9 +68,14 @@ pub(crate) struct Session {
     pub assumed_by: Option<String>,
 }
 
-/// A request signed with session credentials past their expiration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ExpiredSession;
+/// Why a request signed with session credentials acts nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionRefused {
+    /// Past the session's expiration.
+    Expired,
+    /// Its `X-Amz-Security-Token` is missing or not the session's.
+    InvalidToken,
+}
 
 /// `AssumeRole`'s members once the model's constraints held.
 #[derive(Debug, Clone)]
@@ -201,9 +206,16 @@ impl StsState {
         self.roles.values()
     }
 
-    /// Every session issued, expired ones included, by access key id.
+    /// Every session issued, expired ones included, in no order.
     pub(crate) fn sessions(&self) -> impl Iterator<Item = &Session> {
         self.sessions.values()
+    }
+
+    /// The account a session key acts in, if STS issued it.
+    pub(crate) fn session_account(&self, access_key_id: &str) -> Option<&str> {
+        self.sessions
+            .get(access_key_id)
+            .map(|s| s.account_id.as_str())
     }
 
     /// Makes sessions expire now: all, or those acting in `account_id`. Answers how many.
@@ -218,19 +230,24 @@ impl StsState {
         count
     }
 
-    /// Who signed with `access_key_id`: the session's role when STS issued the key, else
-    /// `default` (the default account's caller). Expired session keys are refused.
+    /// Who signed with `access_key_id` (and `session_token`): the session's role when STS
+    /// issued the key, else `default` (the default account's caller). A session key
+    /// without its token, or past its expiration, is refused.
     pub(crate) fn identify(
         &self,
         access_key_id: Option<&str>,
+        session_token: Option<&str>,
         default: impl FnOnce() -> Identity,
         now: DateTime<Utc>,
-    ) -> Result<Identity, ExpiredSession> {
+    ) -> Result<Identity, SessionRefused> {
         let Some(session) = access_key_id.and_then(|k| self.sessions.get(k)) else {
             return Ok(default());
         };
+        if session_token != Some(session.session_token.as_str()) {
+            return Err(SessionRefused::InvalidToken);
+        }
         if session.expiration <= now {
-            return Err(ExpiredSession);
+            return Err(SessionRefused::Expired);
         }
         Ok(Identity {
             account_id: session.account_id.clone(),
@@ -373,16 +390,24 @@ mod tests {
             session.arn,
             "arn:aws:sts::111111111111:assumed-role/rotator/rekeyd-media"
         );
-        let who = sts
-            .identify(Some(&session.access_key_id), user, now)
-            .unwrap();
+        let key = Some(session.access_key_id.as_str());
+        let token = Some(session.session_token.as_str());
+        let who = sts.identify(key, token, user, now).unwrap();
         assert_eq!(who.account_id, MEDIA);
         assert_eq!(who.role_arn.as_deref(), Some(ROLE));
-        assert_eq!(sts.identify(Some("AKID"), user, now).unwrap(), user());
+        assert_eq!(sts.identify(Some("AKID"), None, user, now).unwrap(), user());
+        assert_eq!(
+            sts.identify(key, Some("forged"), user, now),
+            Err(SessionRefused::InvalidToken)
+        );
+        assert_eq!(
+            sts.identify(key, None, user, now),
+            Err(SessionRefused::InvalidToken)
+        );
         let later = now + Duration::hours(1);
         assert_eq!(
-            sts.identify(Some(&session.access_key_id), user, later),
-            Err(ExpiredSession)
+            sts.identify(key, token, user, later),
+            Err(SessionRefused::Expired)
         );
     }
 
@@ -448,7 +473,8 @@ mod tests {
                 .code,
             "AccessDenied"
         );
-        let session = sts.identify(Some(&first.access_key_id), user, now).unwrap();
+        let (key, token) = (&first.access_key_id, &first.session_token);
+        let session = sts.identify(Some(key), Some(token), user, now).unwrap();
         let mut long = request(chained_arn);
         long.duration_seconds = Some(7200);
         let err = sts.assume_role(&session, &long, now).unwrap_err();

@@ -226,6 +226,21 @@ pub(crate) fn expired_token_error(service: Service) -> ApiError {
     )
 }
 
+/// The answer to a request signed with a session's access key but without its session
+/// token (or another one): the query services' `InvalidClientTokenId`, the JSON services'
+/// `UnrecognizedClientException`, both 403.
+pub(crate) fn invalid_token_error(service: Service) -> ApiError {
+    let code = match service {
+        Service::Iam | Service::Sts => "InvalidClientTokenId",
+        _ => "UnrecognizedClientException",
+    };
+    ApiError::new(
+        403,
+        code,
+        "The security token included in the request is invalid.",
+    )
+}
+
 /// The service's own internal error, with status 500 or 503.
 pub(crate) fn server_error(service: Service, status: u16) -> ApiError {
     let unavailable = status == 503;

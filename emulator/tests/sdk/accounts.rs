@@ -18,11 +18,15 @@ const SECURITY_ROLE: &str = "arn:aws:iam::222222222222:role/rekeyd-store";
 
 /// Media trusts the default account; security trusts only media's role and wants an external id.
 fn seed_accounts(env: &TestEnv) {
+    let role = env
+        .emulator
+        .seed_role(MEDIA, "rekeyd-rotator", &[ACCOUNT_ID])
+        .unwrap();
+    assert_eq!(role, MEDIA_ROLE);
     env.emulator
         .seed_from_json(
             r#"{"accounts": [
-                {"account_id": "111111111111", "iam_users": ["media-user"],
-                 "roles": [{"name": "rekeyd-rotator", "trust": ["123456789012"]}]},
+                {"account_id": "111111111111", "iam_users": ["media-user"]},
                 {"account_id": "222222222222",
                  "roles": [{"name": "rekeyd-store", "external_id": "sec-ext",
                             "trust": ["arn:aws:iam::111111111111:role/rekeyd-rotator",
@@ -43,6 +47,61 @@ async fn assumed(base: &SdkConfig, role_arn: &str, external_id: Option<&str>) ->
     base.to_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .build()
+}
+
+/// What any multi-account implementation must do, given `base` (the default caller) that
+/// may assume [`MEDIA_ROLE`]: act in the role's account, where the default account does
+/// not see the secret. Run against the emulator and moto.
+pub async fn assumed_account_scenario(base: &SdkConfig) {
+    let media = assumed(base, MEDIA_ROLE, None).await;
+    let who = aws_sdk_sts::Client::new(&media)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.account(), Some(MEDIA));
+    assert_eq!(
+        who.arn(),
+        Some("arn:aws:sts::111111111111:assumed-role/rekeyd-rotator/rekeyd-test")
+    );
+    let sm = aws_sdk_secretsmanager::Client::new(&media);
+    let created = sm
+        .create_secret()
+        .name("scenario/media")
+        .secret_string("m1")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created
+            .arn()
+            .unwrap()
+            .contains(":111111111111:secret:scenario/media-")
+    );
+    let read = sm
+        .get_secret_value()
+        .secret_id("scenario/media")
+        .send()
+        .await;
+    assert_eq!(read.unwrap().secret_string(), Some("m1"));
+    let err = aws_sdk_secretsmanager::Client::new(base)
+        .get_secret_value()
+        .secret_id("scenario/media")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+}
+
+#[tokio::test]
+async fn the_assumed_account_scenario_passes() {
+    within(async {
+        let env = TestEnv::start().await;
+        seed_accounts(&env);
+        assumed_account_scenario(env.config()).await;
+        env.shutdown().await;
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -304,7 +363,7 @@ async fn untrusted_callers_wrong_external_ids_and_bad_members_are_refused() {
 }
 
 #[tokio::test]
-async fn expired_session_credentials_get_each_protocols_expired_token_error() {
+async fn expired_or_tokenless_session_credentials_get_each_protocols_error() {
     within(async {
         let env = TestEnv::start_with_attempts(1).await;
         seed_accounts(&env);
@@ -334,6 +393,34 @@ async fn expired_session_credentials_get_each_protocols_expired_token_error() {
             .build();
         let sm = aws_sdk_secretsmanager::Client::new(&config);
         sm.create_secret().name("m").send().await.unwrap();
+        // A role session is no IAM user: GetUser needs a UserName.
+        let err = aws_sdk_iam::Client::new(&config)
+            .get_user()
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("ValidationError"));
+        assert!(err.message().unwrap().contains("non-User credentials"));
+        // The key without its session token is refused.
+        let forged = Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some("forged".to_string()),
+            None,
+            "forged",
+        );
+        let forged = env
+            .config()
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(forged))
+            .build();
+        let err = aws_sdk_secretsmanager::Client::new(&forged)
+            .describe_secret()
+            .secret_id("m")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("UnrecognizedClientException"));
         assert_eq!(env.emulator.expire_sessions(Some(SECURITY)), 0);
         assert_eq!(env.emulator.expire_sessions(Some(MEDIA)), 1);
         let err = sm
@@ -362,6 +449,10 @@ async fn expired_session_credentials_get_each_protocols_expired_token_error() {
         let last = env.emulator.calls().into_iter().rev().nth(1).unwrap();
         assert_eq!(last.error_code.as_deref(), Some("ExpiredToken"));
         assert_eq!(last.access_key_id.as_deref(), Some(c.access_key_id()));
+        assert_eq!(
+            last.account_id, MEDIA,
+            "a refused call names the session's account"
+        );
         env.shutdown().await;
     })
     .await;
@@ -393,6 +484,16 @@ async fn a_quota_applies_to_each_account_separately() {
             .map(|c| c.account_id.as_str())
             .collect();
         assert_eq!(throttled, [ACCOUNT_ID, MEDIA]);
+        let by_account = env.emulator.call_summary_by_account();
+        assert_eq!(by_account[MEDIA][&Service::Secretsmanager].calls, 4);
+        assert_eq!(by_account[MEDIA][&Service::Secretsmanager].throttled, 1);
+        assert_eq!(by_account[ACCOUNT_ID][&Service::Sts].calls, 1);
+        let over_http = env
+            .raw("GET", "/_emulator/calls/summary?by=account", &[], "")
+            .await
+            .json();
+        assert_eq!(over_http[MEDIA]["secretsmanager"]["throttled"], 1);
+        assert_eq!(over_http[ACCOUNT_ID]["secretsmanager"]["calls"], 3);
         env.shutdown().await;
     })
     .await;

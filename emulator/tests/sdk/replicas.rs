@@ -24,6 +24,87 @@ fn regions_and_statuses(
         .collect()
 }
 
+/// Replicas as any implementation keeps them: added on create, refused in the primary
+/// region, listed in `DescribeSecret`, removed. Run against the emulator and moto.
+pub async fn replica_scenario(sm: &aws_sdk_secretsmanager::Client) {
+    let created = sm
+        .create_secret()
+        .name("scenario/replicated")
+        .secret_string("v1")
+        .add_replica_regions(replica("eu-west-1", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        regions_and_statuses(created.replication_status()),
+        [("eu-west-1".into(), StatusType::InSync)]
+    );
+    let described = sm
+        .describe_secret()
+        .secret_id("scenario/replicated")
+        .send()
+        .await
+        .unwrap();
+    // (moto 5.2 leaves out the primary's PrimaryRegion; the emulator sends it.)
+    assert_eq!(described.replication_status().len(), 1);
+    let err = sm
+        .replicate_secret_to_regions()
+        .secret_id("scenario/replicated")
+        .add_replica_regions(replica("us-east-1", None))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterException"));
+    assert_eq!(err.message(), Some("Invalid replica region."));
+    let out = sm
+        .replicate_secret_to_regions()
+        .secret_id("scenario/replicated")
+        .add_replica_regions(replica("us-west-2", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        regions_and_statuses(out.replication_status()),
+        [
+            ("eu-west-1".into(), StatusType::InSync),
+            ("us-west-2".into(), StatusType::InSync)
+        ]
+    );
+    let out = sm
+        .remove_regions_from_replication()
+        .secret_id("scenario/replicated")
+        .remove_replica_regions("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        regions_and_statuses(out.replication_status()),
+        [("us-west-2".into(), StatusType::InSync)]
+    );
+    let err = sm
+        .delete_secret()
+        .secret_id("scenario/replicated")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("InvalidParameterException"));
+    assert!(
+        err.message()
+            .unwrap()
+            .contains("still has replica regions [us-west-2]")
+    );
+}
+
+#[tokio::test]
+async fn the_replica_scenario_passes() {
+    within(async {
+        let env = TestEnv::start().await;
+        replica_scenario(&env.sm()).await;
+        env.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn replicas_on_create_and_later_with_their_status_and_primary_region() {
     within(async {

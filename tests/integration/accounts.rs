@@ -257,11 +257,12 @@ async fn a_mixed_fleet_rotates_each_credential_in_its_accounts() {
 
     // One AssumeRole per account and run, however many rotations: media has
     // four credentials, all rotated at once.
-    let roles: Vec<_> = assume_role_calls(&calls)
-        .iter()
-        .map(|c| c.account_id.clone())
+    assert_eq!(assume_role_calls(&calls).len(), 3);
+    let mut roles: Vec<&str> = (truth.sessions.iter())
+        .map(|s| s.role_arn.as_str())
         .collect();
-    assert_eq!(roles.len(), 3, "AssumeRole calls: {roles:?}");
+    roles.sort_unstable();
+    assert_eq!(roles, [MEDIA_ROLE, DEV_ROLE, SECURITY_ROLE]);
     let again = env.rekeyd(&policy, &["rotate", "--all"]).await;
     again.assert_exit(0);
     assert_eq!(assume_role_calls(&env.emulator.calls()).len(), 6);
@@ -453,4 +454,40 @@ async fn unknown_account_names_are_policy_errors_with_their_line() {
         "{}",
         out.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_assumes_each_role_once_for_many_rotations() {
+    let env = TestEnv::new().await;
+    seed(&env, DEFAULT);
+    // Only the media account's two bots, rotated every 2 s.
+    let text = policy(&env).replace("every = \"30d\"", "every = \"2s\"");
+    let text = text.split("[[iam_service_credential]]").next().unwrap();
+    let policy = env.write_policy(text);
+    let daemon = env.spawn(&policy, &["daemon"]);
+    let versions = |account: &str, secret: &str| {
+        env.truth()
+            .secret_in(account, secret)
+            .map_or(0, |s| s.versions.len())
+    };
+    let rotated = crate::util::wait_until(std::time::Duration::from_secs(30), || {
+        versions(SECURITY, "rekeyd/bot-a") >= 3 && versions(MEDIA, "rekeyd/bot-b") >= 3
+    })
+    .await;
+    crate::util::signal(&daemon, "TERM");
+    let out = crate::util::finish(daemon, std::time::Duration::from_secs(15)).await;
+    assert!(
+        rotated,
+        "not rotated three times in 30 s; stderr:\n{}",
+        out.stderr
+    );
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    // Six and more rotations in two accounts, each role assumed once: the
+    // assumed credentials are cached (they last an hour).
+    assert_eq!(assume_role_calls(&env.emulator.calls()).len(), 2);
+    let mut roles: Vec<String> = (env.truth().sessions.iter())
+        .map(|s| s.role_arn.clone())
+        .collect();
+    roles.sort_unstable();
+    assert_eq!(roles, [MEDIA_ROLE, SECURITY_ROLE]);
 }

@@ -175,3 +175,51 @@ pub async fn confirm(clients: &super::AccountClients) -> Result<String, String> 
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_chime::operation::get_bot::GetBotError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+
+    use super::*;
+    use crate::aws::{classify, describe};
+
+    /// A call that failed because the account's credentials could not be
+    /// had, as the SDK reports it (a dispatch failure around the provider's
+    /// error).
+    fn failed_call(transient: bool) -> SdkError<GetBotError, HttpResponse> {
+        let failed = AssumeRoleFailed {
+            account: "media".into(),
+            role_arn: "arn:aws:iam::111111111111:role/rekeyd".into(),
+            code: if transient {
+                "Throttling"
+            } else {
+                "AccessDenied"
+            }
+            .into(),
+            detail: "AccessDenied: not authorized".into(),
+            transient,
+        };
+        let credentials = CredentialsError::provider_error(failed);
+        SdkError::dispatch_failure(ConnectorError::other(Box::new(credentials), None))
+    }
+
+    #[test]
+    fn a_refused_role_is_named_and_not_retried() {
+        let err = failed_call(false);
+        let failure = classify(&err);
+        assert_eq!(failure.code, "AccessDenied");
+        assert!(!failure.retryable && !failure.unreachable && !failure.throttled);
+        assert_eq!(
+            describe(&err),
+            "cannot assume role arn:aws:iam::111111111111:role/rekeyd (account media): AccessDenied: not authorized"
+        );
+    }
+
+    #[test]
+    fn a_transient_sts_failure_is_retried() {
+        let failure = classify(&failed_call(true));
+        assert_eq!(failure.code, "Throttling");
+        assert!(failure.retryable);
+    }
+}

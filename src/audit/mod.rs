@@ -6,6 +6,7 @@
 //! `report` and `table` shape the result.
 
 pub mod probe;
+mod replicas;
 pub mod report;
 pub mod secrets;
 pub mod status;
@@ -25,10 +26,9 @@ use tokio::task::JoinSet;
 
 use crate::aws::Aws;
 use crate::policy::{Credential, Policy};
-use crate::replicas::{self, ReplicaState};
 use report::{Entry, Report, Unmanaged};
 use secrets::{BATCH_SIZE, Read};
-use status::{Assessment, ProviderView, SecretView, Status};
+use status::{ProviderView, SecretView, Status};
 
 /// Default time past a scheduled rotation (beyond its jitter) before it is overdue.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(15 * 60);
@@ -75,7 +75,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
         probe::look_all(&aws, resources, concurrency).await
     };
 
-    let replica_states = read_replicas(&aws, &policy.credentials, &views, concurrency).await;
+    let replica_states = replicas::read_all(&aws, &policy.credentials, &views, concurrency).await;
     let now = Utc::now();
     let entries = policy
         .credentials
@@ -96,7 +96,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
             };
             let assessment = status::assess(credential, secret, &provider, now, options.grace);
             let assessment = match replica_states.get(&credential.secret_name) {
-                Some(states) => replica_drift(credential, assessment, states),
+                Some(states) => replicas::judge(credential, assessment, states),
                 None => assessment,
             };
             Entry::new(credential, assessment)
@@ -165,69 +165,6 @@ fn secret_accounts(credentials: &[Credential]) -> Vec<Option<String>> {
     }
     accounts.sort();
     accounts
-}
-
-/// The replicas of every secret of rekeyd's with `replica_regions`, by
-/// secret name (a secret that could not be described: its problem as the
-/// one state's message).
-async fn read_replicas(
-    aws: &Arc<Aws>,
-    credentials: &[Credential],
-    views: &[SecretView],
-    concurrency: usize,
-) -> HashMap<String, Result<Vec<ReplicaState>, String>> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    for (credential, view) in credentials.iter().zip(views) {
-        if credential.replica_regions.is_empty() || !matches!(view, SecretView::Rekeyd(_)) {
-            continue;
-        }
-        let aws = Arc::clone(aws);
-        let permits = Arc::clone(&permits);
-        let account = credential.secret_account.clone();
-        let secret = credential.secret_name.clone();
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let read = replicas::read(aws.account(account.as_deref()), &secret).await;
-            (secret, read.map_err(|err| err.to_string()))
-        });
-    }
-    let mut states = HashMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((secret, read)) => {
-                states.insert(secret, read);
-            }
-            Err(err) => tracing::error!(error = %err, "a replica read task failed"),
-        }
-    }
-    states
-}
-
-/// A replica that is missing or not `InSync` makes an `ok` credential
-/// `drift` (naming the region); a worse finding keeps its status and gains
-/// the replicas' problem in its detail.
-fn replica_drift(
-    credential: &Credential,
-    assessment: Assessment,
-    states: &Result<Vec<ReplicaState>, String>,
-) -> Assessment {
-    let problem = match states {
-        Ok(states) => replicas::drift(credential, states),
-        Err(err) => Some(format!("cannot read the replicas: {err}")),
-    };
-    match problem {
-        None => assessment,
-        Some(problem) if assessment.status == Status::Ok => Assessment {
-            status: Status::Drift,
-            detail: problem,
-            ..assessment
-        },
-        Some(problem) => Assessment {
-            detail: format!("{}; also {problem}", assessment.detail),
-            ..assessment
-        },
-    }
 }
 
 /// What one read means for `credential`.

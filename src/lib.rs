@@ -30,6 +30,8 @@ pub mod hooks;
 pub mod lease;
 pub mod providers;
 pub mod store;
+// Secrets Manager replicas of the secrets (`replica_regions`).
+pub mod replicas;
 
 pub mod retiring;
 

@@ -17,6 +17,7 @@ use crate::journal::{Intent, Journal, JournalError, Replaced};
 use crate::lease::{Acquired, Held, LastRotation, LeaseError, LeaseIntent, Leases};
 use crate::policy::{Credential, IamStrategy, Target};
 use crate::providers::{self, Current, ProviderError, Retire};
+use crate::replicas;
 use crate::retiring::{self, Retirement, Retirements, RetiringError, Settled};
 use crate::store::{self, CurrentVersion, StoreError};
 
@@ -233,7 +234,7 @@ async fn under_lease(
             // Its holder may only be paused, with a new IAM credential in
             // hand that this rotation deletes as never stored: move the
             // fence first, so that a late store of it fails.
-            store::refence(aws, &credential.secret_name)
+            store::refence(aws.secrets(credential), &credential.secret_name)
                 .await
                 .map_err(|source| RotationError::SecretUnusable {
                     secret: credential.secret_name.clone(),
@@ -247,7 +248,7 @@ async fn under_lease(
         // without reading it again; a lease never used for one: the secret.
         let current = match held.previous.as_ref().and_then(|p| p.last.as_ref()) {
             Some(last) => Some(as_current(credential, last)),
-            None => store::read_current(aws, &credential.secret_name)
+            None => store::read_current(aws.secrets(credential), &credential.secret_name)
                 .await
                 .map_err(|source| RotationError::SecretUnusable {
                     secret: credential.secret_name.clone(),
@@ -274,13 +275,12 @@ async fn rotate_locked(
     let name = credential.name.as_str();
     let secret = credential.secret_name.clone();
     // The version current now is the fence of this rotation's store.
-    let began =
-        store::describe(aws, &secret)
-            .await
-            .map_err(|source| RotationError::SecretUnusable {
-                secret: secret.clone(),
-                source,
-            })?;
+    let began = store::describe(aws.secrets(credential), &secret)
+        .await
+        .map_err(|source| RotationError::SecretUnusable {
+            secret: secret.clone(),
+            source,
+        })?;
     // What an interrupted earlier rotation left behind.
     let earlier = journal.pending(credential);
     let stored_id = stored_credential_id(aws, credential).await?;
@@ -333,7 +333,7 @@ async fn rotate_locked(
             .map(|e| e.started_at)
             .or_else(|| left.map(|l| l.started_at)),
     };
-    let issued = providers::issue(aws, credential, current)
+    let issued = providers::issue(aws.provider(credential), credential, current)
         .await
         .map_err(|err| {
             if err.killed_old_secret() {
@@ -380,7 +380,15 @@ async fn rotate_locked(
     // The request token is fixed for this rotation: retries of the write are
     // idempotent and never add a second version.
     let request_token = rotation_id.to_string();
-    let stored = match store::write(aws, credential, &value, &request_token, &began).await {
+    let stored = match store::write(
+        aws.secrets(credential),
+        credential,
+        &value,
+        &request_token,
+        &began,
+    )
+    .await
+    {
         Ok(stored) => stored,
         Err(source) => {
             error!(secret = %secret, error = %source, "new secret not stored: rotation in doubt");
@@ -388,6 +396,14 @@ async fn rotate_locked(
         }
     };
     let mut warning = verify_live(aws, credential, &issued.record, &secret).await?;
+    if !stored.created
+        && let Err(err) =
+            replicas::add_missing(aws.secrets(credential), credential, &began.replicas).await
+    {
+        // The secret is stored in its primary region: the rotation is done.
+        warn!(error = %err, "cannot add the missing replicas");
+        warning = warning.or(Some(format!("stored, but {err}")));
+    }
     // Stored (and a Chime token confirmed live): the next holder finds this
     // rotation in the lease, not an intent to redo.
     let done = LastRotation {
@@ -566,7 +582,7 @@ async fn verify_live(
     else {
         return Ok(None);
     };
-    match providers::current_chime_token(aws, bot).await {
+    match providers::current_chime_token(aws.provider(credential), bot).await {
         Ok(Some(live)) if live == stored => Ok(None),
         Ok(_) => {
             error!(secret = %secret, "the stored token is no longer the bot's: rotation in doubt");
@@ -598,7 +614,7 @@ async fn stored_credential_id(
     if !is_overlap(credential) {
         return Ok(None);
     }
-    let current = store::read_current(aws, &credential.secret_name)
+    let current = store::read_current(aws.secrets(credential), &credential.secret_name)
         .await
         .map_err(|source| RotationError::SecretUnusable {
             secret: credential.secret_name.clone(),

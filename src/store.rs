@@ -11,7 +11,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::aws::{AccountClients, CallError, RetryPolicy};
 use crate::policy::Credential;
 use crate::record::StoredRecord;
 use crate::secret;
@@ -107,15 +107,17 @@ pub struct Described {
     pub state: SecretState,
     /// The version holding AWSCURRENT, if any.
     pub current_version: Option<String>,
+    /// The regions it is replicated to (whatever their status).
+    pub replicas: Vec<String>,
 }
 
 /// Read-only: does the secret exist (and can we see it)?
-pub async fn probe(aws: &Aws, secret: &str) -> Result<SecretState, StoreError> {
+pub async fn probe(aws: &AccountClients, secret: &str) -> Result<SecretState, StoreError> {
     Ok(describe(aws, secret).await?.state)
 }
 
 /// Read-only: whether the secret exists, and which version is current.
-pub async fn describe(aws: &Aws, secret: &str) -> Result<Described, StoreError> {
+pub async fn describe(aws: &AccountClients, secret: &str) -> Result<Described, StoreError> {
     let described = aws
         .gates
         .secretsmanager
@@ -138,6 +140,9 @@ pub async fn describe(aws: &Aws, secret: &str) -> Result<Described, StoreError> 
                     .find(|(_, labels)| labels.iter().any(|l| l == AWSCURRENT))
                     .map(|(version, _)| version)
             }),
+            replicas: (out.replication_status.unwrap_or_default().into_iter())
+                .filter_map(|r| r.region)
+                .collect(),
         }),
         Err(err)
             if err
@@ -147,6 +152,7 @@ pub async fn describe(aws: &Aws, secret: &str) -> Result<Described, StoreError> 
             Ok(Described {
                 state: SecretState::Missing,
                 current_version: None,
+                replicas: Vec::new(),
             })
         }
         Err(err) => Err(StoreError::call("DescribeSecret", secret, err)),
@@ -160,7 +166,7 @@ pub async fn describe(aws: &Aws, secret: &str) -> Result<Described, StoreError> 
 /// writer moved it meanwhile, nothing is overwritten
 /// ([`StoreError::Superseded`]).
 pub async fn write(
-    aws: &Aws,
+    aws: &AccountClients,
     credential: &Credential,
     value: &SecretString,
     request_token: &str,
@@ -181,6 +187,7 @@ pub async fn write(
             let missing = Described {
                 state: SecretState::Missing,
                 current_version: None,
+                replicas: Vec::new(),
             };
             return Box::pin(write(aws, credential, value, request_token, &missing)).await;
         }
@@ -199,7 +206,7 @@ pub async fn write(
 /// (a replica paused past its lease) fails its compare-and-swap. Nothing to
 /// fence when the secret or its current version does not exist. The value
 /// is held as a secret and never leaves this function.
-pub async fn refence(aws: &Aws, secret: &str) -> Result<(), StoreError> {
+pub async fn refence(aws: &AccountClients, secret: &str) -> Result<(), StoreError> {
     let Some(Current {
         version_id: Some(current),
         value: Some(value),
@@ -233,7 +240,7 @@ enum Put {
 
 /// PutSecretValue with stage AWSPENDING only: AWSCURRENT stays where it is.
 async fn put_pending(
-    aws: &Aws,
+    aws: &AccountClients,
     secret: &str,
     value: &SecretString,
     request_token: &str,
@@ -282,7 +289,7 @@ async fn put_pending(
 /// already (an earlier attempt of this write got through), else
 /// [`StoreError::Superseded`].
 async fn promote(
-    aws: &Aws,
+    aws: &AccountClients,
     secret: &str,
     version: &str,
     expected: Option<&str>,
@@ -319,7 +326,7 @@ async fn promote(
 }
 
 async fn create(
-    aws: &Aws,
+    aws: &AccountClients,
     credential: &Credential,
     value: &SecretString,
     request_token: &str,
@@ -347,6 +354,7 @@ async fn create(
                 .secret_string(value.expose_secret())
                 .set_kms_key_id(credential.kms_key_id.clone())
                 .set_tags(Some(tags.to_vec()))
+                .set_add_replica_regions(crate::replicas::for_create(credential))
                 .send()
         })
         .await
@@ -362,7 +370,10 @@ async fn create(
 }
 
 /// Reads the AWSCURRENT version; `None` when the secret does not exist.
-pub async fn read_current(aws: &Aws, secret: &str) -> Result<Option<CurrentVersion>, StoreError> {
+pub async fn read_current(
+    aws: &AccountClients,
+    secret: &str,
+) -> Result<Option<CurrentVersion>, StoreError> {
     let Some(current) = get_current(aws, secret, RetryPolicy::PROVIDER).await? else {
         return Ok(None);
     };
@@ -387,7 +398,7 @@ struct Current {
 /// GetSecretValue of AWSCURRENT (always by stage: moto answers a stale
 /// default version after a stage move); `None` when the secret does not exist.
 async fn get_current(
-    aws: &Aws,
+    aws: &AccountClients,
     secret: &str,
     policy: RetryPolicy,
 ) -> Result<Option<Current>, StoreError> {

@@ -21,6 +21,8 @@ pub enum Service {
     Secretsmanager,
     /// Amazon DynamoDB (awsJson1_0).
     Dynamodb,
+    /// AWS STS (awsQuery).
+    Sts,
 }
 
 impl Service {
@@ -49,11 +51,15 @@ impl Service {
                     | "UpdateSecretVersionStage"
                     | "TagResource"
                     | "DeleteSecret"
+                    | "ReplicateSecretToRegions"
+                    | "RemoveRegionsFromReplication"
             ),
             Service::Dynamodb => matches!(
                 operation,
                 "CreateTable" | "DeleteTable" | "PutItem" | "UpdateItem" | "DeleteItem"
             ),
+            // AssumeRole issues (and the emulator keeps) a session.
+            Service::Sts => operation == "AssumeRole",
         }
     }
 }
@@ -89,6 +95,16 @@ pub struct CallRecord {
     pub error_code: Option<String>,
     /// The request id sent in `x-amzn-RequestId`.
     pub request_id: String,
+    /// The access key id in the request's SigV4 `Credential` scope; `None` when unsigned.
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    /// The AWS account the call acted in: the role's for keys `AssumeRole` issued, the
+    /// default account's for any other key.
+    #[serde(default)]
+    pub account_id: String,
+    /// The region of the request's SigV4 scope (the default region when unsigned).
+    #[serde(default)]
+    pub region: String,
 }
 
 /// Calls per service, for harnesses that only count (`GET /_emulator/calls/summary`).
@@ -101,6 +117,15 @@ pub struct ServiceCalls {
     /// When the first and the last of these calls arrived.
     pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
+}
+
+impl ServiceCalls {
+    fn count(&mut self, record: &CallRecord) {
+        self.calls += 1;
+        self.throttled += u64::from(record.throttled);
+        self.first_at.get_or_insert(record.at);
+        self.last_at = Some(record.at);
+    }
 }
 
 /// The append-only call log.
@@ -128,11 +153,21 @@ impl CallLog {
     pub(crate) fn summary(&self) -> BTreeMap<Service, ServiceCalls> {
         let mut summary: BTreeMap<Service, ServiceCalls> = BTreeMap::new();
         for record in &self.records {
-            let entry = summary.entry(record.service).or_default();
-            entry.calls += 1;
-            entry.throttled += u64::from(record.throttled);
-            entry.first_at.get_or_insert(record.at);
-            entry.last_at = Some(record.at);
+            summary.entry(record.service).or_default().count(record);
+        }
+        summary
+    }
+
+    /// Counts by the account the calls acted in, then by service.
+    pub(crate) fn summary_by_account(&self) -> BTreeMap<String, BTreeMap<Service, ServiceCalls>> {
+        let mut summary: BTreeMap<String, BTreeMap<Service, ServiceCalls>> = BTreeMap::new();
+        for record in &self.records {
+            summary
+                .entry(record.account_id.clone())
+                .or_default()
+                .entry(record.service)
+                .or_default()
+                .count(record);
         }
         summary
     }

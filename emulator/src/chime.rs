@@ -82,6 +82,8 @@ impl ChimeState {
             created: now,
             updated: now,
             bot_id,
+            // Filled in by the truth and the seed report, which know the account.
+            aws_account_id: String::new(),
         };
         self.bots.insert(key, bot.clone());
         Ok(bot)

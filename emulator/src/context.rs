@@ -1,5 +1,5 @@
 //! What every handler may use without the state's container: the emulated
-//! account's settings, one request's context, and the wire timestamp formats.
+//! account's settings, who signed one request and its context, and the wire timestamp formats.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
@@ -30,13 +30,47 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The default account's caller user, signing with `access_key_id` (any key STS did not
+    /// issue); `user_id` is the user's `AIDA...` id.
+    pub(crate) fn default_identity(&self, access_key_id: Option<&str>, user_id: &str) -> Identity {
+        Identity {
+            account_id: self.account_id.clone(),
+            access_key_id: access_key_id.map(str::to_owned),
+            arn: format!(
+                "arn:aws:iam::{}:user/{}",
+                self.account_id, self.caller_user_name
+            ),
+            user_id: user_id.to_string(),
+            role_arn: None,
+        }
+    }
+}
+
+/// Who signed a request, and so which account it acts in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub account_id: String,
+    /// The SigV4 access key id, when the request was signed.
+    pub access_key_id: Option<String>,
+    /// The IAM user's ARN, or the assumed-role session's.
+    pub arn: String,
+    /// `AIDA...` for a user, `AROA...:SESSION` for a session.
+    pub user_id: String,
+    /// The role of an assumed-role session.
+    pub role_arn: Option<String>,
+}
+
 /// What one request's handler knows besides the state.
 #[derive(Debug, Clone)]
 pub(crate) struct Ctx {
+    /// The account the request acts in: the signer's (see [`Ctx::caller`]).
     pub account_id: String,
     /// The region of the request's signature, or the default.
     pub region: String,
     pub caller_user_name: String,
+    /// Who signed the request.
+    pub caller: Identity,
     pub now: DateTime<Utc>,
     /// Set by handlers that changed state.
     pub mutated: bool,
@@ -51,6 +85,7 @@ impl Ctx {
             account_id: config.account_id.clone(),
             region: signed_region.unwrap_or_else(|| config.default_region.clone()),
             caller_user_name: config.caller_user_name.clone(),
+            caller: config.default_identity(None, ""),
             now: Utc::now(),
             mutated: false,
             fault: None,

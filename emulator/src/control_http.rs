@@ -88,14 +88,67 @@ pub(crate) fn handle(controls: &Controls, req: &Incoming, request_id: &str) -> H
             controls.clear_quotas();
             reply(200, &json!({}), request_id)
         }
-        (&Method::GET, "/_emulator/calls/summary") => {
-            reply(200, &to_json(&controls.call_summary()), request_id)
-        }
+        (&Method::GET, "/_emulator/calls/summary") => match req.query_param("by") {
+            None => reply(200, &to_json(&controls.call_summary()), request_id),
+            Some("account") => reply(
+                200,
+                &to_json(&controls.call_summary_by_account()),
+                request_id,
+            ),
+            Some(other) => bad(format!("calls/summary?by={other}: only by=account")),
+        },
         (&Method::GET, "/_emulator/truth") => reply(200, &to_json(&controls.truth()), request_id),
         (&Method::GET, "/_emulator/calls") => reply(200, &to_json(&controls.calls()), request_id),
         (&Method::DELETE, "/_emulator/calls") => {
             controls.clear_calls();
             reply(200, &json!([]), request_id)
+        }
+        (&Method::POST, "/_emulator/sessions/expire") => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct Expire {
+                #[serde(default)]
+                account_id: Option<String>,
+            }
+            let body: &[u8] = if req.body.is_empty() {
+                b"{}"
+            } else {
+                &req.body
+            };
+            match serde_json::from_slice::<Expire>(body) {
+                Ok(e) => {
+                    let expired = controls.expire_sessions(e.account_id.as_deref());
+                    reply(200, &json!({"expired": expired}), request_id)
+                }
+                Err(e) => bad(format!("expected {{\"account_id\": ..}} or nothing: {e}")),
+            }
+        }
+        (&Method::POST, "/_emulator/replicas") => {
+            #[derive(Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct ReplicaStatus {
+                #[serde(default)]
+                account_id: Option<String>,
+                secret_id: String,
+                region: String,
+                status: String,
+                #[serde(default)]
+                status_message: Option<String>,
+            }
+            let r = match serde_json::from_slice::<ReplicaStatus>(&req.body) {
+                Ok(r) => r,
+                Err(e) => return bad(format!("replica status is not valid: {e}")),
+            };
+            match controls.set_replica_status(
+                r.account_id.as_deref(),
+                &r.secret_id,
+                &r.region,
+                &r.status,
+                r.status_message.as_deref(),
+            ) {
+                Ok(()) => reply(200, &json!({}), request_id),
+                Err(e) => bad(e.to_string()),
+            }
         }
         (&Method::POST, "/_emulator/reset") => {
             controls.reset();

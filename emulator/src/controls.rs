@@ -6,11 +6,25 @@ use std::sync::Arc;
 use crate::calls::{CallRecord, Service, ServiceCalls};
 use crate::faults::{FaultRule, InvalidFaultRule};
 use crate::quota::{InvalidQuota, Quota, QuotaSet};
+use crate::secretsmanager::set_replica_status;
 use crate::seed::{
-    self, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage, SeedReport, SeedSecret,
+    self, SeedAccount, SeedChimeBot, SeedDoc, SeedError, SeedIamCredential, SeedIvsStage,
+    SeedReport, SeedRole, SeedSecret,
 };
 use crate::state::{Shared, State};
 use crate::truth::{ChimeBotTruth, IamCredentialTruth, SecretTruth, Truth};
+
+/// Why a control refused to act (names the thing it could not find or the value it refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidControl(pub String);
+
+impl std::fmt::Display for InvalidControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidControl {}
 
 /// A handle on a running emulator's state; cheap to clone, usable after the server stopped.
 #[derive(Debug, Clone)]
@@ -115,6 +129,7 @@ impl Controls {
             ivs_stages: vec![SeedIvsStage {
                 arn: stage_arn.into(),
                 name: None,
+                account: None,
             }],
             ..Default::default()
         })
@@ -164,10 +179,7 @@ impl Controls {
     /// A call finding any of its buckets empty gets the service's throttling error.
     pub fn set_quotas(&self, quotas: &BTreeMap<String, Quota>) -> Result<(), InvalidQuota> {
         QuotaSet::check(quotas)?;
-        self.shared
-            .lock()
-            .quotas
-            .set(quotas, tokio::time::Instant::now());
+        self.shared.lock().quotas.set(quotas);
         Ok(())
     }
 
@@ -181,7 +193,7 @@ impl Controls {
         QuotaSet::check(quotas)?;
         let mut state = self.shared.lock();
         state.quotas.clear();
-        state.quotas.set(quotas, tokio::time::Instant::now());
+        state.quotas.set(quotas);
         Ok(())
     }
 
@@ -193,6 +205,40 @@ impl Controls {
     /// The quotas in force, by key.
     pub fn quotas(&self) -> BTreeMap<String, Quota> {
         self.shared.lock().quotas.quotas()
+    }
+
+    /// Makes the sessions `AssumeRole` issued expire now: every one, or those acting in
+    /// `account_id`. Calls signed with them then get `ExpiredToken(Exception)`, as AWS
+    /// answers expired credentials. Answers how many expired.
+    pub fn expire_sessions(&self, account_id: Option<&str>) -> usize {
+        self.shared
+            .lock()
+            .sts
+            .expire(account_id, chrono::Utc::now())
+    }
+
+    /// Sets the status (`InSync`, `Failed`, `InProgress`) and status message (a default
+    /// per status when `None`) of a secret's replica in `region`, for fault tests. The
+    /// secret is named by name or ARN, in `account_id` (the default account when `None`).
+    pub fn set_replica_status(
+        &self,
+        account_id: Option<&str>,
+        secret_id: &str,
+        region: &str,
+        status: &str,
+        message: Option<&str>,
+    ) -> Result<(), InvalidControl> {
+        let mut state = self.shared.lock();
+        let account = account_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| state.config.account_id.clone());
+        let secrets = state
+            .secrets
+            .account_mut(&account)
+            .find_mut(secret_id)
+            .map_err(|_| InvalidControl(format!("no secret {secret_id} in account {account}")))?;
+        set_replica_status(secrets, region, status, message)
+            .map_err(|e| InvalidControl(format!("secret {secret_id}: {}", e.message)))
     }
 
     /// A snapshot of every bot token, credential, issued IVS token and secret version.
@@ -208,6 +254,34 @@ impl Controls {
     /// Calls and throttled calls per service, from the call log.
     pub fn call_summary(&self) -> BTreeMap<Service, ServiceCalls> {
         self.shared.lock().calls.summary()
+    }
+
+    /// Calls and throttled calls per account (the one each call acted in), then per service.
+    pub fn call_summary_by_account(&self) -> BTreeMap<String, BTreeMap<Service, ServiceCalls>> {
+        self.shared.lock().calls.summary_by_account()
+    }
+
+    /// Declares `account_id` (12 digits) if needed and creates a role there that the
+    /// principals in `trust` may assume (see [`SeedRole::trust`]); answers its ARN.
+    pub fn seed_role(
+        &self,
+        account_id: &str,
+        role_name: &str,
+        trust: &[&str],
+    ) -> Result<String, SeedError> {
+        self.seed(&SeedDoc {
+            accounts: vec![SeedAccount {
+                account_id: account_id.into(),
+                roles: vec![SeedRole {
+                    name: role_name.into(),
+                    trust: trust.iter().map(|t| t.to_string()).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })?;
+        Ok(format!("arn:aws:iam::{account_id}:role/{role_name}"))
     }
 
     /// Empties the call log.

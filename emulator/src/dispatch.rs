@@ -1,4 +1,5 @@
-//! One request end to end: route it, apply any fault, run the operation, log the call, answer or drop.
+//! One request end to end: route it, tell who signed it (and so its account), apply any quota
+//! or fault, run the operation in that account, log the call, answer or drop.
 
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use crate::iam_wire::{self, Params};
 use crate::router::{self, Route};
 use crate::secretsmanager;
 use crate::state::State;
+use crate::sts::SessionRefused;
+use crate::sts_wire;
 use crate::wire::{self, HttpResponse, Incoming};
 
 /// What the connection does with a request.
@@ -60,14 +63,37 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         status: None,
         error_code: None,
         request_id: request_id.clone(),
+        access_key_id: req.access_key_id(),
+        account_id: String::new(),
+        region: String::new(),
     };
-    let fault = {
+    let (fault, caller) = {
         let mut state = controls.shared().lock();
-        // Quotas come first, as AWS's front end throttles before anything else: a throttled
+        record.region = req
+            .signed_region()
+            .unwrap_or_else(|| state.config.default_region.clone());
+        // Authentication comes first: session credentials past their expiration, or
+        // without their token, act nowhere.
+        let token = req.header("x-amz-security-token");
+        let caller = match state.identify(record.access_key_id.as_deref(), token) {
+            Ok(caller) => caller,
+            Err(refused) => {
+                let key = record.access_key_id.as_deref().unwrap_or_default();
+                record.account_id = state.sts.session_account(key).unwrap_or_default().into();
+                let err = match refused {
+                    SessionRefused::Expired => wire::expired_token_error(service),
+                    SessionRefused::InvalidToken => wire::invalid_token_error(service),
+                };
+                return answer(&mut state, record, service, Err(err));
+            }
+        };
+        record.account_id = caller.account_id.clone();
+        // Quotas come next, as AWS's front end throttles before anything else: a throttled
         // call uses up no fault rule.
+        let scope = (record.account_id.as_str(), record.region.as_str());
         if !state
             .quotas
-            .admit(service, &op, tokio::time::Instant::now())
+            .admit(service, &op, scope, tokio::time::Instant::now())
         {
             record.throttled = true;
             return answer(
@@ -77,7 +103,7 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
                 Err(wire::throttle_error(service)),
             );
         }
-        state.faults.take(&op)
+        (state.faults.take(&op), caller)
     };
     record.fault = fault.map(|f| f.kind);
     record.throttled = record.fault == Some(FaultKind::Throttle);
@@ -97,7 +123,9 @@ pub(crate) async fn handle(controls: &Controls, req: Incoming) -> Reply {
         state.calls.push(record);
         return Reply::Drop;
     }
-    let mut ctx = Ctx::new(&state.config, req.signed_region());
+    let mut ctx = Ctx::new(&state.config, Some(record.region.clone()));
+    ctx.account_id = caller.account_id.clone();
+    ctx.caller = caller;
     ctx.fault = record.fault;
     let result = execute(
         &mut state,
@@ -135,11 +163,12 @@ fn resource_of(
     let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
     match service {
         Service::Chime => chime_ids.map(|(_, bot)| bot.clone()),
-        Service::Iam => {
+        Service::Iam | Service::Sts => {
             let params = Params::parse(req);
             params
                 .get("ServiceSpecificCredentialId")
                 .or_else(|| params.get("UserName"))
+                .or_else(|| params.get("RoleArn"))
                 .map(str::to_owned)
         }
         Service::IvsRealtime => {
@@ -183,7 +212,8 @@ fn answer(
     Reply::Answer(resp)
 }
 
-/// Runs the operation; `ctx.fault` may bend a successful answer (see [`hostile`]).
+/// Runs the operation in the caller's account; `ctx.fault` may bend a successful answer
+/// (see [`hostile`]).
 fn execute(
     state: &mut State,
     ctx: &mut Ctx,
@@ -198,18 +228,26 @@ fn execute(
         hostile::bend_json(fault, op, &mut value);
         wire::json_ok(service, &value, request_id)
     };
+    let account = ctx.account_id.clone();
     match service {
+        Service::Sts => {
+            let params = Params::parse(req);
+            let xml = sts_wire::handle(&mut state.sts, ctx, &params, op, request_id)?;
+            Ok(wire::response(200, "text/xml", xml, request_id))
+        }
         Service::Iam => {
             let params = Params::parse(req);
-            let xml = iam_wire::handle(&mut state.iam, ctx, &params, op, request_id)?;
+            let iam = state.iam.account_mut(&account);
+            let xml = iam_wire::handle(iam, ctx, &params, op, request_id)?;
             let xml = hostile::bend_iam_xml(fault, xml);
             Ok(wire::response(200, "text/xml", xml, request_id))
         }
         Service::Chime => {
-            let (account, bot) = chime_ids.unwrap_or_default();
+            let (chime_account, bot) = chime_ids.unwrap_or_default();
+            let chime = state.chime.account_mut(&account);
             match op {
-                "GetBot" => state.chime.get_bot(&account, &bot).map(json),
-                "RegenerateSecurityToken" => state.chime.regenerate(ctx, &account, &bot).map(json),
+                "GetBot" => chime.get_bot(&chime_account, &bot).map(json),
+                "RegenerateSecurityToken" => chime.regenerate(ctx, &chime_account, &bot).map(json),
                 _ => Err(ApiError::new(
                     404,
                     "UnknownOperationException",
@@ -217,15 +255,22 @@ fn execute(
                 )),
             }
         }
-        Service::IvsRealtime => match op {
-            "CreateParticipantToken" => state.ivs.create_token(ctx, &req.body).map(json),
-            "CreateStage" => state.ivs.create_stage(ctx, &req.body).map(json),
-            "DeleteStage" => state.ivs.delete_stage(ctx, &req.body).map(json),
-            _ => state.ivs.get_stage(&req.body).map(json),
-        },
-        Service::Secretsmanager => {
-            secretsmanager::handle(&mut state.secrets, ctx, op, &req.body).map(json)
+        Service::IvsRealtime => {
+            let ivs = state.ivs.account_mut(&account);
+            match op {
+                "CreateParticipantToken" => ivs.create_token(ctx, &req.body).map(json),
+                "CreateStage" => ivs.create_stage(ctx, &req.body).map(json),
+                "DeleteStage" => ivs.delete_stage(ctx, &req.body).map(json),
+                _ => ivs.get_stage(&req.body).map(json),
+            }
         }
-        Service::Dynamodb => dynamodb::handle(&mut state.dynamodb, ctx, op, &req.body).map(json),
+        Service::Secretsmanager => {
+            let secrets = state.secrets.account_mut(&account);
+            secretsmanager::handle(secrets, ctx, op, &req.body).map(json)
+        }
+        Service::Dynamodb => {
+            let dynamodb = state.dynamodb.account_mut(&account);
+            dynamodb::handle(dynamodb, ctx, op, &req.body).map(json)
+        }
     }
 }

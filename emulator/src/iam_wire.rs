@@ -95,6 +95,24 @@ pub(crate) fn handle(
     if let Some(answer) = users::handle(iam, ctx, params, action, request_id) {
         return answer;
     }
+    let defaults_to_caller = matches!(
+        action,
+        "ResetServiceSpecificCredential"
+            | "DeleteServiceSpecificCredential"
+            | "UpdateServiceSpecificCredential"
+            | "GetUser"
+    ) || (action == "ListServiceSpecificCredentials"
+        && !params
+            .get("AllUsers")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")));
+    if defaults_to_caller && ctx.caller.role_arn.is_some() && params.get("UserName").is_none() {
+        // A role's session is no IAM user to default to.
+        return Err(ApiError::new(
+            400,
+            VALIDATION,
+            "Must specify userName when calling with non-User credentials",
+        ));
+    }
     let caller = ctx.caller_user_name.clone();
     match action {
         "ResetServiceSpecificCredential" => {

@@ -1,8 +1,8 @@
 //! Request-rate quotas as AWS applies them: a token bucket per service (and optionally per
-//! operation) refilled at a fixed rate; a call that finds a bucket empty gets the service's own
-//! throttling error and changes nothing.
+//! operation), account and region, refilled at a fixed rate; a call that finds a bucket empty
+//! gets the service's own throttling error and changes nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -96,7 +96,7 @@ impl fmt::Display for InvalidQuota {
 impl std::error::Error for InvalidQuota {}
 
 /// What a quota applies to: a whole service, or one of its operations.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Scope {
     service: Service,
     operation: Option<String>,
@@ -116,9 +116,10 @@ impl Scope {
             "ivs-realtime" | "ivs_realtime" => Service::IvsRealtime,
             "secretsmanager" => Service::Secretsmanager,
             "dynamodb" => Service::Dynamodb,
+            "sts" => Service::Sts,
             other => {
                 return Err(InvalidQuota(format!(
-                    "unknown service {other:?} (iam, chime, ivs-realtime, secretsmanager, dynamodb)"
+                    "unknown service {other:?} (iam, chime, ivs-realtime, secretsmanager, dynamodb, sts)"
                 )));
             }
         };
@@ -162,10 +163,15 @@ impl Bucket {
     }
 }
 
-/// The active quotas and their buckets.
+/// A bucket's key: the quota's scope, the account and the region it counts.
+type BucketKey = (Scope, String, String);
+
+/// The active quotas and their buckets: as on AWS, each quota applies to every account and
+/// region separately, with a bucket of its own (made full on first use).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct QuotaSet {
-    buckets: BTreeMap<Scope, Bucket>,
+    quotas: BTreeMap<Scope, Quota>,
+    buckets: HashMap<BucketKey, Bucket>,
 }
 
 impl QuotaSet {
@@ -182,42 +188,55 @@ impl QuotaSet {
             .collect()
     }
 
-    /// Sets (or replaces) the quota of each key; its bucket starts full.
-    pub(crate) fn set(&mut self, quotas: &BTreeMap<String, Quota>, now: Instant) {
+    /// Sets (or replaces) the quota of each key; its buckets start full.
+    pub(crate) fn set(&mut self, quotas: &BTreeMap<String, Quota>) {
         for (key, quota) in quotas {
             let Ok(scope) = Scope::parse(key) else {
                 continue;
             };
-            self.buckets.insert(
-                scope,
-                Bucket {
-                    quota: *quota,
-                    tokens: quota.burst,
-                    updated: now,
-                },
-            );
+            self.buckets.retain(|(s, _, _), _| *s != scope);
+            self.quotas.insert(scope, *quota);
         }
     }
 
     pub(crate) fn clear(&mut self) {
+        self.quotas.clear();
         self.buckets.clear();
     }
 
     /// The quotas by key (`secretsmanager`, `chime:GetBot`, ...).
     pub(crate) fn quotas(&self) -> BTreeMap<String, Quota> {
-        self.buckets
+        self.quotas
             .iter()
-            .map(|(scope, bucket)| (scope.key(), bucket.quota))
+            .map(|(scope, quota)| (scope.key(), *quota))
             .collect()
     }
 
-    /// Takes one token from every bucket covering the call; when any is short of one, takes
-    /// none and answers false (the call is throttled).
-    pub(crate) fn admit(&mut self, service: Service, operation: &str, now: Instant) -> bool {
+    /// Takes one token from every bucket of `account` and `region` covering the call; when
+    /// any is short of one, takes none and answers false (the call is throttled).
+    pub(crate) fn admit(
+        &mut self,
+        service: Service,
+        operation: &str,
+        (account, region): (&str, &str),
+        now: Instant,
+    ) -> bool {
+        for (scope, quota) in &self.quotas {
+            if scope.covers(service, operation) {
+                let key = (scope.clone(), account.to_string(), region.to_string());
+                self.buckets.entry(key).or_insert(Bucket {
+                    quota: *quota,
+                    tokens: quota.burst,
+                    updated: now,
+                });
+            }
+        }
         let mut covering: Vec<&mut Bucket> = self
             .buckets
             .iter_mut()
-            .filter(|(scope, _)| scope.covers(service, operation))
+            .filter(|((scope, a, r), _)| {
+                a == account && r == region && scope.covers(service, operation)
+            })
             .map(|(_, bucket)| bucket)
             .collect();
         covering.iter_mut().for_each(|b| b.refill(now));
@@ -238,55 +257,74 @@ mod tests {
 
     use super::*;
 
-    fn set(pairs: &[(&str, Quota)], now: Instant) -> QuotaSet {
+    const HOME: (&str, &str) = ("123456789012", "us-east-1");
+
+    fn set(pairs: &[(&str, Quota)]) -> QuotaSet {
         let map: BTreeMap<String, Quota> = pairs.iter().map(|(k, q)| (k.to_string(), *q)).collect();
         QuotaSet::check(&map).unwrap();
         let mut set = QuotaSet::default();
-        set.set(&map, now);
+        set.set(&map);
         set
     }
 
     #[test]
     fn a_full_bucket_serves_its_burst_then_the_rate() {
         let start = Instant::now();
-        let mut quotas = set(&[("secretsmanager", Quota::per_second(10.0))], start);
+        let mut quotas = set(&[("secretsmanager", Quota::per_second(10.0))]);
         let served = (0..25)
-            .filter(|_| quotas.admit(Service::Secretsmanager, "PutSecretValue", start))
+            .filter(|_| quotas.admit(Service::Secretsmanager, "PutSecretValue", HOME, start))
             .count();
         assert_eq!(served, 10);
         // Other services are not limited.
-        assert!(quotas.admit(Service::Chime, "GetBot", start));
+        assert!(quotas.admit(Service::Chime, "GetBot", HOME, start));
         // One second later, ten more; a thousand calls over the next 10 s get 100.
         let later = start + Duration::from_secs(1);
         let served = (0..25)
-            .filter(|_| quotas.admit(Service::Secretsmanager, "GetSecretValue", later))
+            .filter(|_| quotas.admit(Service::Secretsmanager, "GetSecretValue", HOME, later))
             .count();
         assert_eq!(served, 10);
         let served = (0..1000)
             .filter(|i| {
                 let at = later + Duration::from_millis(10 * (i + 1));
-                quotas.admit(Service::Secretsmanager, "GetSecretValue", at)
+                quotas.admit(Service::Secretsmanager, "GetSecretValue", HOME, at)
             })
             .count();
         assert_eq!(served, 100);
     }
 
     #[test]
+    fn each_account_and_region_has_its_own_buckets() {
+        let now = Instant::now();
+        let mut quotas = set(&[("chime", Quota::per_second(2.0))]);
+        let media = ("111111111111", "us-east-1");
+        let west = ("123456789012", "eu-west-1");
+        for who in [HOME, media, west] {
+            let served = (0..5)
+                .filter(|_| quotas.admit(Service::Chime, "GetBot", who, now))
+                .count();
+            assert_eq!(served, 2, "{who:?}");
+        }
+        // Setting the quota again refills every account's bucket.
+        quotas.set(&BTreeMap::from([(
+            "chime".to_string(),
+            Quota::per_second(2.0),
+        )]));
+        assert!(quotas.admit(Service::Chime, "GetBot", media, now));
+    }
+
+    #[test]
     fn operation_quotas_apply_with_the_service_quota() {
         let now = Instant::now();
-        let mut quotas = set(
-            &[
-                ("chime", Quota::per_second(5.0)),
-                ("chime:GetBot", Quota::per_second(2.0).burst(2.0)),
-            ],
-            now,
-        );
-        assert!(quotas.admit(Service::Chime, "GetBot", now));
-        assert!(quotas.admit(Service::Chime, "GetBot", now));
-        assert!(!quotas.admit(Service::Chime, "GetBot", now));
+        let mut quotas = set(&[
+            ("chime", Quota::per_second(5.0)),
+            ("chime:GetBot", Quota::per_second(2.0).burst(2.0)),
+        ]);
+        assert!(quotas.admit(Service::Chime, "GetBot", HOME, now));
+        assert!(quotas.admit(Service::Chime, "GetBot", HOME, now));
+        assert!(!quotas.admit(Service::Chime, "GetBot", HOME, now));
         // A refused call took nothing from the service bucket: three left.
         let served = (0..5)
-            .filter(|_| quotas.admit(Service::Chime, "RegenerateSecurityToken", now))
+            .filter(|_| quotas.admit(Service::Chime, "RegenerateSecurityToken", HOME, now))
             .count();
         assert_eq!(served, 3);
     }
@@ -300,7 +338,7 @@ mod tests {
         assert_eq!(map["ivs_realtime"].burst, 1.0);
         assert_eq!(map["iam:GetUser"].burst, 4.0);
         let mut quotas = QuotaSet::default();
-        quotas.set(&map, Instant::now());
+        quotas.set(&map);
         let keys: Vec<String> = quotas.quotas().into_keys().collect();
         assert_eq!(keys, ["iam:GetUser", "ivs-realtime", "secretsmanager"]);
         for bad in [r#"{"s3": 5}"#, r#"{"iam:": 5}"#] {

@@ -26,6 +26,26 @@ pub(crate) fn user_id() -> String {
     format!("AIDA{}", pick(UPPER_ALNUM, 17))
 }
 
+/// `ASIA` followed by 16 uppercase letters or digits, like a temporary access key id from STS.
+pub(crate) fn session_access_key_id() -> String {
+    format!("ASIA{}", pick(UPPER_ALNUM, 16))
+}
+
+/// `AROA` followed by 17 uppercase letters or digits, like an IAM role id.
+pub(crate) fn role_id() -> String {
+    format!("AROA{}", pick(UPPER_ALNUM, 17))
+}
+
+/// A 40-character secret access key.
+pub(crate) fn secret_access_key() -> String {
+    STANDARD.encode(random_bytes(30))
+}
+
+/// An STS session token (long, opaque base64).
+pub(crate) fn session_token() -> String {
+    format!("IQoJb3JpZ2luX2Vj{}", STANDARD.encode(random_bytes(240)))
+}
+
 /// A 44-character base64 string, like an IAM service password.
 pub(crate) fn service_password() -> String {
     STANDARD.encode(random_bytes(32))

@@ -33,7 +33,8 @@ fn api(service: Service, op: &str) -> Route {
 }
 
 /// Routes by shape: controls by path, Secrets Manager and DynamoDB by `X-Amz-Target`, Chime and IVS by path,
-/// IAM by a form body on `POST /`.
+/// STS and IAM by a form body on `POST /` (STS when signed for `sts`, or its version or
+/// actions are asked for).
 pub(crate) fn classify(req: &Incoming) -> Route {
     if control_http::is_control(&req.path) {
         return Route::Control;
@@ -78,7 +79,10 @@ pub(crate) fn classify(req: &Incoming) -> Route {
         let params = Params::parse(req);
         let action = params.action().unwrap_or("MissingAction").to_string();
         if params.action().is_some() || req.method == Method::POST {
-            return api(Service::Iam, &action);
+            let sts = req.signed_service() == Some("sts")
+                || params.get("Version") == Some("2011-06-15")
+                || matches!(action.as_str(), "AssumeRole" | "GetCallerIdentity");
+            return api(if sts { Service::Sts } else { Service::Iam }, &action);
         }
     }
     Route::Unknown
@@ -142,6 +146,14 @@ mod tests {
             "Action=GetUser&Version=2010-05-08",
         );
         assert_eq!(classify(&iam), api(Service::Iam, "GetUser"));
+        let sts = req(
+            Method::POST,
+            "/",
+            &[],
+            None,
+            "Action=GetCallerIdentity&Version=2011-06-15",
+        );
+        assert_eq!(classify(&sts), api(Service::Sts, "GetCallerIdentity"));
         let ivs = req(Method::POST, "/GetStage", &[], None, "{}");
         assert_eq!(classify(&ivs), api(Service::IvsRealtime, "GetStage"));
         let chime = req(

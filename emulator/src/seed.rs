@@ -12,8 +12,9 @@ use crate::error::ApiError;
 use crate::iam;
 use crate::quota::{Quota, QuotaSet};
 use crate::random;
-use crate::secretsmanager::{Secret, SecretValue};
+use crate::secretsmanager::{Replica, Secret, SecretValue, set_replica_status};
 use crate::state::State;
+use crate::sts::RoleSpec;
 use crate::truth::{self, ChimeBotTruth, DynamoTableTruth, IamCredentialTruth, SecretTruth};
 
 /// What to create. Every list is optional. See the crate README for an example.
@@ -44,13 +45,57 @@ pub struct SeedDoc {
     /// Request-rate quotas to set, as `POST /_emulator/quotas` takes them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub quotas: BTreeMap<String, Quota>,
+    /// AWS accounts besides the default one, with the roles STS lets others assume;
+    /// applied before everything else, so items may name them in `account`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<SeedAccount>,
+}
+
+/// An AWS account: `{"account_id": "111111111111", "roles": [...], "iam_users": [...]}`.
+/// Declaring the default account (123456789012) adds roles to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedAccount {
+    /// 12 digits.
+    pub account_id: String,
+    #[serde(default)]
+    pub roles: Vec<SeedRole>,
+    /// IAM users of this account.
+    #[serde(default)]
+    pub iam_users: Vec<String>,
+}
+
+/// An IAM role: `{"name": "rekeyd-rotator", "trust": ["123456789012"]}`; its ARN is
+/// `arn:aws:iam::ACCOUNT:role/NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRole {
+    pub name: String,
+    /// Who may assume it (the trust policy's principals): `*`, an account id or
+    /// `arn:aws:iam::ID:root` (any identity of that account, its roles' sessions included),
+    /// a user ARN, a role ARN (that role's sessions: role chaining), or an assumed-role
+    /// session ARN. Nobody else gets `AccessDenied`.
+    pub trust: Vec<String>,
+    /// The `ExternalId` each `AssumeRole` must pass; any when absent.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// The longest `DurationSeconds` allowed, 3600..43200 (default 3600).
+    #[serde(default)]
+    pub max_session_duration: Option<u32>,
+    /// Test knob: the issued credentials expire after this many seconds, whatever
+    /// `DurationSeconds` asked for.
+    #[serde(default)]
+    pub session_lifetime_seconds: Option<u32>,
 }
 
 /// A Chime bot to create.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedChimeBot {
-    /// Account id, 8-4-4-4-12 letters or digits.
+    /// The AWS account the bot lives in (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Chime account id, 8-4-4-4-12 letters or digits.
     pub account_id: String,
     /// Bot id in the same shape; generated when absent.
     #[serde(default)]
@@ -67,6 +112,9 @@ pub struct SeedChimeBot {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedIamCredential {
+    /// The AWS account of the user (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Owner; the caller user when absent.
     #[serde(default)]
     pub user_name: Option<String>,
@@ -91,6 +139,10 @@ pub struct SeedIamCredential {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedIvsStage {
+    /// The AWS account holding the stage; when absent, the ARN's account if it is
+    /// declared, else the default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// `arn:aws:ivs:REGION:ACCOUNT:stage/ID`.
     pub arn: String,
     /// Stage name.
@@ -102,6 +154,9 @@ pub struct SeedIvsStage {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedSecret {
+    /// The AWS account holding the secret (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub name: String,
     /// The AWSCURRENT value; no version when absent.
     #[serde(default)]
@@ -115,12 +170,34 @@ pub struct SeedSecret {
     pub kms_key_id: Option<String>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Replicas in other regions than the default region (the primary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_regions: Vec<SeedReplica>,
+}
+
+/// A secret's replica: `{"region": "eu-west-1", "status": "Failed"}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedReplica {
+    pub region: String,
+    /// `alias/aws/secretsmanager` when absent.
+    #[serde(default)]
+    pub kms_key_id: Option<String>,
+    /// `InSync` (default), `Failed` or `InProgress`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The replica's `StatusMessage`; a default per status when absent.
+    #[serde(default)]
+    pub status_message: Option<String>,
 }
 
 /// A DynamoDB table to create: `{"name": "rekeyd-leases", "partition_key": "credential"}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedDynamoTable {
+    /// The AWS account holding the table (the default account when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     pub name: String,
     /// The partition key attribute's name.
     pub partition_key: String,
@@ -198,23 +275,69 @@ pub(crate) fn apply(state: &mut State, doc: &SeedDoc) -> Result<SeedReport, Seed
     Ok(report)
 }
 
+/// The account an item names, which must be the default one or declared; the default
+/// account when it names none.
+fn account_of(s: &State, account: Option<&String>, item: &str) -> Result<String, SeedError> {
+    match account {
+        None => Ok(s.config.account_id.clone()),
+        Some(id) if s.knows_account(id) => Ok(id.clone()),
+        Some(id) => Err(SeedError::Invalid {
+            item: item.to_string(),
+            message: format!("account {id} is not declared (list it under \"accounts\")"),
+        }),
+    }
+}
+
+fn seed_account(s: &mut State, seed: &SeedAccount, now: DateTime<Utc>) -> Result<(), SeedError> {
+    let id = &seed.account_id;
+    s.sts
+        .declare_account(id)
+        .map_err(refused(format!("account {id:?}")))?;
+    for role in &seed.roles {
+        let spec = RoleSpec {
+            name: role.name.clone(),
+            trust: role.trust.clone(),
+            external_id: role.external_id.clone(),
+            max_session_duration: role.max_session_duration,
+            session_lifetime: role.session_lifetime_seconds,
+        };
+        s.sts
+            .add_role(id, &spec)
+            .map_err(refused(format!("role {} of account {id}", role.name)))?;
+    }
+    for user in &seed.iam_users {
+        check_user(user)?;
+        s.iam.account_mut(id).ensure_user(user, id, now);
+    }
+    Ok(())
+}
+
 fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
     let now = Utc::now();
-    let account = s.config.account_id.clone();
+    let home = s.config.account_id.clone();
     let mut report = SeedReport::default();
     QuotaSet::check(&doc.quotas).map_err(|e| SeedError::Invalid {
         item: "quotas".into(),
         message: e.0,
     })?;
-    s.quotas.set(&doc.quotas, tokio::time::Instant::now());
+    s.quotas.set(&doc.quotas);
+    for account in &doc.accounts {
+        seed_account(s, account, now)?;
+    }
     if let Some(caller) = &doc.caller_user_name {
         check_user(caller)?;
         s.config.caller_user_name = caller.clone();
-        s.iam.ensure_user(caller, &account, now);
+        s.iam.ensure_user(caller, &home, now);
     }
     for bot in &doc.chime_bots {
+        let item = format!(
+            "chime bot {:?}",
+            bot.bot_id.as_deref().unwrap_or(&bot.account_id)
+        );
+        let account = account_of(s, bot.account.as_ref(), &item)?;
         let created = s
             .chime
+            .account_mut(&account)
             .add_bot(
                 &bot.account_id,
                 bot.bot_id.as_deref(),
@@ -222,15 +345,12 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
                 bot.security_token.as_deref(),
                 now,
             )
-            .map_err(refused(format!(
-                "chime bot {:?}",
-                bot.bot_id.as_deref().unwrap_or(&bot.account_id)
-            )))?;
-        report.chime_bots.push(created.clone());
+            .map_err(refused(item))?;
+        report.chime_bots.push(truth::bot(&created, &account));
     }
     for user in &doc.iam_users {
         check_user(user)?;
-        s.iam.ensure_user(user, &account, now);
+        s.iam.ensure_user(user, &home, now);
         report.iam_users.push(user.clone());
     }
     for c in &doc.iam_credentials {
@@ -240,6 +360,8 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
             .unwrap_or_else(|| s.config.caller_user_name.clone());
         check_user(&user)?;
         let item = format!("iam credential of {user}");
+        let account = account_of(s, c.account.as_ref(), &item)?;
+        let iam = s.iam.account_mut(&account);
         if let Some(id) = &c.credential_id
             && !iam::valid_credential_id(id)
         {
@@ -248,18 +370,16 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
                 message: format!("credential id {id} must match [\\w]+ (20-128 characters)"),
             });
         }
-        s.iam.ensure_user(&user, &account, now);
+        iam.ensure_user(&user, &account, now);
         let service = c
             .service_name
             .as_deref()
             .unwrap_or("codecommit.amazonaws.com");
-        let mut created = s
-            .iam
+        let mut created = iam
             .create_credential(&user, service, c.credential_id.clone(), None, &account, now)
             .map_err(refused(item.clone()))?;
         if let Some(secret) = &c.service_password {
-            s.iam
-                .set_secret(&user, &created.id, secret.clone())
+            iam.set_secret(&user, &created.id, secret.clone())
                 .map_err(refused(item.clone()))?;
             if created.secret.is_some() {
                 created.secret = Some(secret.clone());
@@ -268,8 +388,7 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
             }
         }
         if let Some(expiry) = c.expiration_date {
-            s.iam
-                .set_expiration_date(&user, &created.id, expiry)
+            iam.set_expiration_date(&user, &created.id, expiry)
                 .map_err(refused(item.clone()))?;
             created.expiration_date = Some(expiry);
         }
@@ -280,15 +399,25 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
                     message: format!("status {status} is not Active or Inactive"),
                 });
             }
-            s.iam
-                .update(&user, &created.id, status)
+            iam.update(&user, &created.id, status)
                 .map_err(refused(item))?;
             created.status = status.clone();
         }
-        report.iam_credentials.push(truth::credential(&created));
+        report
+            .iam_credentials
+            .push(truth::credential_in(&created, &account));
     }
     for stage in &doc.ivs_stages {
+        let item = format!("ivs stage {}", stage.arn);
+        let in_arn = stage.arn.split(':').nth(4).map(str::to_owned);
+        let account = match &stage.account {
+            Some(_) => account_of(s, stage.account.as_ref(), &item)?,
+            None => in_arn
+                .filter(|a| s.knows_account(a))
+                .unwrap_or_else(|| home.clone()),
+        };
         s.ivs
+            .account_mut(&account)
             .add_stage(&stage.arn, stage.name.as_deref())
             .map_err(refused(format!("ivs stage {}", stage.arn)))?;
         report.ivs_stages.push(stage.arn.clone());
@@ -305,6 +434,7 @@ fn apply_to(s: &mut State, doc: &SeedDoc) -> Result<SeedReport, SeedError> {
 fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedError> {
     let now = Utc::now();
     let item = format!("secret {}", seed.name);
+    let account = account_of(s, seed.account.as_ref(), &item)?;
     if seed.name.is_empty() || seed.name.len() > 512 {
         return Err(SeedError::Invalid {
             item,
@@ -314,12 +444,13 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
     let arn = format!(
         "arn:aws:secretsmanager:{}:{}:secret:{}-{}",
         s.config.default_region,
-        s.config.account_id,
+        account,
         seed.name,
         random::alnum(6)
     );
-    let secret = s
-        .secrets
+    let secrets = s.secrets.account_mut(&account);
+    secrets.replicated |= !seed.replica_regions.is_empty();
+    let secret = secrets
         .insert(Secret {
             name: seed.name.clone(),
             arn,
@@ -330,19 +461,38 @@ fn seed_secret(s: &mut State, seed: &SeedSecret) -> Result<SecretTruth, SeedErro
             last_changed: now,
             deletion_date: None,
             versions: Vec::new(),
+            replicas: Vec::new(),
         })
         .map_err(refused(item.clone()))?;
+    for r in &seed.replica_regions {
+        if r.region == s.config.default_region
+            || secret.replicas.iter().any(|have| have.region == r.region)
+        {
+            return Err(SeedError::Invalid {
+                item,
+                message: format!("replica region {} is the primary or repeated", r.region),
+            });
+        }
+        secret
+            .replicas
+            .push(Replica::new(&r.region, r.kms_key_id.as_deref()));
+        if let Some(status) = &r.status {
+            set_replica_status(secret, &r.region, status, r.status_message.as_deref())
+                .map_err(refused(item.clone()))?;
+        }
+    }
     if let Some(value) = &seed.secret_string {
         let id = seed.version_id.clone().unwrap_or_else(random::uuid);
         secret
             .put_version(&id, SecretValue::String(value.clone()), None, now)
             .map_err(refused(item))?;
     }
-    Ok(truth::secret(secret))
+    Ok(truth::secret_in(secret, &account))
 }
 
 fn seed_table(s: &mut State, seed: &SeedDynamoTable) -> Result<DynamoTableTruth, SeedError> {
     let item = format!("dynamodb table {}", seed.name);
+    let account = account_of(s, seed.account.as_ref(), &item)?;
     let key = KeyAttr {
         name: seed.partition_key.clone(),
         kind: seed
@@ -351,9 +501,9 @@ fn seed_table(s: &mut State, seed: &SeedDynamoTable) -> Result<DynamoTableTruth,
             .unwrap_or_else(|| "S".into()),
     };
     let table = dynamodb::seed_table(
-        &mut s.dynamodb,
+        s.dynamodb.account_mut(&account),
         &s.config.default_region,
-        &s.config.account_id,
+        &account,
         &seed.name,
         key,
         Utc::now(),
@@ -364,7 +514,7 @@ fn seed_table(s: &mut State, seed: &SeedDynamoTable) -> Result<DynamoTableTruth,
             .and_then(|i| table.put_seed_item(i))
             .map_err(refused(item.clone()))?;
     }
-    Ok(truth::table(table))
+    Ok(truth::table_in(table, &account))
 }
 
 #[cfg(test)]
@@ -423,5 +573,53 @@ mod tests {
         let err = apply(&mut state, &keyless).unwrap_err();
         assert!(err.to_string().contains("Missing the key k"), "{err}");
         assert!(state.truth().dynamodb_table("other").is_none());
+    }
+
+    #[test]
+    fn items_go_to_declared_accounts_only() {
+        let mut state = State::new();
+        let undeclared =
+            parse(r#"{"secrets": [{"account": "111111111111", "name": "x"}]}"#).unwrap();
+        let err = apply(&mut state, &undeclared).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("account 111111111111 is not declared"),
+            "{err}"
+        );
+        let doc = parse(
+            r#"{"accounts": [{"account_id": "111111111111",
+                              "roles": [{"name": "r", "trust": ["123456789012"]}]}],
+                "secrets": [{"account": "111111111111", "name": "x", "secret_string": "v"}],
+                "ivs_stages": [{"arn": "arn:aws:ivs:us-east-1:111111111111:stage/a"},
+                               {"arn": "arn:aws:ivs:us-east-1:999999999999:stage/b"}]}"#,
+        )
+        .unwrap();
+        let report = apply(&mut state, &doc).unwrap();
+        assert!(report.secrets[0].arn.contains(":111111111111:secret:x-"));
+        let truth = state.truth();
+        assert_eq!(truth.secret("x").unwrap().account_id, "111111111111");
+        let stage = |arn: &str| truth.ivs_stage(arn).unwrap().account_id.clone();
+        assert_eq!(
+            stage("arn:aws:ivs:us-east-1:111111111111:stage/a"),
+            "111111111111"
+        );
+        // An undeclared account in the ARN: the default account holds it, as before.
+        assert_eq!(
+            stage("arn:aws:ivs:us-east-1:999999999999:stage/b"),
+            "123456789012"
+        );
+        assert_eq!(truth.account("111111111111").unwrap().roles[0].name, "r");
+        for bad in [
+            r#"{"accounts": [{"account_id": "1111"}]}"#,
+            r#"{"accounts": [{"account_id": "111111111111", "roles": [{"name": "r", "trust": ["bob"]}]}]}"#,
+            r#"{"accounts": [{"account_id": "111111111111", "roles": [{"name": "r", "trust": []}]}]}"#,
+            r#"{"accounts": [{"account_id": "222222222222", "roles": [{"name": "r", "trust": [], "max_session_duration": 60}]}]}"#,
+        ] {
+            assert!(apply(&mut state, &parse(bad).unwrap()).is_err(), "{bad}");
+        }
+        assert!(
+            state.truth().account("222222222222").is_none(),
+            "nothing of a refused document"
+        );
     }
 }

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::dynamodb::{Table, item_to_json};
 use crate::iam::ServiceCredential;
-use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue};
+use crate::secretsmanager::{AWSCURRENT, Secret, SecretValue, primary_region};
+use crate::sts::Session;
 
 /// A snapshot of everything the emulator holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +23,48 @@ pub struct Truth {
     pub secrets: Vec<SecretTruth>,
     #[serde(default)]
     pub dynamodb_tables: Vec<DynamoTableTruth>,
+    /// The default account, then every declared account, with its roles and IAM users.
+    #[serde(default)]
+    pub accounts: Vec<AccountTruth>,
+    /// Every session `AssumeRole` issued, oldest first (no secret key or token).
+    #[serde(default)]
+    pub sessions: Vec<SessionTruth>,
+}
+
+/// An AWS account: its roles and IAM users.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountTruth {
+    pub account_id: String,
+    pub roles: Vec<RoleTruth>,
+    pub iam_users: Vec<String>,
+}
+
+/// An IAM role STS lets its trusted principals assume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleTruth {
+    pub arn: String,
+    pub name: String,
+    pub role_id: String,
+    pub trust: Vec<String>,
+    pub external_id: Option<String>,
+    pub max_session_duration: u32,
+}
+
+/// Temporary credentials `AssumeRole` issued (the access key id only; never the secret key
+/// or the token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionTruth {
+    pub access_key_id: String,
+    /// The role's account, where calls signed with the session act.
+    pub account_id: String,
+    pub role_arn: String,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    pub arn: String,
+    pub session_name: String,
+    pub issued: DateTime<Utc>,
+    pub expiration: DateTime<Utc>,
+    /// The access key id that called `AssumeRole`.
+    pub assumed_by: Option<String>,
 }
 
 /// A DynamoDB table and its items.
@@ -33,6 +76,9 @@ pub struct DynamoTableTruth {
     /// `S`, `N` or `B`.
     pub partition_key_type: String,
     pub sort_key: Option<String>,
+    /// The AWS account holding the table.
+    #[serde(default)]
+    pub account_id: String,
     /// Each item in DynamoDB's JSON form: `{"credential": {"S": "x"}, "fence": {"N": "3"}}`.
     pub items: Vec<serde_json::Value>,
 }
@@ -58,6 +104,10 @@ pub struct ChimeBotTruth {
     pub disabled: bool,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
+    /// The AWS account the bot lives in (the one that created it); `account_id` is the
+    /// Chime account.
+    #[serde(default)]
+    pub aws_account_id: String,
 }
 
 /// An IAM service-specific credential and its current password.
@@ -81,6 +131,9 @@ pub struct IamCredentialTruth {
     pub status: String,
     pub create_date: DateTime<Utc>,
     pub expiration_date: Option<DateTime<Utc>>,
+    /// The AWS account of the user.
+    #[serde(default)]
+    pub account_id: String,
 }
 
 /// An IVS stage and every participant token issued for it.
@@ -89,6 +142,9 @@ pub struct IvsStageTruth {
     pub arn: String,
     pub name: String,
     pub tokens: Vec<IvsTokenTruth>,
+    /// The AWS account holding the stage.
+    #[serde(default)]
+    pub account_id: String,
 }
 
 /// One issued participant token.
@@ -117,6 +173,25 @@ pub struct SecretTruth {
     /// Set while a deletion is scheduled.
     pub deletion_date: Option<DateTime<Utc>>,
     pub versions: Vec<SecretVersionTruth>,
+    /// The AWS account holding the secret.
+    #[serde(default)]
+    pub account_id: String,
+    /// The region of its ARN.
+    #[serde(default)]
+    pub primary_region: String,
+    /// Its replicas in other regions.
+    #[serde(default)]
+    pub replicas: Vec<SecretReplicaTruth>,
+}
+
+/// A secret's replica in another region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretReplicaTruth {
+    pub region: String,
+    pub kms_key_id: String,
+    /// `InSync`, `Failed` or `InProgress`.
+    pub status: String,
+    pub status_message: String,
 }
 
 /// One version of a secret.
@@ -133,9 +208,28 @@ pub struct SecretVersionTruth {
 }
 
 impl Truth {
-    /// The secret with this name.
+    /// The secret with this name (the first found: the default account's, if it has one).
     pub fn secret(&self, name: &str) -> Option<&SecretTruth> {
         self.secrets.iter().find(|s| s.name == name)
+    }
+
+    /// The secret with this name in this account.
+    pub fn secret_in(&self, account_id: &str, name: &str) -> Option<&SecretTruth> {
+        self.secrets
+            .iter()
+            .find(|s| s.account_id == account_id && s.name == name)
+    }
+
+    /// The account with this id, with its roles.
+    pub fn account(&self, account_id: &str) -> Option<&AccountTruth> {
+        self.accounts.iter().find(|a| a.account_id == account_id)
+    }
+
+    /// The session `AssumeRole` issued with this access key id.
+    pub fn session(&self, access_key_id: &str) -> Option<&SessionTruth> {
+        self.sessions
+            .iter()
+            .find(|s| s.access_key_id == access_key_id)
     }
 
     /// The bot with these ids.
@@ -177,18 +271,39 @@ impl SecretTruth {
     }
 }
 
-pub(crate) fn table(t: &Table) -> DynamoTableTruth {
+pub(crate) fn session(s: &Session) -> SessionTruth {
+    SessionTruth {
+        access_key_id: s.access_key_id.clone(),
+        account_id: s.account_id.clone(),
+        role_arn: s.role_arn.clone(),
+        arn: s.arn.clone(),
+        session_name: s.session_name.clone(),
+        issued: s.issued,
+        expiration: s.expiration,
+        assumed_by: s.assumed_by.clone(),
+    }
+}
+
+pub(crate) fn bot(b: &ChimeBotTruth, account_id: &str) -> ChimeBotTruth {
+    ChimeBotTruth {
+        aws_account_id: account_id.to_string(),
+        ..b.clone()
+    }
+}
+
+pub(crate) fn table_in(t: &Table, account_id: &str) -> DynamoTableTruth {
     DynamoTableTruth {
         name: t.name.clone(),
         arn: t.arn.clone(),
         partition_key: t.partition_key.name.clone(),
         partition_key_type: t.partition_key.kind.clone(),
         sort_key: t.sort_key.as_ref().map(|k| k.name.clone()),
+        account_id: account_id.to_string(),
         items: t.items.values().map(item_to_json).collect(),
     }
 }
 
-pub(crate) fn credential(c: &ServiceCredential) -> IamCredentialTruth {
+pub(crate) fn credential_in(c: &ServiceCredential, account_id: &str) -> IamCredentialTruth {
     IamCredentialTruth {
         user_name: c.user_name.clone(),
         service_name: c.service_name.clone(),
@@ -200,10 +315,11 @@ pub(crate) fn credential(c: &ServiceCredential) -> IamCredentialTruth {
         status: c.status.clone(),
         create_date: c.create_date,
         expiration_date: c.expiration_date,
+        account_id: account_id.to_string(),
     }
 }
 
-pub(crate) fn secret(s: &Secret) -> SecretTruth {
+pub(crate) fn secret_in(s: &Secret, account_id: &str) -> SecretTruth {
     SecretTruth {
         name: s.name.clone(),
         arn: s.arn.clone(),
@@ -213,6 +329,18 @@ pub(crate) fn secret(s: &Secret) -> SecretTruth {
         created_date: s.created,
         last_changed_date: s.last_changed,
         deletion_date: s.deletion_date,
+        account_id: account_id.to_string(),
+        primary_region: primary_region(s).to_string(),
+        replicas: s
+            .replicas
+            .iter()
+            .map(|r| SecretReplicaTruth {
+                region: r.region.clone(),
+                kms_key_id: r.kms_key_id.clone(),
+                status: r.status.clone(),
+                status_message: r.status_message.clone(),
+            })
+            .collect(),
         versions: s
             .versions
             .iter()

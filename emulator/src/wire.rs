@@ -15,6 +15,9 @@ pub(crate) type HttpResponse = Response<Full<Bytes>>;
 /// IAM's XML namespace.
 pub(crate) const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 
+/// STS's XML namespace.
+pub(crate) const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
 /// A request with its body read in full.
 #[derive(Debug, Clone)]
 pub(crate) struct Incoming {
@@ -41,12 +44,28 @@ impl Incoming {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The region in the SigV4 credential scope of the `Authorization` header, if any.
-    pub(crate) fn signed_region(&self) -> Option<String> {
+    /// Part `index` of the SigV4 credential scope `AKID/DATE/REGION/SERVICE/aws4_request`
+    /// of the `Authorization` header.
+    fn scope_part(&self, index: usize) -> Option<&str> {
         let auth = self.header("authorization")?;
         let scope = auth.split("Credential=").nth(1)?;
         let scope = scope.split([',', ' ']).next()?;
-        let region = scope.split('/').nth(2)?;
+        scope.split('/').nth(index).filter(|p| !p.is_empty())
+    }
+
+    /// The access key id that signed the request (SigV4 `Credential=AKID/...`), if any.
+    pub(crate) fn access_key_id(&self) -> Option<String> {
+        self.scope_part(0).map(str::to_owned)
+    }
+
+    /// The signing name in the SigV4 credential scope (`sts`, `iam`, ...), if any.
+    pub(crate) fn signed_service(&self) -> Option<&str> {
+        self.scope_part(3)
+    }
+
+    /// The region in the SigV4 credential scope of the `Authorization` header, if any.
+    pub(crate) fn signed_region(&self) -> Option<String> {
+        let region = self.scope_part(2)?;
         let valid = !region.is_empty()
             && region
                 .chars()
@@ -77,7 +96,7 @@ pub(crate) fn response(
 /// The content type each service answers with.
 pub(crate) fn content_type(service: Service) -> &'static str {
     match service {
-        Service::Iam => "text/xml",
+        Service::Iam | Service::Sts => "text/xml",
         Service::Chime | Service::IvsRealtime => "application/json",
         Service::Secretsmanager => "application/x-amz-json-1.1",
         Service::Dynamodb => "application/x-amz-json-1.0",
@@ -92,8 +111,13 @@ pub(crate) fn json_ok(service: Service, body: &Value, request_id: &str) -> HttpR
 /// An error answer in the service's own protocol.
 pub(crate) fn error_response(service: Service, err: &ApiError, request_id: &str) -> HttpResponse {
     match service {
-        Service::Iam => {
-            let mut w = XmlWriter::document("ErrorResponse", IAM_NAMESPACE);
+        Service::Iam | Service::Sts => {
+            let namespace = if service == Service::Sts {
+                STS_NAMESPACE
+            } else {
+                IAM_NAMESPACE
+            };
+            let mut w = XmlWriter::document("ErrorResponse", namespace);
             w.start("Error")
                 .text(
                     "Type",
@@ -176,7 +200,7 @@ fn chime_short_code(code: &str) -> &str {
 /// The service's own throttling error.
 pub(crate) fn throttle_error(service: Service) -> ApiError {
     match service {
-        Service::Iam => ApiError::new(400, "Throttling", "Rate exceeded"),
+        Service::Iam | Service::Sts => ApiError::new(400, "Throttling", "Rate exceeded"),
         Service::Chime => ApiError::new(429, "ThrottledClientException", "Rate exceeded"),
         // The IVS real-time model has no throttling shape; this is the code AWS's
         // front end sends, and the SDK retries it as throttling.
@@ -186,6 +210,35 @@ pub(crate) fn throttle_error(service: Service) -> ApiError {
         // retries both as throttling. A quota here is a request rate, hence this one.
         Service::Dynamodb => ApiError::new(400, "ThrottlingException", "Rate exceeded"),
     }
+}
+
+/// The answer to a request signed with session credentials past their expiration: the
+/// query services' `ExpiredToken`, the JSON services' `ExpiredTokenException`, both 403.
+pub(crate) fn expired_token_error(service: Service) -> ApiError {
+    let code = match service {
+        Service::Iam | Service::Sts => "ExpiredToken",
+        _ => "ExpiredTokenException",
+    };
+    ApiError::new(
+        403,
+        code,
+        "The security token included in the request is expired",
+    )
+}
+
+/// The answer to a request signed with a session's access key but without its session
+/// token (or another one): the query services' `InvalidClientTokenId`, the JSON services'
+/// `UnrecognizedClientException`, both 403.
+pub(crate) fn invalid_token_error(service: Service) -> ApiError {
+    let code = match service {
+        Service::Iam | Service::Sts => "InvalidClientTokenId",
+        _ => "UnrecognizedClientException",
+    };
+    ApiError::new(
+        403,
+        code,
+        "The security token included in the request is invalid.",
+    )
 }
 
 /// The service's own internal error, with status 500 or 503.
@@ -202,6 +255,8 @@ pub(crate) fn server_error(service: Service, status: u16) -> ApiError {
         (Service::Secretsmanager, true) => "ServiceUnavailable",
         (Service::Dynamodb, false) => "InternalServerError",
         (Service::Dynamodb, true) => "ServiceUnavailable",
+        (Service::Sts, false) => "InternalFailure",
+        (Service::Sts, true) => "ServiceUnavailable",
     };
     let message = if unavailable {
         "Service is unavailable. Please try again later."
@@ -238,6 +293,8 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID/20240101/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=x",
         );
         assert_eq!(req.signed_region().as_deref(), Some("eu-west-1"));
+        assert_eq!(req.access_key_id().as_deref(), Some("AKID"));
+        assert_eq!(req.signed_service(), Some("secretsmanager"));
         assert_eq!(incoming_with_auth("Bearer x").signed_region(), None);
     }
 

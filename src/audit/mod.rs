@@ -6,6 +6,7 @@
 //! `report` and `table` shape the result.
 
 pub mod probe;
+mod replicas;
 pub mod report;
 pub mod secrets;
 pub mod status;
@@ -46,7 +47,14 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
     let concurrency = policy.daemon.concurrency.get();
     let listing = tokio::spawn({
         let aws = Arc::clone(&aws);
-        async move { secrets::list_tagged(&aws).await }
+        let accounts = secret_accounts(&policy.credentials);
+        async move {
+            let mut tagged = Vec::new();
+            for account in accounts {
+                tagged.extend(secrets::list_tagged(aws.account_named(account.as_deref())).await?);
+            }
+            Ok::<_, secrets::SecretsError>(tagged)
+        }
     });
     let reads = read_all(&aws, &policy.credentials, concurrency).await;
     let views: Vec<SecretView> = policy
@@ -63,10 +71,11 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
             .iter()
             .zip(&views)
             .filter(|(_, v)| matches!(v, SecretView::Rekeyd(_)))
-            .map(|(c, _)| probe::Resource::of(&c.target));
+            .map(|(c, _)| probe::Located::of(c));
         probe::look_all(&aws, resources, concurrency).await
     };
 
+    let replica_states = replicas::read_all(&aws, &policy.credentials, &views, concurrency).await;
     let now = Utc::now();
     let entries = policy
         .credentials
@@ -77,7 +86,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
                 SecretView::Rekeyd(record) if !options.offline => {
                     let stored_id = record.credential_id.as_deref();
                     let view = verdict::judge(
-                        &credential.target,
+                        credential,
                         verdict::Stored {
                             credential_id: stored_id,
                             token: record.security_token.as_ref(),
@@ -86,15 +95,17 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
                         now,
                     );
                     let waiting = (view == ProviderView::Fine && credential.on_rotate().is_some())
-                        .then(|| {
-                            verdict::retirement_waiting(&credential.target, stored_id, &answers)
-                        })
+                        .then(|| verdict::retirement_waiting(credential, stored_id, &answers))
                         .flatten();
                     waiting.map_or(view, ProviderView::Drift)
                 }
                 _ => ProviderView::NotChecked,
             };
             let assessment = status::assess(credential, secret, &provider, now, options.grace);
+            let assessment = match replica_states.get(&credential.secret_name) {
+                Some(states) => replicas::judge(credential, assessment, states),
+                None => assessment,
+            };
             Entry::new(credential, assessment)
         })
         .collect();
@@ -114,24 +125,30 @@ async fn read_all(
     credentials: &[Credential],
     concurrency: usize,
 ) -> HashMap<String, Read> {
+    // Secret names are unique in the policy; each is read in its account.
     let mut seen = HashSet::new();
-    let ids: Vec<String> = credentials
-        .iter()
-        .map(|c| c.secret_name.clone())
-        .filter(|id| seen.insert(id.clone()))
-        .collect();
+    let mut by_account: HashMap<Option<String>, Vec<String>> = HashMap::new();
+    for credential in credentials {
+        if seen.insert(credential.secret_name.as_str()) {
+            let account = credential.secret_account.as_ref().map(|a| a.name.clone());
+            (by_account.entry(account).or_default()).push(credential.secret_name.clone());
+        }
+    }
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for batch in ids.chunks(BATCH_SIZE) {
-        let batch = batch.to_vec();
-        let aws = Arc::clone(aws);
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            secrets::read_batch(&aws, &batch).await
-        });
+    for (account, ids) in &by_account {
+        for batch in ids.chunks(BATCH_SIZE) {
+            let batch = batch.to_vec();
+            let account = account.clone();
+            let aws = Arc::clone(aws);
+            let permits = Arc::clone(&permits);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                secrets::read_batch(aws.account_named(account.as_deref()), &batch).await
+            });
+        }
     }
-    let mut reads = HashMap::with_capacity(ids.len());
+    let mut reads = HashMap::with_capacity(seen.len());
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(batch) => reads.extend(batch),
@@ -139,6 +156,22 @@ async fn read_all(
         }
     }
     reads
+}
+
+/// The accounts the credentials' secrets live in, each once (`None`:
+/// rekeyd's own), for the listing of tagged secrets.
+fn secret_accounts(credentials: &[Credential]) -> Vec<Option<String>> {
+    let mut accounts: Vec<Option<String>> = credentials
+        .iter()
+        .map(|c| c.secret_account.as_ref().map(|a| a.name.clone()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    if accounts.is_empty() {
+        accounts.push(None);
+    }
+    accounts.sort();
+    accounts
 }
 
 /// What one read means for `credential`.

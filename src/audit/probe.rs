@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::aws::{Aws, CallError, RetryPolicy};
-use crate::policy::Target;
+use crate::aws::{AccountClients, Aws, CallError, RetryPolicy};
+use crate::policy::{Credential, Target};
 use crate::token::Token;
 
 /// AWS ended support for the Amazon Chime service on this day.
@@ -88,6 +88,24 @@ impl Resource {
     }
 }
 
+/// A resource in the account a credential's provider calls run as (the
+/// same bot id in two accounts is two resources).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Located {
+    /// The `[accounts]` name; `None`: rekeyd's own identity.
+    pub account: Option<String>,
+    pub resource: Resource,
+}
+
+impl Located {
+    pub fn of(credential: &Credential) -> Located {
+        Located {
+            account: credential.account.as_ref().map(|a| a.name.clone()),
+            resource: Resource::of(&credential.target),
+        }
+    }
+}
+
 /// What a provider answered about a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
@@ -114,24 +132,25 @@ pub struct IamCredentialState {
 }
 
 /// The answers, by resource.
-pub type Answers = HashMap<Resource, Result<Found, Arc<ProbeError>>>;
+pub type Answers = HashMap<Located, Result<Found, Arc<ProbeError>>>;
 
 /// Asks about every distinct resource once, `concurrency` at a time.
 pub async fn look_all(
     aws: &Arc<Aws>,
-    resources: impl IntoIterator<Item = Resource>,
+    resources: impl IntoIterator<Item = Located>,
     concurrency: usize,
 ) -> Answers {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    let unique: HashSet<Resource> = resources.into_iter().collect();
-    for resource in unique {
+    let unique: HashSet<Located> = resources.into_iter().collect();
+    for located in unique {
         let aws = Arc::clone(aws);
         let permits = Arc::clone(&permits);
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let found = look(&aws, &resource).await.map_err(Arc::new);
-            (resource, found)
+            let clients = aws.account_named(located.account.as_deref());
+            let found = look(clients, &located.resource).await.map_err(Arc::new);
+            (located, found)
         });
     }
     let mut answers = HashMap::new();
@@ -147,7 +166,7 @@ pub async fn look_all(
 }
 
 /// Asks the provider about one resource, read-only.
-pub async fn look(aws: &Aws, resource: &Resource) -> Result<Found, ProbeError> {
+pub async fn look(aws: &AccountClients, resource: &Resource) -> Result<Found, ProbeError> {
     match resource {
         Resource::ChimeBot { account_id, bot_id } => get_bot(aws, account_id, bot_id).await,
         Resource::IamUser { user_name } => list_credentials(aws, user_name.as_deref()).await,
@@ -155,7 +174,11 @@ pub async fn look(aws: &Aws, resource: &Resource) -> Result<Found, ProbeError> {
     }
 }
 
-async fn get_bot(aws: &Aws, account_id: &str, bot_id: &str) -> Result<Found, ProbeError> {
+async fn get_bot(
+    aws: &AccountClients,
+    account_id: &str,
+    bot_id: &str,
+) -> Result<Found, ProbeError> {
     match crate::providers::get_chime_bot(aws, account_id, bot_id).await {
         Ok(out) => {
             let Some(mut bot) = out.bot else {
@@ -192,7 +215,10 @@ async fn get_bot(aws: &Aws, account_id: &str, bot_id: &str) -> Result<Found, Pro
     }
 }
 
-async fn list_credentials(aws: &Aws, user_name: Option<&str>) -> Result<Found, ProbeError> {
+async fn list_credentials(
+    aws: &AccountClients,
+    user_name: Option<&str>,
+) -> Result<Found, ProbeError> {
     match crate::providers::list_iam_credentials(aws, user_name).await {
         Ok(listed) => Ok(Found::IamCredentials(
             listed
@@ -222,13 +248,12 @@ async fn list_credentials(aws: &Aws, user_name: Option<&str>) -> Result<Found, P
     }
 }
 
-async fn get_stage(aws: &Aws, arn: &str, region: &str) -> Result<Found, ProbeError> {
-    let client = aws.ivs(region);
-    let answer = aws
-        .gates
-        .ivs_realtime
+async fn get_stage(aws: &AccountClients, arn: &str, region: &str) -> Result<Found, ProbeError> {
+    let ivs = aws.ivs(region);
+    let answer = ivs
+        .gate
         .call("GetStage", RetryPolicy::PROVIDER, || {
-            client.get_stage().arn(arn).send()
+            ivs.client.get_stage().arn(arn).send()
         })
         .await;
     match answer {

@@ -32,6 +32,10 @@ pub struct Entry {
     pub name: String,
     pub kind: String,
     pub secret: String,
+    /// The `[accounts]` name provider calls run as; null: rekeyd's own identity.
+    pub account: Option<String>,
+    /// The `[accounts]` name the secret lives in; null: rekeyd's own identity.
+    pub secret_account: Option<String>,
     pub status: Status,
     #[serde(serialize_with = "opt_time")]
     pub last_rotated: Option<DateTime<Utc>>,
@@ -48,6 +52,8 @@ impl Entry {
             name: credential.name.to_string(),
             kind: credential.kind().to_string(),
             secret: credential.secret_name.clone(),
+            account: credential.account.as_ref().map(|a| a.name.clone()),
+            secret_account: credential.secret_account.as_ref().map(|a| a.name.clone()),
             status: assessment.status,
             last_rotated: assessment.last_rotated,
             next_due: assessment.next_due,

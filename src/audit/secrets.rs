@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
 use secrecy::ExposeSecret;
 
-use crate::aws::{Aws, RetryPolicy};
+use crate::aws::{AccountClients, RetryPolicy};
 use crate::record::StoredRecord;
 use crate::secret;
 use crate::store::{self, TAG_CREDENTIAL, TAG_KIND};
@@ -50,7 +50,7 @@ pub struct Tagged {
 /// Reads the AWSCURRENT value of up to [`BATCH_SIZE`] secrets in one call.
 /// When the batch call itself fails (no permission for it, say), each secret
 /// is read on its own with GetSecretValue, so one bad id never hides others.
-pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
+pub async fn read_batch(aws: &AccountClients, ids: &[String]) -> HashMap<String, Read> {
     let answer = aws
         .gates
         .secretsmanager
@@ -127,7 +127,7 @@ fn parse_entry(mut entry: SecretValueEntry) -> (Vec<String>, Option<StoredRecord
     (names, record)
 }
 
-async fn read_each(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
+async fn read_each(aws: &AccountClients, ids: &[String]) -> HashMap<String, Read> {
     let mut found = HashMap::with_capacity(ids.len());
     for id in ids {
         let read = match store::read_current(aws, id).await {
@@ -147,7 +147,7 @@ async fn read_each(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
 }
 
 /// Every secret tagged `rekeyd:credential` (not those scheduled for deletion).
-pub async fn list_tagged(aws: &Aws) -> Result<Vec<Tagged>, SecretsError> {
+pub async fn list_tagged(aws: &AccountClients) -> Result<Vec<Tagged>, SecretsError> {
     let filter = Filter::builder()
         .key(FilterNameStringType::TagKey)
         .values(TAG_CREDENTIAL)

@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::probe::{Answers, Found, Resource, owner};
+use super::probe::{Answers, Found, Located, owner};
 use super::status::ProviderView;
 use crate::error::error_chain;
-use crate::policy::{IamStrategy, Target};
+use crate::policy::{Credential, IamStrategy, Target};
 use crate::record::format_time;
 use crate::token::Token;
 
@@ -38,17 +38,17 @@ pub struct Stored<'a> {
 /// succeeded: another credential of the stored one's service, still
 /// Active, is that retirement waiting for the hook.
 pub fn retirement_waiting(
-    target: &Target,
+    credential: &Credential,
     stored_id: Option<&str>,
     answers: &Answers,
 ) -> Option<String> {
-    let Target::IamServiceCredential(iam) = target else {
+    let Target::IamServiceCredential(iam) = &credential.target else {
         return None;
     };
     if iam.strategy != IamStrategy::Overlap {
         return None;
     }
-    let Some(Ok(Found::IamCredentials(all))) = answers.get(&Resource::of(target)) else {
+    let Some(Ok(Found::IamCredentials(all))) = answers.get(&Located::of(credential)) else {
         return None;
     };
     let stored_id = stored_id?;
@@ -63,15 +63,16 @@ pub fn retirement_waiting(
     ))
 }
 
-/// Judges `target` from the probes' `answers` and what is `stored`.
+/// Judges `credential`'s target from the probes' `answers` and what is `stored`.
 pub fn judge(
-    target: &Target,
+    credential: &Credential,
     stored: Stored<'_>,
     answers: &Answers,
     now: DateTime<Utc>,
 ) -> ProviderView {
+    let target = &credential.target;
     let credential_id = stored.credential_id;
-    let found = match answers.get(&Resource::of(target)) {
+    let found = match answers.get(&Located::of(credential)) {
         None => return ProviderView::Unreachable("the provider was not asked".to_owned()),
         Some(Err(err)) => return ProviderView::Unreachable(error_chain(err.as_ref())),
         Some(Ok(found)) => found,
@@ -142,7 +143,7 @@ mod tests {
     use super::*;
     use crate::audit::probe::IamCredentialState;
 
-    fn target(strategy: &str) -> Target {
+    fn target(strategy: &str) -> Credential {
         let text = format!(
             "[[iam_service_credential]]\nname = \"i\"\nuser_name = \"sofia\"\ncredential_id = \"ACCAEXAMPLE123EXAMPLE\"\nstrategy = \"{strategy}\"\nevery = \"1d\"\n"
         );
@@ -150,10 +151,9 @@ mod tests {
             .unwrap()
             .credentials
             .remove(0)
-            .target
     }
 
-    fn held(target: &Target, creds: &[(&str, &str, bool)]) -> Answers {
+    fn held(credential: &Credential, creds: &[(&str, &str, bool)]) -> Answers {
         let states = creds
             .iter()
             .map(|(id, service, active)| IamCredentialState {
@@ -164,7 +164,7 @@ mod tests {
                 expires_at: None,
             })
             .collect();
-        Answers::from([(Resource::of(target), Ok(Found::IamCredentials(states)))])
+        Answers::from([(Located::of(credential), Ok(Found::IamCredentials(states)))])
     }
 
     #[test]

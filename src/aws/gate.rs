@@ -1,6 +1,6 @@
-//! The one door every AWS call goes through: the service's sending rate
-//! (adapted to its throttling, under any configured rate limit), our retry
-//! policy, and a log line per retry.
+//! The one door every AWS call goes through: the sending rate of the
+//! service in one account and region (adapted to its throttling, under any
+//! configured rate limit), our retry policy, and a log line per retry.
 
 use std::future::Future;
 
@@ -12,11 +12,15 @@ use tracing::warn;
 use super::adaptive::AdaptiveLimiter;
 use super::retry::{RetryPolicy, classify, describe};
 
-/// One AWS service as rekeyd calls it.
+/// One AWS service in one account and region, as rekeyd calls it.
 #[derive(Debug)]
 pub struct Gate {
     /// `iam`, `chime`, `ivs_realtime`, `secretsmanager` or `dynamodb` (as in the policy).
     pub service: &'static str,
+    /// The `[accounts]` name; empty for rekeyd's own identity.
+    pub account: String,
+    /// The region the client signs for (empty: none configured).
+    pub region: String,
     limiter: AdaptiveLimiter,
 }
 
@@ -47,9 +51,16 @@ impl<E: std::error::Error + 'static> CallError<E> {
 impl Gate {
     /// `rate_limit` (requests per second, from `[aws.rate_limits]`) is a ceiling:
     /// below it the rate adapts to the service's throttling.
-    pub fn new(service: &'static str, rate_limit: Option<f64>) -> Self {
+    pub fn new(
+        service: &'static str,
+        account: &str,
+        region: &str,
+        rate_limit: Option<f64>,
+    ) -> Self {
         let gate = Gate {
             service,
+            account: account.to_owned(),
+            region: region.to_owned(),
             limiter: AdaptiveLimiter::new(rate_limit),
         };
         gate.report_rate();
@@ -58,7 +69,16 @@ impl Gate {
 
     /// Publishes the current rate (`rekeyd_aws_send_rate`).
     fn report_rate(&self) {
-        crate::metrics::registry().aws_send_rate(self.service, self.limiter.rate());
+        crate::metrics::registry().aws_send_rate(self.labels(), self.limiter.rate());
+    }
+
+    /// Its metric labels.
+    fn labels(&self) -> crate::metrics::AwsLabels<'_> {
+        crate::metrics::AwsLabels {
+            service: self.service,
+            account: &self.account,
+            region: &self.region,
+        }
     }
 
     /// The limiter heard a success: the rate may have climbed (nothing to
@@ -120,9 +140,11 @@ impl Gate {
                     source: Box::new(err),
                 });
             }
-            crate::metrics::registry().retry(self.service, &failure.code);
+            crate::metrics::registry().retry(self.labels(), &failure.code);
             warn!(
                 service = self.service,
+                account = %self.account,
+                region = %self.region,
                 operation,
                 code = %failure.code,
                 attempt = attempts,

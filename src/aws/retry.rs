@@ -100,6 +100,16 @@ const TRANSIENT_CODES: &[&str] = &[
 
 /// Classifies an SDK error.
 pub fn classify<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Failure {
+    if let Some(failed) = super::role::assume_role_failure(err) {
+        // The account's credentials, not the call, failed: retried only
+        // when STS's own failure was transient.
+        return Failure {
+            code: failed.code.clone(),
+            retryable: failed.transient,
+            unreachable: false,
+            throttled: false,
+        };
+    }
     match err {
         SdkError::ConstructionFailure(_) => Failure {
             code: "construction".into(),
@@ -165,6 +175,9 @@ pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if let Some(failed) = super::role::assume_role_failure(err) {
+        return failed.to_string();
+    }
     match err {
         SdkError::ServiceError(service) => {
             let inner = service.err();

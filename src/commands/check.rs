@@ -12,10 +12,10 @@ use anyhow::Result;
 use chrono::Utc;
 use tokio::task::JoinSet;
 
-use crate::audit::probe::{self, Resource};
+use crate::audit::probe::{self, Located};
 use crate::audit::status::ProviderView;
 use crate::audit::verdict::{Stored, describe, judge};
-use crate::aws::{Aws, AwsOverrides};
+use crate::aws::{Aws, AwsOverrides, confirm_identity};
 use crate::cli::CheckArgs;
 use crate::error::error_chain;
 use crate::exit;
@@ -35,7 +35,9 @@ pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<Exit
     }
     let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
     let concurrency = policy.daemon.concurrency.get();
-    let resources = policy.credentials.iter().map(|c| Resource::of(&c.target));
+    let mut out = std::io::stdout().lock();
+    let mut all_ok = confirm_roles(&aws, &mut out).await?;
+    let resources = policy.credentials.iter().map(Located::of);
     let answers = probe::look_all(&aws, resources, concurrency).await;
     let secrets = probe_secrets(&aws, &policy).await;
     let mut stored_ids = Vec::with_capacity(secrets.len());
@@ -43,15 +45,13 @@ pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<Exit
         stored_ids.push(stored_credential_id(&aws, credential, secret).await);
     }
     let now = Utc::now();
-    let mut all_ok = true;
-    let mut out = std::io::stdout().lock();
     for ((credential, secret), stored_id) in policy.credentials.iter().zip(secrets).zip(stored_ids)
     {
         let stored = Stored {
             credential_id: stored_id.as_deref(),
             token: None,
         };
-        let provider = judge(&credential.target, stored, &answers, now);
+        let provider = judge(credential, stored, &answers, now);
         let (ok, line) = line(credential, &provider, &secret);
         all_ok &= ok;
         writeln!(out, "{line}")?;
@@ -87,6 +87,29 @@ pub async fn run(policy: Policy, config: &Path, args: &CheckArgs) -> Result<Exit
     Ok(exit::from_success(all_ok))
 }
 
+/// Assumes every `[accounts]` role (GetCallerIdentity through it), one
+/// line each; `false` when any cannot be assumed.
+async fn confirm_roles(aws: &Aws, out: &mut impl Write) -> Result<bool> {
+    let mut all_ok = true;
+    for clients in aws.roles() {
+        let Some(account) = &clients.account else {
+            continue;
+        };
+        match confirm_identity(clients).await {
+            Ok(caller) => writeln!(
+                out,
+                "account {}: ok role {} assumed (caller {caller})",
+                account.name, account.role_arn
+            )?,
+            Err(why) => {
+                all_ok = false;
+                writeln!(out, "account {}: failed {why}", account.name)?;
+            }
+        }
+    }
+    Ok(all_ok)
+}
+
 /// The IAM credential id rekeyd stored last, for `overlap` credentials (whose
 /// id changes at each rotation, so the policy's is only the first one).
 async fn stored_credential_id(
@@ -100,7 +123,7 @@ async fn stored_credential_id(
     if iam.strategy != IamStrategy::Overlap || !matches!(secret, Ok(SecretState::Exists)) {
         return None;
     }
-    let current = store::read_current(aws, &credential.secret_name)
+    let current = store::read_current(aws.secrets(credential), &credential.secret_name)
         .await
         .ok()??;
     current
@@ -120,9 +143,11 @@ async fn probe_secrets(
         let aws = Arc::clone(aws);
         let permits = Arc::clone(&permits);
         let secret = credential.secret_name.clone();
+        let account = credential.secret_account.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (i, store::probe(&aws, &secret).await)
+            let clients = aws.account(account.as_deref());
+            (i, store::probe(clients, &secret).await)
         });
     }
     let mut results: Vec<Option<Result<SecretState, store::StoreError>>> =

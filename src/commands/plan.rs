@@ -29,6 +29,10 @@ struct Planned {
     name: String,
     kind: &'static str,
     secret: String,
+    /// The `[accounts]` name provider calls run as; `null`: rekeyd's own identity.
+    account: Option<String>,
+    /// The `[accounts]` name the secret lives in; `null`: rekeyd's own identity.
+    secret_account: Option<String>,
     /// RFC 3339; `null` when the secret could not be read.
     next_rotation: Option<String>,
     /// Why then: cron, interval, token expiry, missing, ...
@@ -128,6 +132,8 @@ fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<U
         name: credential.name.to_string(),
         kind: credential.kind().as_str(),
         secret: credential.secret_name.clone(),
+        account: credential.account.as_ref().map(|a| a.name.clone()),
+        secret_account: credential.secret_account.as_ref().map(|a| a.name.clone()),
         next_rotation: None,
         reason: String::new(),
         schedule: describe_schedule(credential),
@@ -197,12 +203,25 @@ fn write_table(out: &mut impl Write, plan: &Plan, now: DateTime<Utc>) -> std::io
         .max()
         .unwrap_or(4)
         .max(4);
+    // The ACCOUNT column, after KIND, when any credential has one.
+    let accounts: Vec<String> = plan.credentials.iter().map(account_cell).collect();
+    let account_width = (plan.credentials.iter())
+        .any(|p| p.account.is_some() || p.secret_account.is_some())
+        .then(|| accounts.iter().map(String::len).max().unwrap_or(0).max(7));
+    let account_column = |cell: &str| match account_width {
+        Some(width) => format!("{cell:<width$}  "),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "{:<name_width$}  {:<22}  {:<20}  {:<12}  WHY",
-        "NAME", "KIND", "NEXT ROTATION", "IN"
+        "{:<name_width$}  {:<22}  {}{:<20}  {:<12}  WHY",
+        "NAME",
+        "KIND",
+        account_column("ACCOUNT"),
+        "NEXT ROTATION",
+        "IN"
     )?;
-    for p in &plan.credentials {
+    for (p, account) in plan.credentials.iter().zip(&accounts) {
         let next = p.next_rotation.as_deref().unwrap_or("-");
         let wait = p
             .next_rotation
@@ -230,11 +249,25 @@ fn write_table(out: &mut impl Write, plan: &Plan, now: DateTime<Utc>) -> std::io
         };
         writeln!(
             out,
-            "{:<name_width$}  {:<22}  {:<20}  {:<12}  {why}",
-            p.name, p.kind, next, wait
+            "{:<name_width$}  {:<22}  {}{:<20}  {:<12}  {why}",
+            p.name,
+            p.kind,
+            account_column(account),
+            next,
+            wait
         )?;
     }
     Ok(())
+}
+
+/// `media`, `media/security` when the secret lives in another account, `-`
+/// for rekeyd's own identity.
+fn account_cell(planned: &Planned) -> String {
+    let provider = planned.account.as_deref().unwrap_or("-");
+    match planned.secret_account.as_deref().unwrap_or("-") {
+        secrets if secrets == provider => provider.to_owned(),
+        secrets => format!("{provider}/{secrets}"),
+    }
 }
 
 /// `now`, or a rounded humantime span such as `2h 5m`.

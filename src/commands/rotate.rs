@@ -238,5 +238,18 @@ fn dry_run_line(credential: &Credential, no_hooks: bool) -> String {
             ));
         }
     }
-    line
+    if credential.account.is_none() && credential.secret_account.is_none() {
+        return line;
+    }
+    // With [accounts]: the roles the calls run as.
+    let role = |account: Option<&crate::policy::Account>| {
+        account.map_or("rekeyd's own credentials".to_owned(), |a| {
+            format!("account {} (role {})", a.name, a.role_arn)
+        })
+    };
+    format!(
+        "{line}; provider call as {}, secret in {}",
+        role(credential.account.as_deref()),
+        role(credential.secret_account.as_deref())
+    )
 }

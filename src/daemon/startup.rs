@@ -105,7 +105,7 @@ pub(super) fn spawn_watchdog(notifier: &Arc<Notifier>, shutdown: &CancellationTo
 
 /// What Secrets Manager holds for the credential, as the schedule needs it.
 pub async fn read_last(aws: &Aws, credential: &Credential) -> Result<Last, StoreError> {
-    let current = store::read_current(aws, &credential.secret_name).await?;
+    let current = store::read_current(aws.secrets(credential), &credential.secret_name).await?;
     Ok(last_of(credential, current.as_ref()))
 }
 

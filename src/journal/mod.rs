@@ -171,12 +171,20 @@ impl Journal {
     /// The key of a credential's entry and lock: its name (for people) and a
     /// hash of kind, secret and scope (for uniqueness).
     pub fn key(&self, credential: &Credential) -> String {
-        let identity = format!(
+        let mut identity = format!(
             "{}\n{}\n{}",
             credential.kind(),
             credential.secret_name,
             self.scope
         );
+        // The accounts it is rotated in (none: as before accounts existed,
+        // so that entries of such credentials keep their keys).
+        for account in [&credential.account, &credential.secret_account]
+            .into_iter()
+            .flatten()
+        {
+            identity.push_str(&format!("\n{}", account.role_arn));
+        }
         format!("{}.{:016x}", credential.name, fnv1a(identity.as_bytes()))
     }
 

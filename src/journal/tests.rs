@@ -89,6 +89,39 @@ fn records_survive_and_clear() {
 }
 
 #[test]
+fn the_same_credential_in_another_account_has_its_own_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open_at(dir.path(), "scope").unwrap();
+    let plain = policy().credentials[0].clone();
+    let in_account = |role: &str| {
+        let mut credential = plain.clone();
+        credential.account = Some(std::sync::Arc::new(crate::policy::Account {
+            name: "media".into(),
+            role_arn: role.into(),
+            external_id: None,
+            session_name: "rekeyd-media".into(),
+            region: None,
+        }));
+        credential.secret_account = credential.account.clone();
+        credential
+    };
+    let media = in_account("arn:aws:iam::111111111111:role/r");
+    let other = in_account("arn:aws:iam::222222222222:role/r");
+    let keys = [
+        journal.key(&plain),
+        journal.key(&media),
+        journal.key(&other),
+    ];
+    assert!(keys.iter().all(|k| k.starts_with("a.")), "{keys:?}");
+    assert_ne!(keys[0], keys[1]);
+    assert_ne!(keys[1], keys[2]);
+    let _recorded = journal.record(&media, &intent("a")).unwrap();
+    assert!(journal.pending(&other).is_none());
+    assert!(journal.pending(&plain).is_none());
+    assert!(journal.pending(&media).is_some());
+}
+
+#[test]
 fn another_scope_sees_its_own_entries_only() {
     let dir = tempfile::tempdir().unwrap();
     let policy = policy();

@@ -104,7 +104,7 @@ impl Leases {
         let shared = &self.shared;
         let rvn = Uuid::new_v4().to_string();
         let mut request = shared
-            .aws
+            .clients()
             .dynamodb
             .update_item()
             .table_name(&shared.table)
@@ -142,7 +142,7 @@ impl Leases {
                 .expression_attribute_values(":observed", s(observed)),
         };
         let result = shared
-            .aws
+            .clients()
             .gates
             .dynamodb
             .call("UpdateItem", LEASE_CALLS, || request.clone().send())
@@ -177,14 +177,14 @@ impl Leases {
     pub async fn read(&self, credential: &str) -> Result<Option<LeaseItem>, LeaseError> {
         let shared = &self.shared;
         let request = shared
-            .aws
+            .clients()
             .dynamodb
             .get_item()
             .table_name(&shared.table)
             .key(PK.1, s(credential))
             .consistent_read(true);
         let output = shared
-            .aws
+            .clients()
             .gates
             .dynamodb
             .call("GetItem", LEASE_CALLS, || request.clone().send())

@@ -200,7 +200,7 @@ impl Inner {
         ]);
         values.extend(extra_values.into_iter().map(|(k, v)| (k.to_owned(), v)));
         let request = shared
-            .aws
+            .clients()
             .dynamodb
             .update_item()
             .table_name(&shared.table)
@@ -211,7 +211,7 @@ impl Inner {
             .set_expression_attribute_values(Some(values));
         let started = Instant::now();
         let result = shared
-            .aws
+            .clients()
             .gates
             .dynamodb
             .call("UpdateItem", LEASE_CALLS, || request.clone().send())

@@ -14,8 +14,8 @@ mod tests;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::aws::{Aws, RetryPolicy};
-use crate::policy::Coordination;
+use crate::aws::{AccountClients, Aws, RetryPolicy};
+use crate::policy::{Account, Coordination};
 
 pub use acquire::Acquired;
 pub use held::Held;
@@ -39,6 +39,8 @@ pub struct Leases {
 
 struct Shared {
     aws: Arc<Aws>,
+    /// The table's account (`[coordination] account`; `None`: rekeyd's own).
+    account: Option<Arc<Account>>,
     table: String,
     lease: Duration,
     replica: String,
@@ -79,11 +81,19 @@ pub enum LeaseError {
     },
 }
 
+impl Shared {
+    /// The clients of the table's account.
+    fn clients(&self) -> &AccountClients {
+        self.aws.account(self.account.as_deref())
+    }
+}
+
 impl Leases {
     pub fn new(aws: Arc<Aws>, coordination: &Coordination) -> Leases {
         Leases {
             shared: Arc::new(Shared {
                 aws,
+                account: coordination.account.clone(),
                 table: coordination.dynamodb_table.clone(),
                 lease: coordination.lease,
                 replica: coordination.replica_id.clone(),

@@ -23,12 +23,12 @@ impl Leases {
     pub async fn check_table(&self) -> Result<TableState, LeaseError> {
         let shared = &self.shared;
         let request = shared
-            .aws
+            .clients()
             .dynamodb
             .describe_table()
             .table_name(&shared.table);
         let answer = shared
-            .aws
+            .clients()
             .gates
             .dynamodb
             .call("DescribeTable", LEASE_CALLS, || request.clone().send())

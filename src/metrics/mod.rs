@@ -21,6 +21,25 @@ pub const DURATION_BUCKETS: [f64; 11] =
 /// The scheduler counts as stalled when it has not ticked for this long.
 pub const STALL_AFTER: Duration = Duration::from_secs(15);
 
+/// The labels of an AWS call's metrics. `account` is the `[accounts]` name,
+/// empty (`account=""`) for rekeyd's own identity; quotas are per service,
+/// account and region, and so are these metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct AwsLabels<'a> {
+    pub service: &'a str,
+    pub account: &'a str,
+    pub region: &'a str,
+}
+
+/// (service, account, region).
+type AwsKey = (String, String, String);
+
+impl AwsLabels<'_> {
+    fn key(self) -> AwsKey {
+        (self.service.into(), self.account.into(), self.region.into())
+    }
+}
+
 /// Every metric rekeyd keeps.
 #[derive(Debug, Default)]
 pub struct Registry {
@@ -32,10 +51,11 @@ struct Inner {
     /// (kind, result) → count; result is success, failure or in_doubt.
     rotations: BTreeMap<(String, String), u64>,
     durations: BTreeMap<String, Histogram>,
-    /// (service, error code) → count.
-    retries: BTreeMap<(String, String), u64>,
-    /// service → requests per second calls are spaced at (absent: unlimited).
-    send_rates: BTreeMap<String, f64>,
+    /// ((service, account, region), error code) → count.
+    retries: BTreeMap<(AwsKey, String), u64>,
+    /// (service, account, region) → requests per second calls are spaced at
+    /// (absent: unlimited).
+    send_rates: BTreeMap<AwsKey, f64>,
     credentials: BTreeMap<String, CredentialGauges>,
     scheduler_tick: Option<DateTime<Utc>>,
     /// (hook, outcome) → runs.
@@ -97,8 +117,8 @@ impl Registry {
     }
 
     /// An AWS call is being retried after failing with `code`.
-    pub fn retry(&self, service: &str, code: &str) {
-        self.with(|m| *m.retries.entry((service.into(), code.into())).or_default() += 1);
+    pub fn retry(&self, labels: AwsLabels<'_>, code: &str) {
+        self.with(|m| *m.retries.entry((labels.key(), code.into())).or_default() += 1);
     }
 
     /// A run of a consumer hook ended with `outcome` (`success`, `failure`,
@@ -111,15 +131,16 @@ impl Registry {
         });
     }
 
-    /// The rate calls to `service` are spaced at now (adapted to throttling,
-    /// under `[aws.rate_limits]`), `None` while unlimited.
-    pub fn aws_send_rate(&self, service: &str, rate: Option<f64>) {
+    /// The rate calls to a service in an account and region are spaced at
+    /// now (adapted to throttling, under `[aws.rate_limits]`), `None` while
+    /// unlimited.
+    pub fn aws_send_rate(&self, labels: AwsLabels<'_>, rate: Option<f64>) {
         self.with(|m| match rate {
             Some(rate) => {
-                m.send_rates.insert(service.into(), rate);
+                m.send_rates.insert(labels.key(), rate);
             }
             None => {
-                m.send_rates.remove(service);
+                m.send_rates.remove(&labels.key());
             }
         });
     }

@@ -82,13 +82,18 @@ pub(super) fn render(m: &Inner) -> String {
         &mut out,
         "rekeyd_aws_retries_total",
         "counter",
-        "AWS calls retried, by service and the error code that caused the retry.",
+        "AWS calls retried, by service, account (empty: rekeyd's own identity), region and the error code that caused the retry.",
     );
-    for ((service, code), count) in &m.retries {
+    for (((service, account, region), code), count) in &m.retries {
         line(
             &mut out,
             "rekeyd_aws_retries_total",
-            &[("service", service), ("code", code)],
+            &[
+                ("service", service),
+                ("account", account),
+                ("region", region),
+                ("code", code),
+            ],
             *count as f64,
         );
     }
@@ -162,13 +167,17 @@ pub(super) fn render(m: &Inner) -> String {
         &mut out,
         "rekeyd_aws_send_rate",
         "gauge",
-        "Requests per second rekeyd spaces its calls to an AWS service at: adapted to the service's throttling, never above [aws.rate_limits]; absent while unlimited.",
+        "Requests per second rekeyd spaces its calls to an AWS service in an account (empty: rekeyd's own identity) and region at: adapted to the service's throttling, never above [aws.rate_limits]; absent while unlimited.",
     );
-    for (service, rate) in &m.send_rates {
+    for ((service, account, region), rate) in &m.send_rates {
         line(
             &mut out,
             "rekeyd_aws_send_rate",
-            &[("service", service)],
+            &[
+                ("service", service),
+                ("account", account),
+                ("region", region),
+            ],
             *rate,
         );
     }
@@ -225,7 +234,7 @@ fn escape(value: &str) -> String {
 mod tests {
     use std::time::Duration;
 
-    use super::super::Registry;
+    use super::super::{AwsLabels, Registry};
 
     #[test]
     fn lease_metrics_appear_once_leases_are_used() {
@@ -256,15 +265,30 @@ mod tests {
         let registry = Registry::default();
         registry.rotation_finished("chime_bot", "success", Duration::from_millis(300));
         registry.rotation_finished("chime_bot", "failure", Duration::from_secs(3));
-        registry.retry("chime", "ThrottledClientException");
+        let own = |service| AwsLabels {
+            service,
+            account: "",
+            region: "us-east-1",
+        };
+        registry.retry(own("chime"), "ThrottledClientException");
         registry.credential("bot\"1", "chime_bot");
         registry.rotated("bot\"1", "2026-11-23T10:00:00Z".parse().unwrap(), None);
-        registry.aws_send_rate("secretsmanager", Some(35.5));
-        registry.aws_send_rate("iam", Some(1.0));
-        registry.aws_send_rate("iam", None);
+        registry.aws_send_rate(own("secretsmanager"), Some(35.5));
+        let media = AwsLabels {
+            service: "secretsmanager",
+            account: "media",
+            region: "eu-west-1",
+        };
+        registry.aws_send_rate(media, Some(12.0));
+        registry.aws_send_rate(own("iam"), Some(1.0));
+        registry.aws_send_rate(own("iam"), None);
         let text = registry.render();
         assert!(
-            text.contains("rekeyd_aws_send_rate{service=\"secretsmanager\"} 35.5\n"),
+            text.contains("rekeyd_aws_send_rate{service=\"secretsmanager\",account=\"\",region=\"us-east-1\"} 35.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rekeyd_aws_send_rate{service=\"secretsmanager\",account=\"media\",region=\"eu-west-1\"} 12\n"),
             "{text}"
         );
         assert!(
@@ -288,7 +312,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(
-            "rekeyd_aws_retries_total{service=\"chime\",code=\"ThrottledClientException\"} 1\n"
+            "rekeyd_aws_retries_total{service=\"chime\",account=\"\",region=\"us-east-1\",code=\"ThrottledClientException\"} 1\n"
         ));
         assert!(text.contains("rekeyd_credential_last_rotation_timestamp_seconds{name=\"bot\\\"1\",kind=\"chime_bot\"} 1795428000\n"), "{text}");
     }

@@ -50,6 +50,7 @@ fn every_key_is_read() {
             dynamodb_table: "t-1".to_owned(),
             lease: Duration::from_secs(60),
             replica_id: "host-a".to_owned(),
+            account: None,
         })
     );
     assert_eq!(
@@ -99,7 +100,7 @@ fn problems_name_their_line_and_key() {
     check(
         None,
         "coordination.account",
-        "not supported yet",
+        "unknown account \"security\"",
         "[coordination]\ndynamodb_table = \"t-1\"\naccount = \"security\" #<",
     );
     check(

@@ -13,6 +13,8 @@ mod validate;
 mod values;
 
 #[cfg(test)]
+mod accounts_tests;
+#[cfg(test)]
 mod check_tests;
 #[cfg(test)]
 mod coordination_tests;

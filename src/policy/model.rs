@@ -44,8 +44,13 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// Per-service endpoints; each wins over `endpoint_url`.
     pub endpoints: PerService<Option<String>>,
-    /// Requests per second per service; `None`: unlimited.
+    /// Requests per second per service; `None`: unlimited. Applies to each
+    /// account and region on its own (quotas are per account and region).
     pub rate_limits: PerService<Option<f64>>,
+    /// `[aws.endpoints] sts`: where roles are assumed (wins over `endpoint_url`).
+    pub sts_endpoint: Option<String>,
+    /// `[accounts.NAME]`, by name: the roles rekeyd assumes.
+    pub accounts: Vec<Arc<Account>>,
 }
 
 impl AwsSettings {
@@ -57,6 +62,33 @@ impl AwsSettings {
             self.region, self.profile, self.endpoint_url, self.endpoints
         )
     }
+}
+
+/// `[accounts.NAME]`: an AWS account rekeyd works in by assuming a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The table's name, as credentials refer to it.
+    pub name: String,
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub role_arn: String,
+    /// Passed to `AssumeRole` when the role's trust requires it.
+    pub external_id: Option<String>,
+    /// The role session's name (default `rekeyd-<name>`).
+    pub session_name: String,
+    /// Where the account's Secrets Manager (and STS) is used; `None`: `[aws] region`.
+    pub region: Option<String>,
+}
+
+impl Account {
+    /// The 12-digit account id in the role ARN.
+    pub fn account_id(&self) -> &str {
+        self.role_arn.split(':').nth(4).unwrap_or_default()
+    }
+}
+
+/// The name of `account` for output: `-` for rekeyd's own identity.
+pub fn account_label(account: Option<&Account>) -> &str {
+    account.map_or("-", |a| a.name.as_str())
 }
 
 /// One value per AWS service rekeyd talks to.
@@ -102,6 +134,8 @@ pub struct Coordination {
     pub lease: Duration,
     /// This replica's name in the lease items (default: hostname and pid).
     pub replica_id: String,
+    /// The table's account; `None`: rekeyd's own.
+    pub account: Option<Arc<Account>>,
 }
 
 impl Coordination {
@@ -157,6 +191,14 @@ pub struct Credential {
     /// Its consumers' hooks; `None` when it has neither. Credentials that
     /// inherit `[defaults]`' hooks share one allocation.
     pub hooks: Option<Arc<Hooks>>,
+    /// The account the provider call runs as; `None`: rekeyd's own.
+    /// Shared with the policy's `[accounts]` (a pointer per credential).
+    pub account: Option<Arc<Account>>,
+    /// The account the secret lives in (`secret_account`, else `account`).
+    pub secret_account: Option<Arc<Account>>,
+    /// Regions the secret is replicated to (shared by the credentials that
+    /// inherit them; empty: none).
+    pub replica_regions: Arc<[String]>,
 }
 
 impl Credential {

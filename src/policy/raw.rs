@@ -27,6 +27,8 @@ pub(crate) struct RawPolicy {
     pub daemon: Option<Spanned<RawDaemon>>,
     /// `[coordination]`.
     pub coordination: Option<Spanned<RawCoordination>>,
+    /// `[accounts.NAME]`, by name.
+    pub accounts: Option<Spanned<BTreeMap<String, Spanned<RawAccount>>>>,
     /// Every `[[chime_bot]]`, `[[iam_service_credential]]` and
     /// `[[ivs_participant_token]]`, in file order.
     pub credentials: Vec<RawCredential>,
@@ -67,6 +69,20 @@ pub(crate) struct RawAws {
     pub rate_limits: Option<Spanned<RawPerService<f64>>>,
 }
 
+/// `[accounts.NAME]`: a role rekeyd assumes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccount {
+    /// `arn:aws:iam::ACCOUNT:role/NAME`.
+    pub role_arn: Str,
+    /// Passed to `AssumeRole`, 2 to 1224 characters.
+    pub external_id: Str,
+    /// The role session's name, `[\w+=,.@-]{2,64}`.
+    pub session_name: Str,
+    /// The account's region (Secrets Manager, STS).
+    pub region: Str,
+}
+
 /// One optional value per service.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +97,8 @@ pub(crate) struct RawPerService<T> {
     pub secretsmanager: Option<Spanned<T>>,
     /// Amazon DynamoDB (the `[coordination]` leases).
     pub dynamodb: Option<Spanned<T>>,
+    /// AWS STS (assuming the `[accounts]` roles): an endpoint only.
+    pub sts: Option<Spanned<T>>,
 }
 
 /// `[defaults]`: keys every credential inherits unless it sets them.
@@ -107,6 +125,12 @@ pub(crate) struct RawDefaults {
     pub on_failure: Argv,
     /// How long a hook may run before its process group is stopped (humantime).
     pub hook_timeout: Str,
+    /// The account provider calls run as, from `[accounts]`.
+    pub account: Str,
+    /// The account secrets live in, from `[accounts]`.
+    pub secret_account: Str,
+    /// Regions each secret is replicated to.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// `[daemon]`.
@@ -133,7 +157,7 @@ pub(crate) struct RawCoordination {
     pub lease: Str,
     /// This replica's name in the lease items.
     pub replica_id: Str,
-    /// The table's account (not supported yet).
+    /// The table's account, from `[accounts]`.
     pub account: Str,
 }
 
@@ -169,6 +193,12 @@ pub(crate) struct RawChimeBot {
     pub on_failure: Argv,
     /// As in `[defaults]`.
     pub hook_timeout: Str,
+    /// As in `[defaults]`.
+    pub account: Str,
+    /// As in `[defaults]`.
+    pub secret_account: Str,
+    /// As in `[defaults]`.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// `[[iam_service_credential]]`.
@@ -213,6 +243,12 @@ pub(crate) struct RawIamServiceCredential {
     pub on_failure: Argv,
     /// As in `[defaults]`.
     pub hook_timeout: Str,
+    /// As in `[defaults]`.
+    pub account: Str,
+    /// As in `[defaults]`.
+    pub secret_account: Str,
+    /// As in `[defaults]`.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// `[[ivs_participant_token]]`: takes neither `schedule` nor `every`.
@@ -251,6 +287,12 @@ pub(crate) struct RawIvsParticipantToken {
     pub on_failure: Argv,
     /// As in `[defaults]`.
     pub hook_timeout: Str,
+    /// As in `[defaults]`.
+    pub account: Str,
+    /// As in `[defaults]`.
+    pub secret_account: Str,
+    /// As in `[defaults]`.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 /// The keys every credential kind shares, gathered for validation.
@@ -280,6 +322,12 @@ pub(crate) struct RawCommon {
     pub on_failure: Argv,
     /// How long a hook may run.
     pub hook_timeout: Str,
+    /// The account provider calls run as.
+    pub account: Str,
+    /// The account the secret lives in.
+    pub secret_account: Str,
+    /// Regions the secret is replicated to.
+    pub replica_regions: Option<Spanned<Vec<String>>>,
 }
 
 impl RawBody {
@@ -300,6 +348,9 @@ impl RawBody {
                 on_rotate: take(&mut b.on_rotate),
                 on_failure: take(&mut b.on_failure),
                 hook_timeout: take(&mut b.hook_timeout),
+                account: take(&mut b.account),
+                secret_account: take(&mut b.secret_account),
+                replica_regions: take(&mut b.replica_regions),
             },
             RawBody::IamServiceCredential(c) => RawCommon {
                 name: take(&mut c.name),
@@ -314,6 +365,9 @@ impl RawBody {
                 on_rotate: take(&mut c.on_rotate),
                 on_failure: take(&mut c.on_failure),
                 hook_timeout: take(&mut c.hook_timeout),
+                account: take(&mut c.account),
+                secret_account: take(&mut c.secret_account),
+                replica_regions: take(&mut c.replica_regions),
             },
             RawBody::IvsParticipantToken(t) => RawCommon {
                 name: take(&mut t.name),
@@ -328,6 +382,9 @@ impl RawBody {
                 on_rotate: take(&mut t.on_rotate),
                 on_failure: take(&mut t.on_failure),
                 hook_timeout: take(&mut t.hook_timeout),
+                account: take(&mut t.account),
+                secret_account: take(&mut t.secret_account),
+                replica_regions: take(&mut t.replica_regions),
             },
         }
     }

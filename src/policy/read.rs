@@ -20,7 +20,7 @@ use super::raw::{
 const MAX_DEPTH: usize = 16;
 
 /// The top-level keys, for the "unknown key" message.
-const TOP_LEVEL: &str = "`aws`, `defaults`, `daemon`, `coordination`, `chime_bot`, \
+const TOP_LEVEL: &str = "`aws`, `accounts`, `defaults`, `daemon`, `coordination`, `chime_bot`, \
                          `iam_service_credential`, `ivs_participant_token`";
 
 /// Parses `text`; every problem goes to `sink`, and what could be read is returned.
@@ -45,6 +45,9 @@ pub(crate) fn read(text: &str, sink: &mut Sink<'_>) -> RawPolicy {
                 raw.defaults = table(value, &Ctx::settings("defaults.", header), sink, no_hint);
             }
             "daemon" => raw.daemon = table(value, &Ctx::settings("daemon.", header), sink, no_hint),
+            "accounts" => {
+                raw.accounts = table(value, &Ctx::settings("accounts.", header), sink, no_hint);
+            }
             "coordination" => {
                 raw.coordination = table(
                     value,

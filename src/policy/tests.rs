@@ -28,6 +28,10 @@ fn name(name: &str) -> CredentialName {
     CredentialName::new(name).expect("valid name")
 }
 
+fn no_regions() -> std::sync::Arc<[String]> {
+    std::sync::Arc::from(Vec::new())
+}
+
 #[test]
 fn example_parses_to_the_expected_model() {
     let policy = policy(EXAMPLE);
@@ -47,6 +51,9 @@ fn example_parses_to_the_expected_model() {
                 bot_id: "123abcd4-5ef6-789g-0h12-34j56789012k".to_owned(),
             }),
             hooks: None,
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("codecommit-sofia"),
@@ -64,6 +71,9 @@ fn example_parses_to_the_expected_model() {
                 refresh_before: RefreshBefore::Percent(33),
             }),
             hooks: None,
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("bedrock-chatbot"),
@@ -81,6 +91,9 @@ fn example_parses_to_the_expected_model() {
                 refresh_before: RefreshBefore::Fixed(30 * DAY),
             }),
             hooks: None,
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("logs-shipper"),
@@ -98,6 +111,9 @@ fn example_parses_to_the_expected_model() {
                 refresh_before: RefreshBefore::Percent(33),
             }),
             hooks: None,
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
         Credential {
             name: name("stage-host-bob"),
@@ -118,6 +134,9 @@ fn example_parses_to_the_expected_model() {
                 capabilities: vec![Capability::Publish, Capability::Subscribe],
             }),
             hooks: None,
+            account: None,
+            secret_account: None,
+            replica_regions: no_regions(),
         },
     ];
     assert_eq!(policy.credentials, expected);

@@ -4,7 +4,7 @@ use aws_sdk_chime::operation::get_bot::{GetBotError, GetBotOutput};
 use aws_sdk_chime::operation::regenerate_security_token::RegenerateSecurityTokenError;
 use chrono::Utc;
 
-use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::aws::{AccountClients, CallError, RetryPolicy};
 use crate::policy::ChimeBot;
 use crate::record::{ChimeBotRecord, SecretRecord};
 use crate::secret;
@@ -47,7 +47,11 @@ impl ChimeError {
 }
 
 /// Regenerates the bot's security token.
-pub async fn regenerate(aws: &Aws, name: &str, bot: &ChimeBot) -> Result<SecretRecord, ChimeError> {
+pub async fn regenerate(
+    aws: &AccountClients,
+    name: &str,
+    bot: &ChimeBot,
+) -> Result<SecretRecord, ChimeError> {
     let answer = aws
         .gates
         .chime
@@ -84,7 +88,7 @@ pub async fn regenerate(aws: &Aws, name: &str, bot: &ChimeBot) -> Result<SecretR
 /// GetBot: the bot, its current token included (for `audit` and to prove
 /// that a stored token is live).
 pub async fn get_bot(
-    aws: &Aws,
+    aws: &AccountClients,
     account_id: &str,
     bot_id: &str,
 ) -> Result<GetBotOutput, CallError<GetBotError>> {
@@ -103,7 +107,7 @@ pub async fn get_bot(
 /// The bot's current token, to prove that a stored one is live; `None`
 /// when the answer holds none.
 pub async fn current_token(
-    aws: &Aws,
+    aws: &AccountClients,
     bot: &ChimeBot,
 ) -> Result<Option<Token>, CallError<GetBotError>> {
     let answer = get_bot(aws, &bot.account_id, &bot.bot_id).await?;

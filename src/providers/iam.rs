@@ -7,7 +7,7 @@ use aws_sdk_iam::types::{ServiceSpecificCredential, ServiceSpecificCredentialMet
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::aws::{AccountClients, CallError, RetryPolicy};
 use crate::policy::IamServiceCredential;
 use crate::record::{IamServiceCredentialRecord, SecretRecord};
 use crate::secret;
@@ -47,7 +47,7 @@ impl std::fmt::Display for Owner {
 
 /// Resets the credential's password.
 pub async fn reset(
-    aws: &Aws,
+    aws: &AccountClients,
     name: &str,
     credential: &IamServiceCredential,
 ) -> Result<SecretRecord, IamError> {
@@ -109,7 +109,7 @@ pub async fn reset(
 /// Every service-specific credential of `user_name` (the caller when
 /// `None`), all pages: metadata only, never a password.
 pub async fn list_credentials(
-    aws: &Aws,
+    aws: &AccountClients,
     user_name: Option<&str>,
 ) -> Result<Vec<ServiceSpecificCredentialMetadata>, CallError<ListServiceSpecificCredentialsError>>
 {

@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tracing::warn;
 
 use super::Retire;
-use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::aws::{AccountClients, CallError, RetryPolicy};
 use crate::policy::IamServiceCredential;
 use crate::record::SecretRecord;
 
@@ -88,7 +88,7 @@ impl Orphans<'_> {
 /// credential that an interrupted rotation created is deleted first; any
 /// other second credential stops the rotation.
 pub async fn create_next(
-    aws: &Aws,
+    aws: &AccountClients,
     name: &str,
     credential: &IamServiceCredential,
     current_id: &str,
@@ -187,7 +187,7 @@ pub async fn create_next(
 /// CreateServiceSpecificCredential; `age_days` makes an API key that
 /// expires (`credential_age_days`).
 async fn create(
-    aws: &Aws,
+    aws: &AccountClients,
     user: &str,
     service: &str,
     age_days: Option<u32>,
@@ -215,7 +215,11 @@ async fn create(
 }
 
 /// Deletes a credential of `user`; one already gone counts as deleted.
-pub async fn delete(aws: &Aws, user: &str, credential_id: &str) -> Result<(), OverlapError> {
+pub async fn delete(
+    aws: &AccountClients,
+    user: &str,
+    credential_id: &str,
+) -> Result<(), OverlapError> {
     let deleted = aws
         .gates
         .iam
@@ -249,7 +253,7 @@ pub async fn delete(aws: &Aws, user: &str, credential_id: &str) -> Result<(), Ov
 }
 
 pub(super) async fn list(
-    aws: &Aws,
+    aws: &AccountClients,
     user_name: Option<&str>,
     who: &str,
 ) -> Result<Vec<ServiceSpecificCredentialMetadata>, OverlapError> {

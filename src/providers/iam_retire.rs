@@ -6,7 +6,7 @@ use aws_sdk_iam::operation::update_service_specific_credential::UpdateServiceSpe
 use aws_sdk_iam::types::StatusType;
 
 use super::iam_overlap::{self, OverlapError};
-use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::aws::{AccountClients, CallError, RetryPolicy};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RetireError {
@@ -33,7 +33,11 @@ pub enum Standing {
 }
 
 /// Sets a credential of `user` Inactive.
-pub async fn deactivate(aws: &Aws, user: &str, credential_id: &str) -> Result<(), RetireError> {
+pub async fn deactivate(
+    aws: &AccountClients,
+    user: &str,
+    credential_id: &str,
+) -> Result<(), RetireError> {
     aws.gates
         .iam
         .call(
@@ -58,7 +62,11 @@ pub async fn deactivate(aws: &Aws, user: &str, credential_id: &str) -> Result<()
 }
 
 /// The status of a credential of `user`.
-pub async fn standing(aws: &Aws, user: &str, credential_id: &str) -> Result<Standing, RetireError> {
+pub async fn standing(
+    aws: &AccountClients,
+    user: &str,
+    credential_id: &str,
+) -> Result<Standing, RetireError> {
     let listed = iam_overlap::list(aws, Some(user), user).await?;
     Ok(
         match listed

@@ -5,7 +5,7 @@ use aws_sdk_ivsrealtime::operation::create_participant_token::CreateParticipantT
 use aws_sdk_ivsrealtime::types::ParticipantTokenCapability;
 use chrono::{DateTime, Utc};
 
-use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::aws::{AccountClients, CallError, RetryPolicy};
 use crate::policy::{Capability, IvsParticipantToken};
 use crate::record::{IvsParticipantTokenRecord, SecretRecord};
 use crate::secret;
@@ -26,12 +26,12 @@ pub enum IvsError {
 
 /// Creates a fresh participant token.
 pub async fn create_token(
-    aws: &Aws,
+    aws: &AccountClients,
     name: &str,
     token: &IvsParticipantToken,
 ) -> Result<SecretRecord, IvsError> {
     let stage_arn = token.stage_arn.as_str();
-    let client = aws.ivs(token.stage_arn.region());
+    let ivs = aws.ivs(token.stage_arn.region());
     let capabilities: Vec<ParticipantTokenCapability> = token
         .capabilities
         .iter()
@@ -42,11 +42,10 @@ pub async fn create_token(
         .collect();
     let attributes =
         (!token.attributes.is_empty()).then(|| token.attributes.clone().into_iter().collect());
-    let answer = aws
-        .gates
-        .ivs_realtime
+    let answer = ivs
+        .gate
         .call("CreateParticipantToken", RetryPolicy::PROVIDER, || {
-            client
+            ivs.client
                 .create_participant_token()
                 .stage_arn(stage_arn)
                 .duration(token.duration_minutes())

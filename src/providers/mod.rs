@@ -13,7 +13,7 @@ pub use iam_overlap::OverlapError;
 pub use iam_retire::{RetireError, Standing};
 pub use ivs::IvsError;
 
-use crate::aws::Aws;
+use crate::aws::AccountClients;
 use crate::policy::{Credential, IamStrategy, Target};
 use crate::record::SecretRecord;
 
@@ -76,7 +76,7 @@ pub struct Current<'a> {
 /// Asks the provider for a new secret. From the moment this returns `Ok`,
 /// the secret exists only in the returned record until it is stored.
 pub async fn issue(
-    aws: &Aws,
+    aws: &AccountClients,
     credential: &Credential,
     current: Current<'_>,
 ) -> Result<Issued, ProviderError> {
@@ -104,7 +104,7 @@ pub async fn issue(
 }
 
 /// Retires what the new secret replaced (after it is stored).
-pub async fn retire(aws: &Aws, retire: &Retire) -> Result<(), ProviderError> {
+pub async fn retire(aws: &AccountClients, retire: &Retire) -> Result<(), ProviderError> {
     match retire {
         Retire::IamCredential {
             user_name,
@@ -114,7 +114,7 @@ pub async fn retire(aws: &Aws, retire: &Retire) -> Result<(), ProviderError> {
 }
 
 /// Sets what the new secret replaced Inactive (the start of a grace).
-pub async fn deactivate(aws: &Aws, retire: &Retire) -> Result<(), ProviderError> {
+pub async fn deactivate(aws: &AccountClients, retire: &Retire) -> Result<(), ProviderError> {
     match retire {
         Retire::IamCredential {
             user_name,
@@ -124,7 +124,7 @@ pub async fn deactivate(aws: &Aws, retire: &Retire) -> Result<(), ProviderError>
 }
 
 /// Whether what is being retired is still active, inactive, or gone.
-pub async fn standing(aws: &Aws, retire: &Retire) -> Result<Standing, ProviderError> {
+pub async fn standing(aws: &AccountClients, retire: &Retire) -> Result<Standing, ProviderError> {
     match retire {
         Retire::IamCredential {
             user_name,

@@ -87,7 +87,7 @@ pub async fn after_store(
         awaiting_hook: None,
     };
     if grace.is_zero() {
-        let Err(err) = providers::retire(aws, old).await else {
+        let Err(err) = providers::retire(aws.provider(credential), old).await else {
             return AfterStore::default();
         };
         let text = error_chain(&err);
@@ -107,7 +107,7 @@ pub async fn after_store(
     if let Err(err) = records.put(&key, &retirement) {
         let text = error_chain(&err);
         warn!(credential_id = %credential_id, error = %text, "cannot record the retirement: deleting the old credential at once instead");
-        let deleted = providers::retire(aws, old)
+        let deleted = providers::retire(aws.provider(credential), old)
             .await
             .map_err(|e| error_chain(&e));
         return AfterStore {
@@ -122,7 +122,7 @@ pub async fn after_store(
             }),
         };
     }
-    if let Err(err) = providers::deactivate(aws, old).await {
+    if let Err(err) = providers::deactivate(aws.provider(credential), old).await {
         let text = error_chain(&err);
         error!(credential_id = %credential_id, error = %text, delete_after = %retirement.delete_after, "the new secret is stored, but the old credential was not set Inactive; it is still deleted once the grace has passed");
         return AfterStore {
@@ -234,7 +234,10 @@ pub async fn settle(
         source,
     };
     let old = pending.target();
-    match providers::standing(aws, &old).await.map_err(failed)? {
+    match providers::standing(aws.provider(credential), &old)
+        .await
+        .map_err(failed)?
+    {
         Standing::Gone => {
             info!(credential_id = %credential_id, "the retired credential is already gone");
         }
@@ -244,7 +247,9 @@ pub async fn settle(
             return Ok(Settled::KeptActive { credential_id });
         }
         _ => {
-            providers::retire(aws, &old).await.map_err(failed)?;
+            providers::retire(aws.provider(credential), &old)
+                .await
+                .map_err(failed)?;
             if pending.awaiting_hook.is_some() {
                 warn!(credential = %credential.name, credential_id = %credential_id, user = %pending.user_name, "deleted the old credential although the on_rotate hook it waited for never succeeded: a new overlap rotation needs its slot (IAM allows two per service and user); consumers still using it now fail");
             } else if pending.delete_after > Utc::now() {

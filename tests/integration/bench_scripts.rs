@@ -68,3 +68,28 @@ async fn the_replicas_benchmark_rotates_each_credential_once() {
     assert!(report.contains("| 2 | "), "{report}");
     assert!(report.contains("| 0 | all correct |"), "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_accounts_benchmark_rotates_each_credential_in_its_account() {
+    // accounts.py itself fails on a failed rotation or a secret that is not
+    // the live one in its account.
+    let report = bench(
+        "accounts.py",
+        &["--n", "12", "--quota", "200", "--concurrency", "4"],
+    )
+    .await;
+    assert!(
+        report.contains("## Quotas per account: 12 rotations over 1 and 3 accounts"),
+        "{report}"
+    );
+    // One AssumeRole per account and run.
+    assert!(report.contains("| single | "), "{report}");
+    assert!(
+        report.contains(" | 1 | 0 in 1 runs | all correct |"),
+        "{report}"
+    );
+    assert!(
+        report.contains(" | 3 | 0 in 1 runs | all correct |"),
+        "{report}"
+    );
+}

@@ -167,6 +167,7 @@ async fn rotate_waits_for_a_live_holder_then_fails_naming_it() {
             dynamodb_table: TABLE.into(),
             lease: Duration::from_secs(10),
             replica_id: "host-b".into(),
+            account: None,
         },
     );
     let Acquired::Held(held) = other.acquire("support-bot", Duration::ZERO).await.unwrap() else {

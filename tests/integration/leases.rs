@@ -31,7 +31,7 @@ struct Target {
 impl Target {
     async fn new(endpoint: String) -> Target {
         let table = format!("rekeyd-leases-{}", fastrand::u32(..));
-        create_lease_table(&aws(&endpoint).await.dynamodb, &table).await;
+        create_lease_table(&aws(&endpoint).await.own().dynamodb, &table).await;
         Target { endpoint, table }
     }
 }
@@ -79,6 +79,7 @@ async fn replica(target: &Target, id: &str) -> Leases {
         dynamodb_table: target.table.clone(),
         lease: LEASE,
         replica_id: id.into(),
+        account: None,
     };
     Leases::new(aws(&target.endpoint).await, &coordination)
 }
@@ -183,6 +184,7 @@ async fn a_lease_taken_over_is_lost_and_its_work_cancelled(target: Target) {
     // As if `a` were paused past its lease: another writer took the item.
     aws(&target.endpoint)
         .await
+        .own()
         .dynamodb
         .update_item()
         .table_name(&target.table)

@@ -1,6 +1,9 @@
 //! rekeyd's integration tests: the `rekeyd` binary against the bundled AWS
 //! emulator (and moto's Secrets Manager), as a user runs it.
 
+mod accounts;
+mod accounts_moto;
+mod accounts_replicas;
 mod api_keys;
 mod audit;
 mod bench_scripts;

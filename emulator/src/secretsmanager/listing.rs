@@ -157,6 +157,7 @@ mod tests {
             last_changed: Utc::now(),
             deletion_date: None,
             versions: vec![],
+            replicas: vec![],
         }
     }
 

@@ -4,6 +4,7 @@ mod input;
 mod listing;
 mod ops;
 mod reads;
+mod replicas;
 
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 use crate::error::ApiError;
 
 pub(crate) use ops::handle;
+pub(crate) use replicas::{Replica, primary_region, set_status as set_replica_status};
 
 /// The label of the version readers get by default.
 pub(crate) const AWSCURRENT: &str = "AWSCURRENT";
@@ -48,6 +50,8 @@ pub(crate) struct Secret {
     /// When a scheduled deletion takes effect; the secret is unusable meanwhile.
     pub deletion_date: Option<DateTime<Utc>>,
     pub versions: Vec<Version>,
+    /// Its replicas in other regions (none: a single-Region secret).
+    pub replicas: Vec<Replica>,
 }
 
 /// What [`Secret::put_version`] did.
@@ -292,6 +296,8 @@ impl Secret {
 pub(crate) struct SecretsState {
     secrets: Vec<Secret>,
     by_name: HashMap<String, usize>,
+    /// Some secret has (or had) a replica: calls may need the replica's view.
+    pub(crate) replicated: bool,
 }
 
 impl SecretsState {
@@ -376,6 +382,7 @@ mod tests {
             last_changed: now,
             deletion_date: None,
             versions: vec![],
+            replicas: vec![],
         }
     }
 

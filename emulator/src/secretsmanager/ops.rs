@@ -8,6 +8,7 @@ use super::input::{
     TagIn, VALIDATION, check_len, invalid_parameter, parse, request_token, required, secret_value,
     tags, valid_name,
 };
+use super::replicas::{self, ReplicaRegionIn};
 use super::{PutOutcome, Secret, SecretsState, reads};
 use crate::context::{Ctx, epoch_seconds};
 use crate::error::ApiError;
@@ -20,7 +21,8 @@ pub(crate) fn handle(
     op: &str,
     body: &[u8],
 ) -> Result<Value, ApiError> {
-    match op {
+    let replica = replicas::replica_region(state, ctx, op, body)?;
+    let out = match op {
         "CreateSecret" => create_secret(state, ctx, parse(body)?),
         "PutSecretValue" => put_secret_value(state, ctx, parse(body)?),
         "UpdateSecretVersionStage" => update_secret_version_stage(state, ctx, parse(body)?),
@@ -31,12 +33,18 @@ pub(crate) fn handle(
         "ListSecretVersionIds" => reads::list_secret_version_ids(state, parse(body)?),
         "ListSecrets" => reads::list_secrets(state, parse(body)?),
         "BatchGetSecretValue" => reads::batch_get_secret_value(state, parse(body)?),
+        "ReplicateSecretToRegions" => replicas::replicate(state, ctx, parse(body)?),
+        "RemoveRegionsFromReplication" => replicas::remove(state, ctx, parse(body)?),
         other => Err(ApiError::new(
             400,
             "UnknownOperationException",
             format!("Unknown operation {other}"),
         )),
-    }
+    }?;
+    Ok(match replica {
+        Some(region) => replicas::as_replica(state, out, &region),
+        None => out,
+    })
 }
 
 #[derive(Deserialize)]
@@ -49,6 +57,11 @@ pub(super) struct CreateSecretInput {
     secret_string: Option<String>,
     secret_binary: Option<String>,
     tags: Option<Vec<TagIn>>,
+    add_replica_regions: Option<Vec<ReplicaRegionIn>>,
+    /// Only matters when a replica region holds another secret of the same name, which
+    /// the emulator (one namespace per account) never has.
+    #[allow(dead_code)]
+    force_overwrite_replica_secret: Option<bool>,
 }
 
 fn create_secret(
@@ -79,6 +92,8 @@ fn create_secret(
         (None, None) => None,
     };
     let tags = tags(input.tags)?;
+    let replica_regions = replicas::parse_add(input.add_replica_regions, &ctx.region)?;
+    state.replicated |= !replica_regions.is_empty();
     let arn = format!(
         "arn:aws:secretsmanager:{}:{}:secret:{name}-{}",
         ctx.region,
@@ -95,9 +110,14 @@ fn create_secret(
         last_changed: ctx.now,
         deletion_date: None,
         versions: Vec::new(),
+        replicas: Vec::new(),
     })?;
     ctx.mutated = true;
     let mut out = json!({"ARN": arn, "Name": name});
+    if !replica_regions.is_empty() {
+        replicas::add(secret, &replica_regions)?;
+        out["ReplicationStatus"] = replicas::status_json(secret);
+    }
     if let (Some(value), Some(token)) = (value, token) {
         secret.put_version(&token, value, None, ctx.now)?;
         out["VersionId"] = json!(token);
@@ -245,6 +265,13 @@ fn delete_secret(
     }
     let secret = state.find_mut(secret_id)?;
     let (arn, name) = (secret.arn.clone(), secret.name.clone());
+    if !secret.replicas.is_empty() {
+        let regions: Vec<&str> = secret.replicas.iter().map(|r| r.region.as_str()).collect();
+        return Err(invalid_parameter(format!(
+            "You can't delete secret {arn} that still has replica regions [{}].",
+            regions.join(", ")
+        )));
+    }
     let deletion_date = if force {
         ctx.now
     } else {

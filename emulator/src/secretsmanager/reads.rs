@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::input::{VALIDATION, check_len, required};
 use super::listing::{self, Filter};
-use super::{AWSCURRENT, Secret, SecretValue, SecretsState, Version};
+use super::{AWSCURRENT, Secret, SecretValue, SecretsState, Version, replicas};
 use crate::context::epoch_seconds;
 use crate::error::ApiError;
 
@@ -49,6 +49,9 @@ fn metadata(secret: &Secret, versions_key: &str) -> Value {
     }
     if let Some(d) = secret.deletion_date {
         out["DeletedDate"] = json!(epoch_seconds(d));
+    }
+    if !secret.replicas.is_empty() {
+        out["PrimaryRegion"] = json!(replicas::primary_region(secret));
     }
     out[versions_key] = stages_map(secret);
     out
@@ -139,7 +142,12 @@ pub(super) fn describe_secret(
 ) -> Result<Value, ApiError> {
     let secret_id = required("SecretId", &input.secret_id)?;
     check_len("SecretId", secret_id, 1, 2048)?;
-    Ok(metadata(state.find(secret_id)?, "VersionIdsToStages"))
+    let secret = state.find(secret_id)?;
+    let mut out = metadata(secret, "VersionIdsToStages");
+    if !secret.replicas.is_empty() {
+        out["ReplicationStatus"] = replicas::status_json(secret);
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod accounts;
 mod chime;
 mod cli;
 mod controls;
@@ -17,6 +18,7 @@ mod ivs_stages;
 mod leases;
 mod moto;
 mod quotas;
+mod replicas;
 mod secret_stages;
 mod secrets_listing;
 mod secretsmanager;

@@ -1,5 +1,5 @@
-//! The same lease and staging-label scenarios against moto, an independent implementation of
-//! DynamoDB and Secrets Manager: where both pass, the emulator agrees with it. moto 5.2's
+//! The same lease, staging-label, account and replica scenarios against moto, an independent
+//! implementation of DynamoDB, Secrets Manager and STS: where both pass, the emulator agrees with it. moto 5.2's
 //! known differences (AWS-NOTES.md) are avoided here and tested on the emulator alone.
 
 use std::process::Stdio;
@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::util::{sdk_config, within};
-use crate::{leases, secret_stages};
+use crate::{accounts, leases, replicas, secret_stages};
 
 /// A moto server on 127.0.0.1 (a free port), killed when dropped.
 struct Moto {
@@ -77,6 +77,25 @@ async fn fenced_store_agrees_with_moto() {
         let sm = moto.sm();
         secret_stages::fenced_store(&sm).await;
         secret_stages::stale_swap_fails(&sm).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn assumed_accounts_agree_with_moto() {
+    within(async {
+        // moto's STS lets anyone assume any role, acting in the role's account.
+        let moto = Moto::start().await;
+        accounts::assumed_account_scenario(&moto.config).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn replicas_agree_with_moto() {
+    within(async {
+        let moto = Moto::start().await;
+        replicas::replica_scenario(&moto.sm()).await;
     })
     .await;
 }

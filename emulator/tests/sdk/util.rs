@@ -62,6 +62,15 @@ impl TestEnv {
         aws_sdk_dynamodb::Client::new(&self.config)
     }
 
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.config)
+    }
+
+    /// The SDK configuration of the default caller (static key `AKID`).
+    pub fn config(&self) -> &SdkConfig {
+        &self.config
+    }
+
     /// Sends one raw HTTP/1.1 request and returns the status, headers (lower-cased names) and body.
     pub async fn raw(
         &self,

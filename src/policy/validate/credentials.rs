@@ -2,8 +2,10 @@
 //! and names and secret names unique across the policy.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::accounts::Accounts;
 use super::inherited::{Inherited, Timing, inheritable};
 use super::{Table, Val, ivs};
 use crate::policy::model::{
@@ -24,16 +26,29 @@ const CREDENTIAL_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=36600;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// Names and secret names already used: the line and label of the first use.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Seen {
     names: HashMap<String, (usize, String)>,
     secrets: HashMap<String, (usize, String)>,
+    /// The one empty `replica_regions`, shared.
+    no_regions: Arc<[String]>,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            names: HashMap::new(),
+            secrets: HashMap::new(),
+            no_regions: Arc::from(Vec::new()),
+        }
+    }
 }
 
 /// Checks one credential table; `None` when it has a problem.
 pub(super) fn credential(
     raw: RawCredential,
     defaults: &Inherited,
+    accounts: &Accounts,
     seen: &mut Seen,
     sink: &mut Sink<'_>,
 ) -> Option<Credential> {
@@ -58,7 +73,7 @@ pub(super) fn credential(
     };
 
     // IVS tables have no schedule/every, and `[defaults]`' do not apply to them.
-    let own = inheritable(&mut t, &common);
+    let own = inheritable(&mut t, &common, accounts);
     // A credential that sets no hook key shares `[defaults]`' hooks.
     let hooks = if own.sets_hooks() {
         own.clone().or(defaults).hooks()
@@ -113,6 +128,16 @@ pub(super) fn credential(
         }
     };
 
+    let account = inherited.account.optional()?;
+    let secret_account = inherited
+        .secret_account
+        .optional()?
+        .or_else(|| account.clone());
+    let replica_regions = match inherited.replica_regions {
+        Val::Set(regions, _) => regions,
+        Val::Unset => Arc::clone(&seen.no_regions),
+        Val::Bad => return None,
+    };
     Some(Credential {
         name: name.optional()??,
         secret_name: secret.optional()??,
@@ -122,6 +147,9 @@ pub(super) fn credential(
         max_age: inherited.max_age.optional()?,
         target: target?,
         hooks: hooks?,
+        account,
+        secret_account,
+        replica_regions,
     })
 }
 

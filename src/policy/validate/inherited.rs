@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::accounts::{Accounts, replica_regions};
 use super::{Table, Val};
-use crate::policy::model::Hooks;
+use crate::policy::model::{Account, Hooks};
 use crate::policy::problems::{Ctx, Sink};
 use crate::policy::raw::{RawCommon, RawDefaults};
 use crate::policy::values;
@@ -38,6 +39,9 @@ pub(super) struct Inherited {
     /// `[defaults]` only: its hooks, built once, shared by every credential
     /// that sets none of the hook keys itself; `None` when one is bad.
     pub shared_hooks: Option<Option<Arc<Hooks>>>,
+    pub account: Val<Arc<Account>>,
+    pub secret_account: Val<Arc<Account>>,
+    pub replica_regions: Val<Arc<[String]>>,
 }
 
 impl Inherited {
@@ -54,6 +58,9 @@ impl Inherited {
             on_failure: self.on_failure.or(defaults.on_failure.clone()),
             hook_timeout: self.hook_timeout.or(defaults.hook_timeout.clone()),
             shared_hooks: None,
+            account: self.account.or(defaults.account.clone()),
+            secret_account: self.secret_account.or(defaults.secret_account.clone()),
+            replica_regions: self.replica_regions.or(defaults.replica_regions.clone()),
         }
     }
 
@@ -86,7 +93,11 @@ impl Inherited {
 }
 
 /// `[defaults]`, checked (all unset when the table is absent).
-pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -> Inherited {
+pub(super) fn defaults(
+    raw: Option<Spanned<RawDefaults>>,
+    accounts: &Accounts,
+    sink: &mut Sink<'_>,
+) -> Inherited {
     let header = raw.as_ref().map_or(0, |r| r.span().start);
     let raw = raw.map(Spanned::into_inner).unwrap_or_default();
     let common = RawCommon {
@@ -102,17 +113,25 @@ pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -
         on_rotate: raw.on_rotate,
         on_failure: raw.on_failure,
         hook_timeout: raw.hook_timeout,
+        account: raw.account,
+        secret_account: raw.secret_account,
+        replica_regions: raw.replica_regions,
     };
     let mut defaults = inheritable(
         &mut Table::new(sink, Ctx::settings("defaults.", header)),
         &common,
+        accounts,
     );
     defaults.shared_hooks = defaults.hooks();
     defaults
 }
 
 /// Checks the inheritable keys of a credential table or of `[defaults]`.
-pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
+pub(super) fn inheritable(
+    t: &mut Table<'_, '_>,
+    raw: &RawCommon,
+    accounts: &Accounts,
+) -> Inherited {
     let schedule = t.check("schedule", &raw.schedule, |s| {
         values::cron(s).map(|_| Timing::Cron {
             expression: s.clone(),
@@ -140,6 +159,11 @@ pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
         on_failure: hook(t, "on_failure", &raw.on_failure),
         hook_timeout: t.check("hook_timeout", &raw.hook_timeout, |d| hook_timeout(d)),
         shared_hooks: None,
+        account: accounts.lookup(t, "account", &raw.account),
+        secret_account: accounts.lookup(t, "secret_account", &raw.secret_account),
+        replica_regions: t.check("replica_regions", &raw.replica_regions, |r| {
+            replica_regions(r)
+        }),
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`Val`] and pushes a problem for anything wrong; a `Policy` is built only
 //! when the whole file had no problem at all.
 
+mod accounts;
 mod credentials;
 mod inherited;
 mod ivs;
@@ -19,22 +20,25 @@ use super::raw::RawPolicy;
 
 /// Checks `raw`; `Some` only when neither reading nor checking found a problem.
 pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Option<Policy> {
+    let accounts = accounts::accounts(raw.accounts, sink);
     let aws = settings::aws(raw.aws, sink);
     let daemon = settings::daemon(raw.daemon, sink);
-    let coordination = settings::coordination(raw.coordination, sink);
-    let defaults = inherited::defaults(raw.defaults, sink);
+    let coordination = settings::coordination(raw.coordination, &accounts, sink);
+    let defaults = inherited::defaults(raw.defaults, &accounts, sink);
     let mut seen = credentials::Seen::default();
     let credentials: Vec<_> = raw
         .credentials
         .into_iter()
-        .map(|raw| credentials::credential(raw, &defaults, &mut seen, sink))
+        .map(|raw| credentials::credential(raw, &defaults, &accounts, &mut seen, sink))
         .collect();
     if !sink.is_empty() {
         return None;
     }
+    let mut aws = aws?;
+    aws.accounts = accounts.into_list();
     Some(Policy {
         source: source.to_owned(),
-        aws: aws?,
+        aws,
         daemon: daemon?,
         coordination: coordination?,
         credentials: credentials.into_iter().collect::<Option<_>>()?,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use toml::Spanned;
 
 use super::Table;
+use super::accounts::Accounts;
 use crate::policy::model::{AwsSettings, Coordination, DaemonSettings, PerService};
 use crate::policy::problems::{Ctx, Sink};
 use crate::policy::raw::{RawAws, RawCoordination, RawDaemon, RawPerService};
@@ -30,10 +31,17 @@ pub(super) fn aws(raw: Option<Spanned<RawAws>>, sink: &mut Sink<'_>) -> Option<A
     let endpoint_url = t.check("endpoint_url", &raw.endpoint_url, |u| {
         values::endpoint_url(u).map(|()| u.clone())
     });
-    let endpoints = per_service(&mut t, "endpoints", raw.endpoints, |u: &String| {
-        values::endpoint_url(u).map(|()| u.clone())
-    });
-    let rate_limits = per_service(&mut t, "rate_limits", raw.rate_limits, |&rate: &f64| {
+    let check_url = |u: &String| values::endpoint_url(u).map(|()| u.clone());
+    let raw_endpoints = raw.endpoints.map(Spanned::into_inner).unwrap_or_default();
+    let sts_endpoint = t.check("endpoints.sts", &raw_endpoints.sts, check_url);
+    let endpoints = per_service(&mut t, "endpoints", raw_endpoints, check_url);
+    let raw_rates = raw.rate_limits.map(Spanned::into_inner).unwrap_or_default();
+    if let Some(sts) = &raw_rates.sts {
+        let message =
+            "STS takes no rate limit: rekeyd assumes each role once per credential lifetime";
+        t.problem("rate_limits.sts", sts.span().start, message);
+    }
+    let rate_limits = per_service(&mut t, "rate_limits", raw_rates, |&rate: &f64| {
         if rate.is_finite() && rate > 0.0 {
             Ok(rate)
         } else {
@@ -48,17 +56,19 @@ pub(super) fn aws(raw: Option<Spanned<RawAws>>, sink: &mut Sink<'_>) -> Option<A
         endpoint_url: endpoint_url.optional()?,
         endpoints: endpoints?,
         rate_limits: rate_limits?,
+        sts_endpoint: sts_endpoint.optional()?,
+        accounts: Vec::new(),
     })
 }
 
-/// `[aws.endpoints]` or `[aws.rate_limits]`: each service's value checked alike.
+/// `[aws.endpoints]` or `[aws.rate_limits]`: each service's value checked
+/// alike (`sts` is not among them: see [`aws`]).
 fn per_service<T: Default, U>(
     t: &mut Table<'_, '_>,
     table: &str,
-    raw: Option<Spanned<RawPerService<T>>>,
+    raw: RawPerService<T>,
     check: impl Fn(&T) -> Result<U, String>,
 ) -> Option<PerService<Option<U>>> {
-    let raw = raw.map(Spanned::into_inner).unwrap_or_default();
     let mut one = |service: &str, value: &Option<Spanned<T>>| {
         t.check(&format!("{table}.{service}"), value, &check)
             .optional()
@@ -118,6 +128,7 @@ pub(super) fn daemon(
 /// `[coordination]`; `Some(None)` when absent, `None` when it has a problem.
 pub(super) fn coordination(
     raw: Option<Spanned<RawCoordination>>,
+    accounts: &Accounts,
     sink: &mut Sink<'_>,
 ) -> Option<Option<Coordination>> {
     let Some(raw) = raw else {
@@ -140,19 +151,14 @@ pub(super) fn coordination(
     let replica_id = t.check("replica_id", &raw.replica_id, |id| {
         values::non_empty(id).map(|_| id.clone())
     });
-    let account = t.check("account", &raw.account, |_| {
-        Err::<(), _>(
-            "not supported yet: the table must be in the account rekeyd runs as (leave `account` out)"
-                .to_owned(),
-        )
-    });
+    let account = accounts.lookup(&mut t, "account", &raw.account);
     let lease = lease.or_default(Coordination::DEFAULT_LEASE);
     let replica_id = replica_id.optional();
-    account.optional()?;
     Some(Some(Coordination {
         dynamodb_table: table?,
         lease: lease?,
         replica_id: replica_id?.unwrap_or_else(default_replica_id),
+        account: account.optional()?,
     }))
 }
 

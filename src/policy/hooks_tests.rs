@@ -67,13 +67,13 @@ fn a_bad_hook_is_reported_with_its_line_credential_and_key() {
     check(
         BOT,
         "on_rotate",
-        "\"systemctl\" is not an absolute path",
-        &bot("on_rotate = [\"systemctl\", \"reload\", \"app\"] #<\n"),
+        "\"bin/reload\" is not a program",
+        &bot("on_rotate = [\"bin/reload\", \"app\"] #<\n"),
     );
     check(
         BOT,
         "on_failure",
-        "not an absolute path",
+        "is not a program",
         &bot("on_failure = [\"/usr/bin/\"] #<\n"),
     );
     check(
@@ -115,5 +115,23 @@ fn a_hook_program_missing_here_is_a_warning() {
             && warning
                 .contains("\"/nonexistent/reload-app\" is not an executable file on this host"),
         "{warning}"
+    );
+}
+
+#[test]
+fn a_bare_program_name_is_looked_up_in_path() {
+    // `sh` is on every PATH: accepted, no warning, kept as written (the
+    // hook's exec looks it up when it runs).
+    let policy = policy(&bot("on_rotate = [\"sh\", \"-c\", \"true\"]\n"));
+    assert!(policy.warnings.is_empty(), "{:?}", policy.warnings);
+    let hooks = policy.credentials[0].hooks.as_ref().expect("hooks");
+    assert_eq!(hooks.on_rotate.as_deref().unwrap()[0], "sh");
+    // A name found nowhere on PATH is a warning, not an error.
+    let policy = self::policy(&bot("on_rotate = [\"rekeyd-no-such-hook\"]\n"));
+    assert_eq!(policy.warnings.len(), 1, "{:?}", policy.warnings);
+    assert!(
+        policy.warnings[0].contains("in any directory of this host's PATH"),
+        "{:?}",
+        policy.warnings
     );
 }

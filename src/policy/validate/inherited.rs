@@ -1,6 +1,6 @@
 //! The keys a credential inherits from `[defaults]`, checked once in each place.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,37 +172,56 @@ pub(super) fn inheritable(
 fn hook(t: &mut Table<'_, '_>, key: &str, raw: &Option<Spanned<Vec<String>>>) -> Val<Vec<String>> {
     let checked = t.check(key, raw, |a| argv(a));
     if let Val::Set(argv, at) = &checked
-        && !is_executable(Path::new(&argv[0]))
+        && resolve(&argv[0]).is_none()
     {
+        let program = &argv[0];
+        let problem = if program.starts_with('/') {
+            "is not an executable file on this host"
+        } else {
+            "is not an executable file in any directory of this host's PATH"
+        };
         t.warn(
             key,
             *at,
-            format!(
-                "{:?} is not an executable file on this host: the hook fails until it is",
-                argv[0]
-            ),
+            format!("{program:?} {problem}: the hook fails until it is"),
         );
     }
     checked
 }
 
-fn is_executable(path: &Path) -> bool {
+/// The executable file `program` names: itself when it is a path, else the
+/// first match in `PATH` (as the hook's `execvp` finds it).
+fn resolve(program: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    let executable = |path: &Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        return executable(Path::new(program)).then(|| PathBuf::from(program));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| executable(candidate))
 }
 
-/// A hook's argv: a program by absolute path (no shell, no `PATH` lookup:
-/// what runs never depends on the daemon's environment), then its arguments.
+/// A hook's argv: a program by absolute path or by bare name (looked up in
+/// `PATH` when it runs, as `execvp` does), then its arguments. No shell; a
+/// relative path is refused, since what it names would depend on the
+/// daemon's working directory.
 fn argv(argv: &[String]) -> Result<Vec<String>, String> {
     let Some(program) = argv.first() else {
         return Err(
-            "must not be empty: give the program's absolute path, then its arguments (no shell)"
+            "must not be empty: give the program (an absolute path, or a name looked up in PATH), then its arguments (no shell)"
                 .to_owned(),
         );
     };
-    if !program.starts_with('/') || program.ends_with('/') {
+    if program.is_empty()
+        || program.ends_with('/')
+        || (program.contains('/') && !program.starts_with('/'))
+    {
         return Err(format!(
-            "{program:?} is not an absolute path to a program: hooks run without a shell and without a PATH lookup (e.g. \"/usr/bin/systemctl\")"
+            "{program:?} is not a program: give an absolute path (e.g. \"/usr/bin/systemctl\") or a bare name looked up in PATH; hooks run without a shell"
         ));
     }
     if let Some(at) = argv.iter().position(|a| a.contains('\0')) {

@@ -32,6 +32,8 @@ pub mod providers;
 pub mod store;
 // Secrets Manager replicas of the secrets (`replica_regions`).
 pub mod replicas;
+// What Secrets Manager holds, read in batches (the daemon's start, `audit`).
+pub mod stored;
 
 pub mod retiring;
 

@@ -96,11 +96,8 @@ impl State {
         }
         for (account, iam) in self.iam.iter() {
             t.iam_users.extend(iam.users().map(|u| u.name.clone()));
-            t.iam_credentials.extend(
-                iam.credentials()
-                    .iter()
-                    .map(|c| truth::credential_in(c, account)),
-            );
+            t.iam_credentials
+                .extend(iam.credentials().map(|c| truth::credential_in(c, account)));
         }
         for (account, ivs) in self.ivs.iter() {
             t.ivs_stages.extend(ivs.stages().map(|s| IvsStageTruth {

@@ -8,7 +8,6 @@
 pub mod probe;
 mod replicas;
 pub mod report;
-pub mod secrets;
 pub mod status;
 pub mod table;
 pub mod verdict;
@@ -21,13 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
 use crate::aws::Aws;
 use crate::policy::{Credential, Policy};
+use crate::stored::{self as secrets, Read};
 use report::{Entry, Report, Unmanaged};
-use secrets::{BATCH_SIZE, Read};
 use status::{ProviderView, SecretView, Status};
 
 /// Default time past a scheduled rotation (beyond its jitter) before it is overdue.
@@ -121,7 +118,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
 /// Reads every credential's secret, [`BATCH_SIZE`] per call, `concurrency`
 /// calls at a time.
 async fn read_all(
-    aws: &Arc<Aws>,
+    aws: &Aws,
     credentials: &[Credential],
     concurrency: usize,
 ) -> HashMap<String, Read> {
@@ -134,26 +131,15 @@ async fn read_all(
             (by_account.entry(account).or_default()).push(credential.secret_name.clone());
         }
     }
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    for (account, ids) in &by_account {
-        for batch in ids.chunks(BATCH_SIZE) {
-            let batch = batch.to_vec();
-            let account = account.clone();
-            let aws = Arc::clone(aws);
-            let permits = Arc::clone(&permits);
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                secrets::read_batch(aws.account_named(account.as_deref()), &batch).await
-            });
-        }
-    }
     let mut reads = HashMap::with_capacity(seen.len());
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(batch) => reads.extend(batch),
-            Err(err) => tracing::error!(error = %err, "a secret read task failed"),
-        }
+    for (account, ids) in &by_account {
+        secrets::read_batches(
+            aws.account_named(account.as_deref()),
+            ids,
+            concurrency,
+            |batch| reads.extend(batch),
+        )
+        .await;
     }
     reads
 }
@@ -180,7 +166,7 @@ fn view(credential: &Credential, read: Option<&Read>) -> SecretView {
     match read {
         None => SecretView::Unreadable(format!("secret {secret} was not read")),
         Some(Read::NotFound) => SecretView::NotFound,
-        Some(Read::Failed { code, detail }) => SecretView::Unreadable(format!(
+        Some(Read::Failed { code, detail, .. }) => SecretView::Unreadable(format!(
             "cannot read secret {secret} ({code}): {detail}; the audit needs secretsmanager:GetSecretValue and BatchGetSecretValue on it"
         )),
         Some(Read::Value(record)) => SecretView::from_record(credential, record.clone()),

@@ -121,7 +121,7 @@ fn exit_status(roff: &mut Roff) {
 /// ENVIRONMENT: every variable rekeyd reads.
 fn environment(roff: &mut Roff) {
     roff.control("SH", ["ENVIRONMENT"]);
-    let variables: [(&str, &str); 14] = [
+    let variables: [(&str, &str); 15] = [
         (
             "REKEYD_CONFIG",
             "The policy file, as --config (which wins).",
@@ -189,6 +189,11 @@ fn environment(roff: &mut Roff) {
              and 25s times it; default 1s, at most 1m): for tests. Hooks get REKEYD_EVENT, \
              REKEYD_CREDENTIAL, REKEYD_SECRET and the others README.md lists, and no AWS_* \
              variable but the region and endpoint ones.",
+        ),
+        (
+            "PATH",
+            "Where a hook whose program is a bare name (not an absolute path) is looked up, \
+             when the hook runs and when the policy is checked.",
         ),
     ];
     for (names, meaning) in variables {

@@ -6,6 +6,7 @@
 mod alarm;
 pub mod notify;
 mod owed;
+mod reads;
 mod run;
 mod slots;
 #[cfg(test)]

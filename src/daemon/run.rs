@@ -16,9 +16,10 @@ use tracing::{error, info, warn};
 use super::alarm::Alarm;
 use super::notify::Notifier;
 use super::owed::OwedRetries;
+use super::reads::Reads;
 use super::slots::{Applied, Slots, Task};
 use super::startup::{
-    last_of, note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
+    last_of, note_retirements, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
 };
 use super::timing::{self, Last};
 use super::{Event, Stopped};
@@ -76,6 +77,8 @@ struct Daemon {
     /// Credentials whose rotation is done and whose hook runs now (its task
     /// is still in flight, but nothing of it is in doubt).
     hooking: Arc<Mutex<HashSet<CredentialName>>>,
+    /// The batched reads of stored secrets (at start).
+    reads: Reads,
     last_failure: Option<String>,
 }
 
@@ -111,11 +114,14 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         owed_running: HashSet::new(),
         owed_retries: OwedRetries::default(),
         hooking: Arc::default(),
+        reads: Reads::new(),
         last_failure: None,
     };
-    for credential in &daemon.policy.credentials {
-        note_retirement(&mut daemon.slots, &daemon.journal, credential);
-    }
+    note_retirements(
+        &mut daemon.slots,
+        &daemon.journal,
+        &daemon.policy.credentials,
+    );
     warn_unclaimed_retirements(&daemon.journal, &daemon.policy);
     consumers::warn_unclaimed(&daemon.journal, &daemon.policy);
     daemon.run_owed_hooks();
@@ -123,6 +129,9 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
     }
     metrics::registry().scheduler_tick(Utc::now());
+    // In-doubt rotations and due retirements stay on the timeline (they run
+    // first); every other credential's secret is read in batches.
+    daemon.start_reads();
     spawn_watchdog(&daemon.options.notifier, &daemon.options.shutdown);
     info!(
         credentials = daemon.policy.credentials.len(),
@@ -147,7 +156,17 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
                 let (name, outcome) = joined.context("a rotation task panicked")?;
                 daemon.settle(&name, outcome);
                 if daemon.tasks.is_empty() {
-                    // A burst (the start-up reads, a catch-up) is over.
+                    // A burst (a catch-up) is over.
+                    return_freed_memory();
+                }
+            }
+            Some(batch) = daemon.reads.receiver.recv() => {
+                let last = daemon.reads.arrived(&batch);
+                for (name, read) in batch {
+                    daemon.settle(&name, Outcome::Refreshed(read));
+                }
+                if last {
+                    info!("every stored secret read");
                     return_freed_memory();
                 }
             }
@@ -157,6 +176,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         }
     }
     daemon.options.notifier.stopping();
+    daemon.reads.stop();
     alarm.stop().await;
     Ok(daemon.drain().await)
 }
@@ -186,6 +206,20 @@ async fn recv_or_pending(reloads: &mut Option<mpsc::UnboundedReceiver<()>>) -> O
 }
 
 impl Daemon {
+    /// Reads in batches the secrets of the credentials whose next run is a
+    /// read (see [`Slots::take_reads`]).
+    fn start_reads(&mut self) {
+        let credentials = self.slots.take_reads(Utc::now());
+        if !credentials.is_empty() {
+            info!(
+                credentials = credentials.len(),
+                "reading the stored secrets in batches"
+            );
+        }
+        self.reads
+            .start(&self.aws, credentials, self.policy.daemon.concurrency.get());
+    }
+
     /// Starts what is due, at most `concurrency` tasks in flight: the rest
     /// stay on the timeline (a burst of 10,000 due credentials at start
     /// costs 8 tasks' memory, not 10,000).
@@ -497,9 +531,12 @@ impl Daemon {
             changed,
             unchanged,
         } = self.slots.apply(&new.credentials, Utc::now());
-        for credential in new.credentials.iter().filter(|c| added.contains(&c.name)) {
-            note_retirement(&mut self.slots, &self.journal, credential);
-        }
+        let added: HashSet<&CredentialName> = added.iter().collect();
+        note_retirements(
+            &mut self.slots,
+            &self.journal,
+            new.credentials.iter().filter(|c| added.contains(&c.name)),
+        );
         warn_unclaimed_retirements(&self.journal, &new);
         consumers::warn_unclaimed(&self.journal, &new);
         self.owed_retries
@@ -520,6 +557,7 @@ impl Daemon {
         );
         self.policy = new;
         self.run_owed_hooks();
+        self.start_reads();
     }
 
     /// The one-line STATUS systemd shows.
@@ -530,7 +568,7 @@ impl Daemon {
         let mut status = format!(
             "{} credentials, {} rotating",
             self.policy.credentials.len(),
-            self.slots.in_flight().len()
+            self.slots.rotating()
         );
         if let Some((at, name)) = self.slots.next() {
             status.push_str(&format!(

@@ -50,6 +50,9 @@ pub struct Applied {
 pub struct Slots {
     slots: BTreeMap<CredentialName, Slot>,
     timeline: BTreeSet<(DateTime<Utc>, CredentialName)>,
+    /// How many slots run a rotation (kept, not counted: the loop reports
+    /// it after every settled task).
+    rotating: usize,
 }
 
 impl Slots {
@@ -63,6 +66,7 @@ impl Slots {
         let mut slots = Slots {
             slots: BTreeMap::new(),
             timeline: BTreeSet::new(),
+            rotating: 0,
         };
         for credential in credentials {
             slots.add(credential, now);
@@ -110,8 +114,14 @@ impl Slots {
             .cloned()
             .collect();
         for name in gone {
-            if let Some(at) = self.slots.remove(&name).and_then(|slot| slot.queued) {
+            let Some(slot) = self.slots.remove(&name) else {
+                continue;
+            };
+            if let Some(at) = slot.queued {
                 self.timeline.remove(&(at, name.clone()));
+            }
+            if slot.running == Some(Task::Rotate) {
+                self.rotating -= 1;
             }
             applied.removed.push(name);
         }
@@ -164,9 +174,39 @@ impl Slots {
                 task
             };
             slot.running = Some(task);
+            if task == Task::Rotate {
+                self.rotating += 1;
+            }
             due.push((Arc::clone(&slot.credential), task));
         }
         due
+    }
+
+    /// Takes every read due by `now` that waits on the timeline as the
+    /// credential's next run (not behind an earlier retirement, not while
+    /// something runs) off it and marks it running: the caller reads these
+    /// secrets in batches and settles each with [`Slots::refreshed`] or
+    /// [`Slots::failed`] (a failed read is then retried on its own).
+    pub fn take_reads(&mut self, now: DateTime<Utc>) -> Vec<Arc<Credential>> {
+        let mut taken = Vec::new();
+        for (name, slot) in &mut self.slots {
+            let Some((due, Task::Refresh)) = slot.next else {
+                continue;
+            };
+            if due.at > now || slot.running.is_some() || slot.queued != Some(due.at) {
+                continue;
+            }
+            if slot.retire_at.is_some_and(|retire| retire < due.at) {
+                // The retirement runs first, then this read, one by one.
+                continue;
+            }
+            self.timeline.remove(&(due.at, name.clone()));
+            slot.queued = None;
+            slot.next = None;
+            slot.running = Some(Task::Refresh);
+            taken.push(Arc::clone(&slot.credential));
+        }
+        taken
     }
 
     /// The earliest due time on the timeline.
@@ -181,6 +221,11 @@ impl Slots {
 
     pub fn kind(&self, name: &CredentialName) -> Option<Kind> {
         self.slots.get(name).map(|s| s.credential.kind())
+    }
+
+    /// How many credentials have a rotation running.
+    pub fn rotating(&self) -> usize {
+        self.rotating
     }
 
     /// Credentials with a rotation running.
@@ -324,7 +369,9 @@ impl Slots {
 
     fn finish(&mut self, name: &CredentialName) -> Option<&mut Slot> {
         let slot = self.slots.get_mut(name)?;
-        slot.running = None;
+        if slot.running.take() == Some(Task::Rotate) {
+            self.rotating -= 1;
+        }
         Some(slot)
     }
 

@@ -1,10 +1,16 @@
-//! The audit's Secrets Manager reads: AWSCURRENT of every credential's secret
-//! in batches of 20 (BatchGetSecretValue), and the secrets tagged
+//! What Secrets Manager holds, as the daemon's start and `audit` read it:
+//! AWSCURRENT of every credential's secret in batches of 20
+//! (BatchGetSecretValue), and the secrets tagged
 //! `rekeyd:credential` (ListSecrets with a `tag-key` filter), through the
 //! rate-limited gate. Values are wrapped in [`secrecy::SecretString`] at once and
 //! parsed into [`StoredRecord`] only.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
 use secrecy::ExposeSecret;
@@ -32,8 +38,12 @@ pub enum Read {
     NotFound,
     /// The value: `None` when it is not rekeyd's JSON (or is binary).
     Value(Option<StoredRecord>),
-    /// This secret could not be read: code and message.
-    Failed { code: String, detail: String },
+    /// This secret could not be read: by which call, its code and message.
+    Failed {
+        operation: &'static str,
+        code: String,
+        detail: String,
+    },
 }
 
 /// A secret tagged `rekeyd:credential`, as ListSecrets describes it.
@@ -45,6 +55,58 @@ pub struct Tagged {
     pub credential: String,
     /// The `rekeyd:kind` tag's value, if any.
     pub kind: Option<String>,
+}
+
+/// Reads the AWSCURRENT value of every secret in `ids`, [`BATCH_SIZE`] per
+/// call and `concurrency` calls in flight, through `aws`' Secrets Manager
+/// client and its gate (one account's);
+/// hands each batch's reads to `each` as it arrives (in no particular order).
+pub async fn read_batches(
+    aws: &AccountClients,
+    ids: &[String],
+    concurrency: usize,
+    each: impl FnMut(HashMap<String, Read>) + Send,
+) {
+    let batches: Vec<&[String]> = ids.chunks(BATCH_SIZE).collect();
+    let next = AtomicUsize::new(0);
+    let each = Mutex::new(each);
+    let worker = || async {
+        while let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let reads = read_batch(aws, batch).await;
+            (each.lock().expect("batch sink lock"))(reads);
+        }
+    };
+    join_all(
+        (0..concurrency.clamp(1, batches.len().max(1)))
+            .map(|_| worker())
+            .collect(),
+    )
+    .await;
+}
+
+/// Runs `futures` concurrently on the calling task until all are done (a
+/// handful, each polled on every wake-up).
+async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut futures {
+            if let Some(future) = slot {
+                if future.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
 }
 
 /// Reads the AWSCURRENT value of up to [`BATCH_SIZE`] secrets in one call.
@@ -100,6 +162,7 @@ pub async fn read_batch(aws: &AccountClients, ids: &[String]) -> HashMap<String,
             Read::NotFound
         } else {
             Read::Failed {
+                operation: "BatchGetSecretValue",
                 code,
                 detail: error.message.unwrap_or_default(),
             }
@@ -108,6 +171,7 @@ pub async fn read_batch(aws: &AccountClients, ids: &[String]) -> HashMap<String,
     }
     for id in ids {
         found.entry(id.clone()).or_insert_with(|| Read::Failed {
+            operation: "BatchGetSecretValue",
             code: "unanswered".to_owned(),
             detail: "BatchGetSecretValue returned neither a value nor an error for it".to_owned(),
         });
@@ -133,11 +197,19 @@ async fn read_each(aws: &AccountClients, ids: &[String]) -> HashMap<String, Read
         let read = match store::read_current(aws, id).await {
             Ok(None) => Read::NotFound,
             Ok(Some(current)) => Read::Value(current.record),
+            Err(store::StoreError::Call {
+                operation,
+                code,
+                detail,
+                ..
+            }) => Read::Failed {
+                operation,
+                code,
+                detail,
+            },
             Err(err) => Read::Failed {
-                code: match &err {
-                    store::StoreError::Call { code, .. } => code.clone(),
-                    _ => "error".to_owned(),
-                },
+                operation: "GetSecretValue",
+                code: "error".to_owned(),
                 detail: err.to_string(),
             },
         };

@@ -1,6 +1,7 @@
 //! The daemon's main loop: dispatch what is due, settle what finished,
 //! reload on request, keep systemd and the metrics informed.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,8 @@ type Tasks = JoinSet<(CredentialName, Outcome)>;
 
 /// The daemon's running state.
 struct Daemon {
+    /// The running policy's settings. Its credentials live in `slots`, one
+    /// copy each: `policy.credentials` is emptied once they are there.
     policy: Policy,
     options: Options,
     aws: Arc<Aws>,
@@ -105,10 +108,12 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     for credential in &daemon.policy.credentials {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
     }
+    let credentials = daemon.slots.count();
+    daemon.policy.credentials = Vec::new();
     metrics::registry().scheduler_tick(Utc::now());
     spawn_watchdog(&daemon.options.notifier, &daemon.options.shutdown);
     info!(
-        credentials = daemon.policy.credentials.len(),
+        credentials,
         concurrency = daemon.policy.daemon.concurrency.get(),
         "daemon started"
     );
@@ -362,7 +367,7 @@ impl Daemon {
         notifier.ready();
     }
 
-    async fn apply(&mut self, new: Policy) {
+    async fn apply(&mut self, mut new: Policy) {
         if new.aws != self.policy.aws {
             info!("[aws] changed: new AWS clients for the rotations that start from now on");
             self.aws = Arc::new(Aws::build(&new.aws, self.options.aws_overrides.clone()).await);
@@ -386,7 +391,8 @@ impl Daemon {
             changed,
             unchanged,
         } = self.slots.apply(&new.credentials, Utc::now());
-        for credential in new.credentials.iter().filter(|c| added.contains(&c.name)) {
+        let added_names: BTreeSet<&CredentialName> = added.iter().collect();
+        for credential in (new.credentials.iter()).filter(|c| added_names.contains(&c.name)) {
             note_retirement(&mut self.slots, &self.journal, credential);
         }
         warn_unclaimed_retirements(&self.journal, &new);
@@ -404,6 +410,7 @@ impl Daemon {
             unchanged,
             "policy reloaded"
         );
+        new.credentials = Vec::new();
         self.policy = new;
     }
 
@@ -414,8 +421,8 @@ impl Daemon {
         }
         let mut status = format!(
             "{} credentials, {} rotating",
-            self.policy.credentials.len(),
-            self.slots.in_flight().len()
+            self.slots.count(),
+            self.slots.rotating()
         );
         if let Some((at, name)) = self.slots.next() {
             status.push_str(&format!(

@@ -50,6 +50,9 @@ pub struct Applied {
 pub struct Slots {
     slots: BTreeMap<CredentialName, Slot>,
     timeline: BTreeSet<(DateTime<Utc>, CredentialName)>,
+    /// How many slots run a rotation: the daemon's status asks after each
+    /// finished task, and counting the slots then made its start quadratic.
+    rotating: usize,
 }
 
 impl Slots {
@@ -63,7 +66,9 @@ impl Slots {
         let mut slots = Slots {
             slots: BTreeMap::new(),
             timeline: BTreeSet::new(),
+            rotating: 0,
         };
+        let in_doubt: BTreeSet<&CredentialName> = in_doubt.iter().collect();
         for credential in credentials {
             slots.add(credential, now);
             if in_doubt.contains(&credential.name) {
@@ -110,8 +115,13 @@ impl Slots {
             .cloned()
             .collect();
         for name in gone {
-            if let Some(at) = self.slots.remove(&name).and_then(|slot| slot.queued) {
-                self.timeline.remove(&(at, name.clone()));
+            if let Some(slot) = self.slots.remove(&name) {
+                if let Some(at) = slot.queued {
+                    self.timeline.remove(&(at, name.clone()));
+                }
+                if slot.running == Some(Task::Rotate) {
+                    self.rotating -= 1;
+                }
             }
             applied.removed.push(name);
         }
@@ -164,6 +174,9 @@ impl Slots {
                 task
             };
             slot.running = Some(task);
+            if task == Task::Rotate {
+                self.rotating += 1;
+            }
             due.push((Arc::clone(&slot.credential), task));
         }
         due
@@ -181,6 +194,16 @@ impl Slots {
 
     pub fn kind(&self, name: &CredentialName) -> Option<Kind> {
         self.slots.get(name).map(|s| s.credential.kind())
+    }
+
+    /// How many credentials are under the daemon's care.
+    pub fn count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How many rotations are running (what [`Slots::in_flight`] lists).
+    pub fn rotating(&self) -> usize {
+        self.rotating
     }
 
     /// Credentials with a rotation running.
@@ -324,7 +347,9 @@ impl Slots {
 
     fn finish(&mut self, name: &CredentialName) -> Option<&mut Slot> {
         let slot = self.slots.get_mut(name)?;
-        slot.running = None;
+        if slot.running.take() == Some(Task::Rotate) {
+            self.rotating -= 1;
+        }
         Some(slot)
     }
 

@@ -131,3 +131,33 @@ fn a_lease_held_elsewhere_is_looked_at_again() {
     assert_eq!(slots.earliest(), Some(later));
     assert_eq!(tasks(&slots.take_due(later, usize::MAX)), [Task::Rotate]);
 }
+
+#[test]
+fn the_rotating_count_follows_rotations_started_finished_and_removed() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let mut text = String::from("[defaults]\nevery = \"1d\"\n");
+    for i in 0..3 {
+        text.push_str(&format!(
+            "[[chime_bot]]\nname = \"bot-{i}\"\naccount_id = \"a0000000-0000-4000-8000-000000000000\"\nbot_id = \"b0000000-0000-4000-8000-00000000000{i}\"\n"
+        ));
+    }
+    let credentials = parse(Path::new("t.toml"), &text).unwrap().credentials;
+    let mut slots = Slots::new(&credentials, &[], now);
+    // Reads at start are not rotations.
+    assert_eq!(slots.take_due(now, usize::MAX).len(), 3);
+    assert_eq!(slots.rotating(), 0);
+    for credential in &credentials {
+        slots.refreshed(&credential.name, Last::Missing, now);
+    }
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate; 3]);
+    assert_eq!(slots.rotating(), 3);
+    assert_eq!(slots.in_flight().len(), 3);
+    slots.failed(&credentials[0].name, Task::Rotate, now);
+    // bot-1 leaves the policy while it rotates.
+    let kept = [credentials[0].clone(), credentials[2].clone()];
+    let applied = slots.apply(&kept, now);
+    assert_eq!(applied.removed, [credentials[1].name.clone()]);
+    assert_eq!(slots.rotating(), 1);
+    assert_eq!(slots.in_flight(), [credentials[2].name.clone()]);
+    assert_eq!(slots.count(), 2);
+}

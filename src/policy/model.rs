@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A whole, valid policy file.
@@ -113,8 +114,11 @@ impl Coordination {
 }
 
 /// A credential name: unique in the policy, `[a-zA-Z0-9_.-]+`.
+///
+/// Shared, not copied: the daemon keys its slots, its timeline and its
+/// metrics by name, and a clone is a reference count, not a new string.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CredentialName(String);
+pub struct CredentialName(Arc<str>);
 
 impl CredentialName {
     /// `Some` when `name` matches `[a-zA-Z0-9_.-]+`.
@@ -123,7 +127,7 @@ impl CredentialName {
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        valid.then(|| CredentialName(name.to_owned()))
+        valid.then(|| CredentialName(Arc::from(name)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -159,7 +159,7 @@ fn credentials(
             out.push(RawCredential {
                 label,
                 header,
-                body,
+                body: Box::new(body),
             });
         }
     }

@@ -80,7 +80,7 @@ pub(super) fn credential(
         unique(&mut t, &mut seen.secrets, secret, *at, &label, "secret");
     }
 
-    let (target, schedule) = match body {
+    let (target, schedule) = match *body {
         RawBody::IvsParticipantToken(raw) => match ivs::token(&mut t, &raw) {
             Some((target, refresh_before)) => (
                 Some(target),

@@ -24,12 +24,16 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
     let coordination = settings::coordination(raw.coordination, sink);
     let defaults = inherited::defaults(raw.defaults, sink);
     let mut seen = credentials::Seen::default();
-    let credentials: Vec<_> = raw
-        .credentials
-        .into_iter()
-        .map(|raw| credentials::credential(raw, &defaults, &mut seen, sink))
-        .collect();
-    if !sink.is_empty() {
+    // Collected once, at its final size: not a `Vec<Option<_>>` copied again.
+    let mut credentials = Vec::with_capacity(raw.credentials.len());
+    let mut all_valid = true;
+    for raw in raw.credentials {
+        match credentials::credential(raw, &defaults, &mut seen, sink) {
+            Some(credential) => credentials.push(credential),
+            None => all_valid = false,
+        }
+    }
+    if !sink.is_empty() || !all_valid {
         return None;
     }
     Some(Policy {
@@ -37,7 +41,7 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
         aws: aws?,
         daemon: daemon?,
         coordination: coordination?,
-        credentials: credentials.into_iter().collect::<Option<_>>()?,
+        credentials,
         warnings: Vec::new(),
     })
 }

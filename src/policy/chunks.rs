@@ -46,10 +46,15 @@ fn read_pieces(text: &str, pieces: &[Range<usize>], sink: &mut Sink<'_>) -> Opti
     let mut counts = Counts::default();
     // Settings tables and unknown keys: each in one piece only.
     let mut settings = HashSet::new();
+    // Spaces where the text before the piece is, then the piece. The
+    // spaces are kept from one piece to the next, and only the last piece's
+    // place is blanked: each byte is written twice in all, not once a piece.
     let mut shifted = String::with_capacity(text.len());
+    let mut spaces = 0;
     for piece in pieces {
-        shifted.truncate(0);
-        shifted.extend(std::iter::repeat_n(' ', piece.start));
+        shifted.truncate(spaces);
+        push_spaces(&mut shifted, piece.start - spaces);
+        spaces = piece.start;
         shifted.push_str(&text[piece.clone()]);
         let (root, errors) = DeTable::parse_recoverable(&shifted);
         if !errors.is_empty() {
@@ -71,6 +76,15 @@ fn read_pieces(text: &str, pieces: &[Range<usize>], sink: &mut Sink<'_>) -> Opti
     }
     raw.credentials.sort_by_key(|c| c.header);
     Some(raw)
+}
+
+fn push_spaces(text: &mut String, mut count: usize) {
+    const SPACES: &str = "                                                                ";
+    while count > 0 {
+        let n = count.min(SPACES.len());
+        text.push_str(&SPACES[..n]);
+        count -= n;
+    }
 }
 
 /// Whether an array starting at `at` is made of `[[table]]` headers (which

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::inherited::{Inherited, Timing, inheritable};
+use super::inherited::{Inherited, Timing, ValidCrons, inheritable};
 use super::{Table, Val, ivs};
 use crate::policy::model::{
     ChimeBot, Credential, CredentialName, CronSchedule, DEFAULT_REFRESH_PERCENT,
@@ -28,6 +28,18 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 pub(super) struct Seen {
     names: HashMap<String, (usize, String)>,
     secrets: HashMap<String, (usize, String)>,
+    crons: ValidCrons,
+}
+
+impl Seen {
+    /// Room for `credentials` names and secret names.
+    pub fn with_capacity(credentials: usize) -> Seen {
+        Seen {
+            names: HashMap::with_capacity(credentials),
+            secrets: HashMap::with_capacity(credentials),
+            crons: ValidCrons::default(),
+        }
+    }
 }
 
 /// Checks one credential table; `None` when it has a problem.
@@ -58,7 +70,7 @@ pub(super) fn credential(
     };
 
     // IVS tables have no schedule/every, and `[defaults]`' do not apply to them.
-    let inherited = inheritable(&mut t, &common).or(defaults);
+    let inherited = inheritable(&mut t, &common, &mut seen.crons).or(defaults);
 
     // The secret: `secret`, or `secret_prefix` + name.
     let secret = match t.check("secret", &common.secret, |s| {

@@ -1,5 +1,6 @@
 //! The keys a credential inherits from `[defaults]`, checked once in each place.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -45,6 +46,22 @@ impl Inherited {
     }
 }
 
+/// Cron expressions already found valid in this policy: checking one parses
+/// it, which costs croner a bit per possible year (most of the time of
+/// checking a 100,000-credential policy), while fleets share a few.
+#[derive(Debug, Default)]
+pub(super) struct ValidCrons(HashSet<String>);
+
+impl ValidCrons {
+    fn check(&mut self, expression: &str) -> Result<(), String> {
+        if !self.0.contains(expression) {
+            values::cron(expression)?;
+            self.0.insert(expression.to_owned());
+        }
+        Ok(())
+    }
+}
+
 /// `[defaults]`, checked (all unset when the table is absent).
 pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -> Inherited {
     let header = raw.as_ref().map_or(0, |r| r.span().start);
@@ -63,13 +80,18 @@ pub(super) fn defaults(raw: Option<Spanned<RawDefaults>>, sink: &mut Sink<'_>) -
     inheritable(
         &mut Table::new(sink, Ctx::settings("defaults.", header)),
         &common,
+        &mut ValidCrons::default(),
     )
 }
 
 /// Checks the inheritable keys of a credential table or of `[defaults]`.
-pub(super) fn inheritable(t: &mut Table<'_, '_>, raw: &RawCommon) -> Inherited {
+pub(super) fn inheritable(
+    t: &mut Table<'_, '_>,
+    raw: &RawCommon,
+    crons: &mut ValidCrons,
+) -> Inherited {
     let schedule = t.check("schedule", &raw.schedule, |s| {
-        values::cron(s).map(|_| Timing::Cron {
+        crons.check(s).map(|()| Timing::Cron {
             expression: s.clone(),
         })
     });

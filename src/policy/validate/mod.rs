@@ -23,7 +23,7 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
     let daemon = settings::daemon(raw.daemon, sink);
     let coordination = settings::coordination(raw.coordination, sink);
     let defaults = inherited::defaults(raw.defaults, sink);
-    let mut seen = credentials::Seen::default();
+    let mut seen = credentials::Seen::with_capacity(raw.credentials.len());
     // Collected once, at its final size: not a `Vec<Option<_>>` copied again.
     let mut credentials = Vec::with_capacity(raw.credentials.len());
     let mut all_valid = true;

@@ -8,8 +8,9 @@ each kind (Chime bots on daily cron times, IAM credentials every 7-30 days,
 IVS tokens refreshed an hour before their 12 h expiry), each with a secret
 written just now so nothing is due, starts `rekeyd daemon` with NOTIFY_SOCKET
 as systemd would, and measures: exec to READY=1, time until every secret was
-read once, resident memory, CPU and context switches over the idle window,
-and that no mutating call was made. Prints a Markdown section (medians and
+read once (by GetSecretValue or BatchGetSecretValue), resident memory, CPU
+and context switches over the idle window, and that no mutating call was
+made. Prints a Markdown section (medians and
 spread over the runs); progress on stderr. Build first: cargo build --release.
 """
 
@@ -40,6 +41,20 @@ def proc_stats(pid):
     return ticks, switches, int(status["VmRSS"].split()[0]), int(status["Threads"])
 
 
+def secrets_read(calls):
+    """Secrets the daemon read: one per answered GetSecretValue, each id of an
+    answered BatchGetSecretValue (the call log names them, comma-separated)."""
+    read = 0
+    for call in calls:
+        if call.get("status") != 200:
+            continue
+        if call["operation"] == "GetSecretValue":
+            read += 1
+        elif call["operation"] == "BatchGetSecretValue":
+            read += len((call.get("resource") or "").split(","))
+    return read
+
+
 def one_run(args, work):
     env = fleet.aws_env(work)
     with fleet.Emulator(args.bin, env) as emulator:
@@ -68,7 +83,7 @@ def one_run(args, work):
             threading.Thread(target=lambda: [notify.recv(4096) for _ in iter(int, 1)],
                              daemon=True).start()
             deadline = time.monotonic() + 600
-            while sum(c["operation"] == "GetSecretValue" for c in emulator.calls()) < args.n:
+            while secrets_read(emulator.calls()) < args.n:
                 if time.monotonic() > deadline or daemon.poll() is not None:
                     raise RuntimeError(f"the daemon did not read every secret; see {work}/daemon.log")
                 time.sleep(0.5)
@@ -119,7 +134,7 @@ def main():
     print("| figure | value | target (issue 6) |")
     print("|---|---|---|")
     print(f"| exec to `READY=1` | {fleet.spread(col('ready'), ' s')} | < 1 s |")
-    print(f"| every secret read once ({args.n:,} GetSecretValue) | {fleet.spread(col('settled'), ' s', 1)} | |")
+    print(f"| every secret read once ({args.n:,} secrets) | {fleet.spread(col('settled'), ' s', 1)} | |")
     print(f"| resident memory after settling | {fleet.spread(col('rss_mib'), ' MiB', 1)} | <= 40 MiB |")
     print(f"| CPU while idle, {args.idle:g} s | {fleet.spread(col('cpu_percent'), '% of one core', 2)} | < 0.5% |")
     print(f"| context switches while idle, per second | {fleet.spread(col('wakeups'), '', 1)} | |")

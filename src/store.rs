@@ -11,7 +11,7 @@ use aws_sdk_secretsmanager::types::Tag;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::aws::{Aws, CallError, RetryPolicy};
+use crate::aws::{Aws, CallError, Gate, RetryPolicy};
 use crate::policy::Credential;
 use crate::record::StoredRecord;
 use crate::secret;
@@ -201,7 +201,13 @@ pub async fn refence(aws: &Aws, secret: &str) -> Result<(), StoreError> {
         version_id: Some(current),
         value: Some(value),
         ..
-    }) = get_current(aws, secret, RetryPolicy::STORE).await?
+    }) = get_current(
+        &aws.secretsmanager,
+        &aws.gates.secretsmanager,
+        secret,
+        RetryPolicy::STORE,
+    )
+    .await?
     else {
         return Ok(());
     };
@@ -353,7 +359,16 @@ async fn create(
 
 /// Reads the AWSCURRENT version; `None` when the secret does not exist.
 pub async fn read_current(aws: &Aws, secret: &str) -> Result<Option<CurrentVersion>, StoreError> {
-    let Some(current) = get_current(aws, secret, RetryPolicy::PROVIDER).await? else {
+    read_current_via(&aws.secretsmanager, &aws.gates.secretsmanager, secret).await
+}
+
+/// [`read_current`] with a given Secrets Manager client and its gate.
+pub async fn read_current_via(
+    client: &aws_sdk_secretsmanager::Client,
+    gate: &Gate,
+    secret: &str,
+) -> Result<Option<CurrentVersion>, StoreError> {
+    let Some(current) = get_current(client, gate, secret, RetryPolicy::PROVIDER).await? else {
         return Ok(None);
     };
     Ok(Some(CurrentVersion {
@@ -377,15 +392,14 @@ struct Current {
 /// GetSecretValue of AWSCURRENT (always by stage: moto answers a stale
 /// default version after a stage move); `None` when the secret does not exist.
 async fn get_current(
-    aws: &Aws,
+    client: &aws_sdk_secretsmanager::Client,
+    gate: &Gate,
     secret: &str,
     policy: RetryPolicy,
 ) -> Result<Option<Current>, StoreError> {
-    let got = aws
-        .gates
-        .secretsmanager
+    let got = gate
         .call("GetSecretValue", policy, || {
-            aws.secretsmanager
+            client
                 .get_secret_value()
                 .secret_id(secret)
                 .version_stage(AWSCURRENT)

@@ -71,7 +71,8 @@ pub struct CallRecord {
     pub operation: String,
     /// What the call addressed, where the request names one thing: the Chime
     /// bot id, the IAM credential id (else user name), the IVS stage ARN, the
-    /// Secrets Manager secret id, the DynamoDB item's key (else table).
+    /// Secrets Manager secret id (BatchGetSecretValue: every id of its
+    /// `SecretIdList`, comma-separated), the DynamoDB item's key (else table).
     #[serde(default)]
     pub resource: Option<String>,
     /// The operation is a write (whether or not it succeeded).

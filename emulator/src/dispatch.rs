@@ -145,9 +145,11 @@ fn resource_of(
         Service::IvsRealtime => {
             json().and_then(|b| text(&b["stageArn"]).or_else(|| text(&b["arn"])))
         }
-        Service::Secretsmanager => {
-            json().and_then(|b| text(&b["SecretId"]).or_else(|| text(&b["Name"])))
-        }
+        Service::Secretsmanager => json().and_then(|b| {
+            text(&b["SecretId"])
+                .or_else(|| text(&b["Name"]))
+                .or_else(|| id_list(&b["SecretIdList"]))
+        }),
         Service::Dynamodb => json().and_then(|b| {
             let key = b["Key"].as_object().and_then(|k| {
                 k.values()
@@ -156,6 +158,17 @@ fn resource_of(
             key.or_else(|| text(&b["TableName"]))
         }),
     }
+}
+
+/// A BatchGetSecretValue's `SecretIdList`, comma-separated (secret names
+/// and ARNs hold no comma).
+fn id_list(value: &serde_json::Value) -> Option<String> {
+    let ids: Vec<&str> = value
+        .as_array()?
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    (!ids.is_empty()).then(|| ids.join(","))
 }
 
 fn answer(

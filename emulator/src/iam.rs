@@ -1,6 +1,6 @@
 //! IAM state: users and their service-specific credentials, with the rules IAM enforces on them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -87,11 +87,14 @@ impl ServiceCredential {
     }
 }
 
-/// Every IAM user and credential.
+/// Every IAM user and credential. Credentials are kept per user (in
+/// creation order), with every id in a set: a fleet of thousands is looked up
+/// on every call.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IamState {
     users: BTreeMap<String, IamUser>,
-    credentials: Vec<ServiceCredential>,
+    credentials: HashMap<String, Vec<ServiceCredential>>,
+    ids: HashSet<String>,
 }
 
 /// True when `name` satisfies IAM's `[\w+=,.@-]+` of 1 to `max` characters.
@@ -152,8 +155,17 @@ impl IamState {
         self.users.values()
     }
 
-    pub(crate) fn credentials(&self) -> &[ServiceCredential] {
-        &self.credentials
+    /// Every credential, by user name, then in creation order.
+    pub(crate) fn credentials(&self) -> impl Iterator<Item = &ServiceCredential> {
+        self.users
+            .keys()
+            .filter_map(|user| self.credentials.get(user))
+            .flatten()
+    }
+
+    /// The user's credentials, in creation order.
+    fn held_by(&self, user_name: &str) -> &[ServiceCredential] {
+        self.credentials.get(user_name).map_or(&[], Vec::as_slice)
     }
 
     /// Creates a credential; `id` and `password` are generated unless given (seeding).
@@ -177,9 +189,9 @@ impl IamState {
             ));
         }
         let held = self
-            .credentials
+            .held_by(user_name)
             .iter()
-            .filter(|c| c.user_name == user_name && c.service_name == service_name)
+            .filter(|c| c.service_name == service_name)
             .count();
         if held >= CREDENTIALS_PER_SERVICE {
             return Err(ApiError::new(
@@ -200,7 +212,7 @@ impl IamState {
             ));
         }
         let id = id.unwrap_or_else(random::credential_id);
-        if self.credentials.iter().any(|c| c.id == id) {
+        if self.ids.contains(&id) {
             return Err(ApiError::new(
                 409,
                 "EntityAlreadyExists",
@@ -233,15 +245,19 @@ impl IamState {
                     + Duration::days(i64::from(d))
             }),
         };
-        self.credentials.push(credential.clone());
+        self.ids.insert(credential.id.clone());
+        self.credentials
+            .entry(user_name.to_string())
+            .or_default()
+            .push(credential.clone());
         Ok(credential)
     }
 
     fn find_mut(&mut self, user_name: &str, id: &str) -> Result<&mut ServiceCredential, ApiError> {
         self.user(user_name)?;
         self.credentials
-            .iter_mut()
-            .find(|c| c.id == id && c.user_name == user_name)
+            .get_mut(user_name)
+            .and_then(|held| held.iter_mut().find(|c| c.id == id))
             .ok_or_else(|| no_such_credential(id, user_name))
     }
 
@@ -299,8 +315,13 @@ impl IamState {
 
     pub(crate) fn delete(&mut self, user_name: &str, id: &str) -> Result<(), ApiError> {
         self.find_mut(user_name, id)?;
-        self.credentials
-            .retain(|c| !(c.id == id && c.user_name == user_name));
+        if let Some(held) = self.credentials.get_mut(user_name) {
+            held.retain(|c| c.id != id);
+            if held.is_empty() {
+                self.credentials.remove(user_name);
+            }
+        }
+        self.ids.remove(id);
         Ok(())
     }
 
@@ -321,13 +342,14 @@ impl IamState {
         user_name: Option<&str>,
         service_name: Option<&str>,
     ) -> Result<Vec<&ServiceCredential>, ApiError> {
-        if let Some(user) = user_name {
-            self.user(user)?;
-        }
-        Ok(self
-            .credentials
-            .iter()
-            .filter(|c| user_name.is_none_or(|u| c.user_name == u))
+        let held: Box<dyn Iterator<Item = &ServiceCredential>> = match user_name {
+            Some(user) => {
+                self.user(user)?;
+                Box::new(self.held_by(user).iter())
+            }
+            None => Box::new(self.credentials()),
+        };
+        Ok(held
             .filter(|c| service_name.is_none_or(|s| c.service_name == s))
             .collect())
     }

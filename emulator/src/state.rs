@@ -52,12 +52,7 @@ impl State {
         Truth {
             chime_bots: self.chime.bots().cloned().collect(),
             iam_users: self.iam.users().map(|u| u.name.clone()).collect(),
-            iam_credentials: self
-                .iam
-                .credentials()
-                .iter()
-                .map(truth::credential)
-                .collect(),
+            iam_credentials: self.iam.credentials().map(truth::credential).collect(),
             ivs_stages: self
                 .ivs
                 .stages()

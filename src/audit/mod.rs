@@ -20,13 +20,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use futures_util::StreamExt;
 
 use crate::aws::Aws;
 use crate::policy::{Credential, Policy};
 use report::{Entry, Report, Unmanaged};
-use secrets::{BATCH_SIZE, Read};
+use secrets::Read;
 use status::{ProviderView, SecretView, Status};
 
 /// Default time past a scheduled rotation (beyond its jitter) before it is overdue.
@@ -101,7 +100,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
 /// Reads every credential's secret, [`BATCH_SIZE`] per call, `concurrency`
 /// calls at a time.
 async fn read_all(
-    aws: &Arc<Aws>,
+    aws: &Aws,
     credentials: &[Credential],
     concurrency: usize,
 ) -> HashMap<String, Read> {
@@ -111,23 +110,15 @@ async fn read_all(
         .map(|c| c.secret_name.clone())
         .filter(|id| seen.insert(id.clone()))
         .collect();
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    for batch in ids.chunks(BATCH_SIZE) {
-        let batch = batch.to_vec();
-        let aws = Arc::clone(aws);
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            secrets::read_batch(&aws, &batch).await
-        });
-    }
     let mut reads = HashMap::with_capacity(ids.len());
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(batch) => reads.extend(batch),
-            Err(err) => tracing::error!(error = %err, "a secret read task failed"),
-        }
+    let mut batches = std::pin::pin!(secrets::read_batches(
+        &aws.secretsmanager,
+        &aws.gates.secretsmanager,
+        &ids,
+        concurrency,
+    ));
+    while let Some(batch) = batches.next().await {
+        reads.extend(batch);
     }
     reads
 }
@@ -138,7 +129,7 @@ fn view(credential: &Credential, read: Option<&Read>) -> SecretView {
     match read {
         None => SecretView::Unreadable(format!("secret {secret} was not read")),
         Some(Read::NotFound) => SecretView::NotFound,
-        Some(Read::Failed { code, detail }) => SecretView::Unreadable(format!(
+        Some(Read::Failed { code, detail, .. }) => SecretView::Unreadable(format!(
             "cannot read secret {secret} ({code}): {detail}; the audit needs secretsmanager:GetSecretValue and BatchGetSecretValue on it"
         )),
         Some(Read::Value(record)) => SecretView::from_record(credential, record.clone()),

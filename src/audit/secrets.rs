@@ -1,15 +1,18 @@
-//! The audit's Secrets Manager reads: AWSCURRENT of every credential's secret
-//! in batches of 20 (BatchGetSecretValue), and the secrets tagged
+//! The audit's Secrets Manager reads (the daemon's start-up reads too):
+//! AWSCURRENT of every credential's secret in batches of 20
+//! (BatchGetSecretValue), and the secrets tagged
 //! `rekeyd:credential` (ListSecrets with a `tag-key` filter), through the
 //! rate-limited gate. Values are wrapped in [`secrecy::SecretString`] at once and
 //! parsed into [`StoredRecord`] only.
 
 use std::collections::HashMap;
 
+use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
+use futures_util::stream::{self, Stream, StreamExt};
 use secrecy::ExposeSecret;
 
-use crate::aws::{Aws, RetryPolicy};
+use crate::aws::{Aws, Gate, RetryPolicy};
 use crate::record::StoredRecord;
 use crate::secret;
 use crate::store::{self, TAG_CREDENTIAL, TAG_KIND};
@@ -32,8 +35,12 @@ pub enum Read {
     NotFound,
     /// The value: `None` when it is not rekeyd's JSON (or is binary).
     Value(Option<StoredRecord>),
-    /// This secret could not be read: code and message.
-    Failed { code: String, detail: String },
+    /// This secret could not be read: by which call, its code and message.
+    Failed {
+        operation: &'static str,
+        code: String,
+        detail: String,
+    },
 }
 
 /// A secret tagged `rekeyd:credential`, as ListSecrets describes it.
@@ -47,15 +54,27 @@ pub struct Tagged {
     pub kind: Option<String>,
 }
 
+/// Reads the AWSCURRENT value of every secret in `ids`, [`BATCH_SIZE`] per
+/// call and `concurrency` calls in flight, through `client` and its `gate`:
+/// each batch's reads as it arrives (in no particular order).
+pub fn read_batches<'a>(
+    client: &'a Client,
+    gate: &'a Gate,
+    ids: &'a [String],
+    concurrency: usize,
+) -> impl Stream<Item = HashMap<String, Read>> + 'a {
+    stream::iter(ids.chunks(BATCH_SIZE))
+        .map(move |batch| read_batch(client, gate, batch))
+        .buffer_unordered(concurrency.max(1))
+}
+
 /// Reads the AWSCURRENT value of up to [`BATCH_SIZE`] secrets in one call.
 /// When the batch call itself fails (no permission for it, say), each secret
 /// is read on its own with GetSecretValue, so one bad id never hides others.
-pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
-    let answer = aws
-        .gates
-        .secretsmanager
+pub async fn read_batch(client: &Client, gate: &Gate, ids: &[String]) -> HashMap<String, Read> {
+    let answer = gate
         .call("BatchGetSecretValue", RetryPolicy::PROVIDER, || {
-            aws.secretsmanager
+            client
                 .batch_get_secret_value()
                 .set_secret_id_list(Some(ids.to_vec()))
                 .send()
@@ -65,7 +84,7 @@ pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
         Ok(out) => out,
         Err(err) => {
             tracing::debug!(code = %err.code, error = %err.detail, secrets = ids.len(), "BatchGetSecretValue failed; reading one by one");
-            return read_each(aws, ids).await;
+            return read_each(client, gate, ids).await;
         }
     };
     let mut found = HashMap::with_capacity(ids.len());
@@ -91,7 +110,7 @@ pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
             secrets = not_current.len(),
             "BatchGetSecretValue answered versions that are not AWSCURRENT; reading those by stage"
         );
-        found.extend(read_each(aws, &not_current).await);
+        found.extend(read_each(client, gate, &not_current).await);
     }
     for error in out.errors.unwrap_or_default() {
         let Some(id) = error.secret_id else { continue };
@@ -100,6 +119,7 @@ pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
             Read::NotFound
         } else {
             Read::Failed {
+                operation: "BatchGetSecretValue",
                 code,
                 detail: error.message.unwrap_or_default(),
             }
@@ -108,6 +128,7 @@ pub async fn read_batch(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
     }
     for id in ids {
         found.entry(id.clone()).or_insert_with(|| Read::Failed {
+            operation: "BatchGetSecretValue",
             code: "unanswered".to_owned(),
             detail: "BatchGetSecretValue returned neither a value nor an error for it".to_owned(),
         });
@@ -127,17 +148,25 @@ fn parse_entry(mut entry: SecretValueEntry) -> (Vec<String>, Option<StoredRecord
     (names, record)
 }
 
-async fn read_each(aws: &Aws, ids: &[String]) -> HashMap<String, Read> {
+async fn read_each(client: &Client, gate: &Gate, ids: &[String]) -> HashMap<String, Read> {
     let mut found = HashMap::with_capacity(ids.len());
     for id in ids {
-        let read = match store::read_current(aws, id).await {
+        let read = match store::read_current_via(client, gate, id).await {
             Ok(None) => Read::NotFound,
             Ok(Some(current)) => Read::Value(current.record),
+            Err(store::StoreError::Call {
+                operation,
+                code,
+                detail,
+                ..
+            }) => Read::Failed {
+                operation,
+                code,
+                detail,
+            },
             Err(err) => Read::Failed {
-                code: match &err {
-                    store::StoreError::Call { code, .. } => code.clone(),
-                    _ => "error".to_owned(),
-                },
+                operation: "GetSecretValue",
+                code: "error".to_owned(),
                 detail: err.to_string(),
             },
         };

@@ -5,6 +5,7 @@
 
 mod alarm;
 pub mod notify;
+mod reads;
 mod run;
 mod slots;
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The daemon's main loop: dispatch what is due, settle what finished,
 //! reload on request, keep systemd and the metrics informed.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +15,10 @@ use tracing::{error, info, warn};
 
 use super::alarm::Alarm;
 use super::notify::Notifier;
+use super::reads::Reads;
 use super::slots::{Applied, Slots, Task};
 use super::startup::{
-    last_of, note_retirement, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
+    last_of, note_retirements, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
 };
 use super::timing::{self, Last};
 use super::{Event, Stopped};
@@ -67,6 +68,8 @@ struct Daemon {
     permits: Arc<Semaphore>,
     slots: Slots,
     tasks: Tasks,
+    /// The batched reads of stored secrets (at start).
+    reads: Reads,
     last_failure: Option<String>,
 }
 
@@ -99,11 +102,14 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         policy,
         options,
         tasks: JoinSet::new(),
+        reads: Reads::new(),
         last_failure: None,
     };
-    for credential in &daemon.policy.credentials {
-        note_retirement(&mut daemon.slots, &daemon.journal, credential);
-    }
+    note_retirements(
+        &mut daemon.slots,
+        &daemon.journal,
+        &daemon.policy.credentials,
+    );
     warn_unclaimed_retirements(&daemon.journal, &daemon.policy);
     for credential in &daemon.policy.credentials {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
@@ -111,6 +117,9 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     let credentials = daemon.slots.count();
     daemon.policy.credentials = Vec::new();
     metrics::registry().scheduler_tick(Utc::now());
+    // In-doubt rotations and due retirements stay on the timeline (they run
+    // first); every other credential's secret is read in batches.
+    daemon.start_reads();
     spawn_watchdog(&daemon.options.notifier, &daemon.options.shutdown);
     info!(
         credentials,
@@ -135,7 +144,17 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
                 let (name, outcome) = joined.context("a rotation task panicked")?;
                 daemon.settle(&name, outcome);
                 if daemon.tasks.is_empty() {
-                    // A burst (the start-up reads, a catch-up) is over.
+                    // A burst (a catch-up) is over.
+                    return_freed_memory();
+                }
+            }
+            Some(batch) = daemon.reads.receiver.recv() => {
+                let last = daemon.reads.arrived(&batch);
+                for (name, read) in batch {
+                    daemon.settle(&name, Outcome::Refreshed(read));
+                }
+                if last {
+                    info!("every stored secret read");
                     return_freed_memory();
                 }
             }
@@ -145,6 +164,7 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         }
     }
     daemon.options.notifier.stopping();
+    daemon.reads.stop();
     alarm.stop().await;
     Ok(daemon.drain().await)
 }
@@ -174,6 +194,20 @@ async fn recv_or_pending(reloads: &mut Option<mpsc::UnboundedReceiver<()>>) -> O
 }
 
 impl Daemon {
+    /// Reads in batches the secrets of the credentials whose next run is a
+    /// read (see [`Slots::take_reads`]).
+    fn start_reads(&mut self) {
+        let credentials = self.slots.take_reads(Utc::now());
+        if !credentials.is_empty() {
+            info!(
+                credentials = credentials.len(),
+                "reading the stored secrets in batches"
+            );
+        }
+        self.reads
+            .start(&self.aws, credentials, self.policy.daemon.concurrency.get());
+    }
+
     /// Starts what is due, at most `concurrency` tasks in flight: the rest
     /// stay on the timeline (a burst of 10,000 due credentials at start
     /// costs 8 tasks' memory, not 10,000).
@@ -391,10 +425,12 @@ impl Daemon {
             changed,
             unchanged,
         } = self.slots.apply(&new.credentials, Utc::now());
-        let added_names: BTreeSet<&CredentialName> = added.iter().collect();
-        for credential in (new.credentials.iter()).filter(|c| added_names.contains(&c.name)) {
-            note_retirement(&mut self.slots, &self.journal, credential);
-        }
+        let added: HashSet<&CredentialName> = added.iter().collect();
+        note_retirements(
+            &mut self.slots,
+            &self.journal,
+            new.credentials.iter().filter(|c| added.contains(&c.name)),
+        );
         warn_unclaimed_retirements(&self.journal, &new);
         let registry = metrics::registry();
         for name in &removed {
@@ -412,6 +448,7 @@ impl Daemon {
         );
         new.credentials = Vec::new();
         self.policy = new;
+        self.start_reads();
     }
 
     /// The one-line STATUS systemd shows.

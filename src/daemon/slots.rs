@@ -50,8 +50,8 @@ pub struct Applied {
 pub struct Slots {
     slots: BTreeMap<CredentialName, Slot>,
     timeline: BTreeSet<(DateTime<Utc>, CredentialName)>,
-    /// How many slots run a rotation: the daemon's status asks after each
-    /// finished task, and counting the slots then made its start quadratic.
+    /// How many slots run a rotation (kept, not counted: the loop reports
+    /// it after every settled task).
     rotating: usize,
 }
 
@@ -115,13 +115,14 @@ impl Slots {
             .cloned()
             .collect();
         for name in gone {
-            if let Some(slot) = self.slots.remove(&name) {
-                if let Some(at) = slot.queued {
-                    self.timeline.remove(&(at, name.clone()));
-                }
-                if slot.running == Some(Task::Rotate) {
-                    self.rotating -= 1;
-                }
+            let Some(slot) = self.slots.remove(&name) else {
+                continue;
+            };
+            if let Some(at) = slot.queued {
+                self.timeline.remove(&(at, name.clone()));
+            }
+            if slot.running == Some(Task::Rotate) {
+                self.rotating -= 1;
             }
             applied.removed.push(name);
         }
@@ -182,6 +183,33 @@ impl Slots {
         due
     }
 
+    /// Takes every read due by `now` that waits on the timeline as the
+    /// credential's next run (not behind an earlier retirement, not while
+    /// something runs) off it and marks it running: the caller reads these
+    /// secrets in batches and settles each with [`Slots::refreshed`] or
+    /// [`Slots::failed`] (a failed read is then retried on its own).
+    pub fn take_reads(&mut self, now: DateTime<Utc>) -> Vec<Arc<Credential>> {
+        let mut taken = Vec::new();
+        for (name, slot) in &mut self.slots {
+            let Some((due, Task::Refresh)) = slot.next else {
+                continue;
+            };
+            if due.at > now || slot.running.is_some() || slot.queued != Some(due.at) {
+                continue;
+            }
+            if slot.retire_at.is_some_and(|retire| retire < due.at) {
+                // The retirement runs first, then this read, one by one.
+                continue;
+            }
+            self.timeline.remove(&(due.at, name.clone()));
+            slot.queued = None;
+            slot.next = None;
+            slot.running = Some(Task::Refresh);
+            taken.push(Arc::clone(&slot.credential));
+        }
+        taken
+    }
+
     /// The earliest due time on the timeline.
     pub fn earliest(&self) -> Option<DateTime<Utc>> {
         self.next().map(|(at, _)| at)
@@ -201,7 +229,7 @@ impl Slots {
         self.slots.len()
     }
 
-    /// How many rotations are running (what [`Slots::in_flight`] lists).
+    /// How many credentials have a rotation running.
     pub fn rotating(&self) -> usize {
         self.rotating
     }

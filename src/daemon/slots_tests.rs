@@ -132,32 +132,83 @@ fn a_lease_held_elsewhere_is_looked_at_again() {
     assert_eq!(tasks(&slots.take_due(later, usize::MAX)), [Task::Rotate]);
 }
 
-#[test]
-fn the_rotating_count_follows_rotations_started_finished_and_removed() {
-    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+/// Five Chime bots every day, for timeline tests that need several slots.
+fn five_bots() -> Vec<Credential> {
     let mut text = String::from("[defaults]\nevery = \"1d\"\n");
-    for i in 0..3 {
+    for i in 0..5 {
         text.push_str(&format!(
             "[[chime_bot]]\nname = \"bot-{i}\"\naccount_id = \"a0000000-0000-4000-8000-000000000000\"\nbot_id = \"b0000000-0000-4000-8000-00000000000{i}\"\n"
         ));
     }
-    let credentials = parse(Path::new("t.toml"), &text).unwrap().credentials;
+    parse(Path::new("t.toml"), &text).unwrap().credentials
+}
+
+#[test]
+fn start_up_reads_leave_in_doubt_rotations_and_due_retirements_on_the_timeline() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let credentials = five_bots();
+    let name = |i: usize| credentials[i].name.clone();
+    let mut slots = Slots::new(&credentials, &[name(0)], now);
+    slots.retire_at(&name(1), Some(now - TimeDelta::minutes(1)));
+
+    let reads: Vec<String> = slots
+        .take_reads(now)
+        .iter()
+        .map(|c| c.name.to_string())
+        .collect();
+    assert_eq!(reads, ["bot-2", "bot-3", "bot-4"]);
+    // The in-doubt rotation and the retirement run first, as before.
+    let due = slots.take_due(now, usize::MAX);
+    let mut first: Vec<(String, Task)> = due
+        .iter()
+        .map(|(c, task)| (c.name.to_string(), *task))
+        .collect();
+    first.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        first,
+        [
+            ("bot-0".to_owned(), Task::Rotate),
+            ("bot-1".to_owned(), Task::Retire)
+        ]
+    );
+    assert!(slots.take_reads(now).is_empty(), "taken once");
+
+    // A read that arrives schedules its credential; one that failed waits
+    // out its backoff on the timeline, and is not taken again before that.
+    let last = Last::Rotated {
+        at: now,
+        expires_at: None,
+    };
+    let due = slots.refreshed(&name(2), last, now).unwrap();
+    assert_eq!(due.at, now + TimeDelta::days(1));
+    let retry = slots.failed(&name(3), Task::Refresh, now);
+    assert!(retry.at > now);
+    assert!(slots.take_reads(now).is_empty());
+    assert_eq!(slots.take_reads(retry.at).len(), 1, "due again");
+    // The retirement done, its credential's read comes next.
+    slots.retired(&name(1), None);
+    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Refresh]);
+}
+
+#[test]
+fn the_rotations_running_are_counted_as_they_start_and_settle() {
+    let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
+    let credentials = five_bots();
     let mut slots = Slots::new(&credentials, &[], now);
-    // Reads at start are not rotations.
-    assert_eq!(slots.take_due(now, usize::MAX).len(), 3);
-    assert_eq!(slots.rotating(), 0);
-    for credential in &credentials {
+    for credential in slots.take_reads(now) {
         slots.refreshed(&credential.name, Last::Missing, now);
     }
-    assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate; 3]);
+    assert_eq!(slots.rotating(), 0);
+    let due = slots.take_due(now, 3);
     assert_eq!(slots.rotating(), 3);
     assert_eq!(slots.in_flight().len(), 3);
-    slots.failed(&credentials[0].name, Task::Rotate, now);
-    // bot-1 leaves the policy while it rotates.
-    let kept = [credentials[0].clone(), credentials[2].clone()];
-    let applied = slots.apply(&kept, now);
-    assert_eq!(applied.removed, [credentials[1].name.clone()]);
+    slots.failed(&due[0].0.name, Task::Rotate, now);
+    assert_eq!(slots.rotating(), 2);
+    // A credential removed from the policy while rotating (bot-1) is no
+    // longer counted; one removed while waiting (bot-0) never was.
+    assert_eq!(due[1].0.name.as_str(), "bot-1");
+    slots.apply(&credentials[2..], now);
     assert_eq!(slots.rotating(), 1);
-    assert_eq!(slots.in_flight(), [credentials[2].name.clone()]);
-    assert_eq!(slots.count(), 2);
+    assert_eq!(slots.in_flight().len(), 1);
+    assert_eq!(slots.count(), 3);
 }

@@ -2,6 +2,7 @@
 //! in-doubt rotations and pending retirements from the state directory, read
 //! what Secrets Manager holds, and keep systemd's watchdog fed.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -15,6 +16,7 @@ use crate::aws::Aws;
 use crate::journal::Journal;
 use crate::metrics;
 use crate::policy::{Credential, CredentialName, Policy};
+use crate::record::StoredRecord;
 use crate::retiring;
 use crate::store::{self, CurrentVersion, StoreError};
 
@@ -27,8 +29,9 @@ pub(super) fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName>
         error!(entry = %corrupt, "unreadable journal entry: set aside; if a rotation was in flight, check that credential");
     }
     let mut in_doubt = Vec::new();
+    let claims = claims(journal, &policy.credentials, !recovered.in_doubt.is_empty());
     for (key, intent) in recovered.in_doubt {
-        if let Some(credential) = journal.claimant(&policy.credentials, &key) {
+        if let Some(credential) = claims.get(key.as_str()) {
             warn!(credential = %credential.name, since = %intent.started_at, "the last rotation is in doubt: rotating again now");
             in_doubt.push(credential.name.clone());
         } else if Utc::now() - intent.started_at > STALE_ENTRY {
@@ -49,8 +52,10 @@ const STALE_ENTRY: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// nobody will delete that old IAM credential, so an operator must.
 pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
     let records = retiring::Retirements::of(journal);
-    for key in records.keys() {
-        if journal.claimant(&policy.credentials, &key).is_some() {
+    let keys = records.keys();
+    let claims = claims(journal, &policy.credentials, !keys.is_empty());
+    for key in keys {
+        if claims.contains_key(key.as_str()) {
             continue;
         }
         match records.get(&key) {
@@ -72,13 +77,44 @@ pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
     }
 }
 
-/// Puts a pending retirement recorded in the state directory on the
-/// credential's timeline.
-pub(super) fn note_retirement(slots: &mut Slots, journal: &Journal, credential: &Credential) {
-    if let Some(at) = retiring::due(journal, credential) {
-        info!(credential = %credential.name, delete_after = %at, "an old credential awaits deletion");
-        slots.retire_at(&credential.name, Some(at));
+/// Puts the pending retirements recorded in the state directory on the
+/// timelines of `credentials` (one directory listing, then one read per
+/// record that one of them claims).
+pub(super) fn note_retirements<'c>(
+    slots: &mut Slots,
+    journal: &Journal,
+    credentials: impl IntoIterator<Item = &'c Credential>,
+) {
+    let keys: HashSet<String> = retiring::Retirements::of(journal)
+        .keys()
+        .into_iter()
+        .collect();
+    if keys.is_empty() {
+        return;
     }
+    for credential in credentials {
+        if !keys.contains(&journal.key(credential)) {
+            continue;
+        }
+        if let Some(at) = retiring::due(journal, credential) {
+            info!(credential = %credential.name, delete_after = %at, "an old credential awaits deletion");
+            slots.retire_at(&credential.name, Some(at));
+        }
+    }
+}
+
+/// The credentials by the key of their journal entries and records (see
+/// [`Journal::key`]); empty unless `wanted`, since building it costs a key
+/// per credential.
+fn claims<'c>(
+    journal: &Journal,
+    credentials: &'c [Credential],
+    wanted: bool,
+) -> HashMap<String, &'c Credential> {
+    if !wanted {
+        return HashMap::new();
+    }
+    credentials.iter().map(|c| (journal.key(c), c)).collect()
 }
 
 /// Sends WATCHDOG=1 at half `$WATCHDOG_USEC`, but only while the scheduler
@@ -113,15 +149,21 @@ pub async fn read_last(aws: &Aws, credential: &Credential) -> Result<Last, Store
 pub fn last_of(credential: &Credential, current: Option<&CurrentVersion>) -> Last {
     match current {
         None => Last::Missing,
-        Some(current) => match &current.record {
-            Some(record) if record.is_written_for(credential.kind(), credential.name.as_str()) => {
-                Last::Rotated {
-                    at: record.rotated_at,
-                    expires_at: record.expires_at(),
-                }
+        Some(current) => last_of_record(credential, current.record.as_ref()),
+    }
+}
+
+/// The schedule's view of a secret that exists: its current value as parsed
+/// (`None`: not rekeyd's JSON).
+pub fn last_of_record(credential: &Credential, record: Option<&StoredRecord>) -> Last {
+    match record {
+        Some(record) if record.is_written_for(credential.kind(), credential.name.as_str()) => {
+            Last::Rotated {
+                at: record.rotated_at,
+                expires_at: record.expires_at(),
             }
-            // Not rekeyd's format, or another credential's: drift.
-            _ => Last::Foreign,
-        },
+        }
+        // Not rekeyd's format, or another credential's: drift.
+        _ => Last::Foreign,
     }
 }

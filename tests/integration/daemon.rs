@@ -72,14 +72,15 @@ async fn a_restart_does_not_rotate_what_is_not_due() {
     let mutations = env.mutating_calls();
 
     let daemon = env.spawn(&policy, &["daemon"]);
-    // Give it time to read every secret and settle.
+    // Give it time to read every secret (in one batch) and settle.
     let read_all = wait_until(Duration::from_secs(15), || {
-        env.emulator
-            .calls()
-            .iter()
-            .filter(|c| c.operation == "GetSecretValue")
-            .count()
-            >= 3
+        env.emulator.calls().iter().any(|c| {
+            c.operation == "BatchGetSecretValue"
+                && c.status == Some(200)
+                && c.resource
+                    .as_deref()
+                    .is_some_and(|ids| ids.split(',').count() == 3)
+        })
     })
     .await;
     assert!(read_all);

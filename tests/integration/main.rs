@@ -11,6 +11,7 @@ mod coordination_cli;
 mod crash_safety;
 mod daemon;
 mod daemon_ops;
+mod daemon_reads;
 mod demo;
 mod emulator_cli;
 mod fenced_store;

@@ -44,7 +44,7 @@ impl IamState {
     /// credentials (IAM wants every attached entity removed first).
     pub(crate) fn delete_user(&mut self, name: &str) -> Result<(), ApiError> {
         self.user(name)?;
-        if self.credentials.iter().any(|c| c.user_name == name) {
+        if !self.held_by(name).is_empty() {
             return Err(ApiError::new(
                 409,
                 "DeleteConflict",
@@ -126,7 +126,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(iam.delete_user("ana").unwrap_err().code, "DeleteConflict");
-        let id = iam.credentials()[0].id.clone();
+        let id = iam.credentials().next().unwrap().id.clone();
         iam.delete("ana", &id).unwrap();
         iam.delete_user("ana").unwrap();
         assert_eq!(iam.user("ana").unwrap_err().code, "NoSuchEntity");

@@ -130,6 +130,55 @@ pub(crate) fn offset(token: Option<&str>) -> Result<usize, ApiError> {
         })
 }
 
+/// The first page of up to `max` secrets passing `keep`, in storage
+/// (creation) order, starting at storage position `start`, and the token of
+/// the next page ([`resume_at`] reads it back). Each page costs what it
+/// returns and skips, not the whole fleet: a full listing of N secrets is
+/// O(N), where an offset into the filtered list would make it O(N²/page).
+pub(crate) fn page_in_storage_order<'a>(
+    secrets: &'a [Secret],
+    start: usize,
+    max: usize,
+    keep: impl Fn(&Secret) -> bool,
+) -> (Vec<&'a Secret>, Option<String>) {
+    let mut page = Vec::with_capacity(max.min(secrets.len()));
+    let mut position = start;
+    while position < secrets.len() && page.len() < max {
+        if keep(&secrets[position]) {
+            page.push(&secrets[position]);
+        }
+        position += 1;
+    }
+    let more = secrets[position.min(secrets.len())..].iter().any(keep);
+    (
+        page,
+        more.then(|| STANDARD.encode(format!("{AT_PREFIX}{position}"))),
+    )
+}
+
+/// Tokens of [`page_in_storage_order`]: a storage position, not an offset.
+const AT_PREFIX: &str = "rekeyd-emulator-at:";
+
+/// The storage position a [`page_in_storage_order`] token resumes at
+/// (0 without one).
+pub(crate) fn resume_at(token: Option<&str>) -> Result<usize, ApiError> {
+    let Some(token) = token else {
+        return Ok(0);
+    };
+    STANDARD
+        .decode(token)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|s| s.strip_prefix(AT_PREFIX).and_then(|n| n.parse().ok()))
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "InvalidNextTokenException",
+                "The NextToken value is invalid.",
+            )
+        })
+}
+
 /// Splits `items` into the page starting at `offset` and the token of the next one.
 pub(crate) fn page<T>(items: Vec<T>, offset: usize, max: usize) -> (Vec<T>, Option<String>) {
     let total = items.len();
@@ -190,6 +239,22 @@ mod tests {
         assert!(matches(&s, &[filter("description", &["database"])]));
         assert!(validate(&[filter("colour", &["x"])]).is_err());
         assert!(validate(&[filter("name", &["a*"])]).is_err());
+    }
+
+    #[test]
+    fn storage_order_pages_resume_where_the_last_one_ended() {
+        let secrets: Vec<Secret> = (0..7).map(|i| secret(&format!("s{i}"), &[])).collect();
+        let even = |s: &Secret| s.name[1..].parse::<usize>().unwrap() % 2 == 0;
+        let names = |page: Vec<&Secret>| page.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        let (first, token) = page_in_storage_order(&secrets, 0, 2, even);
+        assert_eq!(names(first), ["s0", "s2"]);
+        let start = resume_at(token.as_deref()).unwrap();
+        let (second, token) = page_in_storage_order(&secrets, start, 2, even);
+        assert_eq!(names(second), ["s4", "s6"]);
+        assert_eq!(token, None, "nothing passes after s6");
+        assert!(resume_at(Some("garbage")).is_err());
+        // An offset token of the sorted listings is not a position.
+        assert!(resume_at(Some(&next_token(2))).is_err());
     }
 
     #[test]

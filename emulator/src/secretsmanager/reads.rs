@@ -190,24 +190,13 @@ pub(super) fn list_secrets(
     input: ListSecretsInput,
 ) -> Result<Value, ApiError> {
     let max = max_results(input.max_results, 100, 100)?;
-    let offset = listing::offset(input.next_token.as_deref())?;
     let filters = input.filters.unwrap_or_default();
     listing::validate(&filters)?;
     let planned = input.include_planned_deletion.unwrap_or(false);
-    let mut found: Vec<&Secret> = state
-        .secrets()
-        .iter()
-        .filter(|s| planned || s.deletion_date.is_none())
-        .filter(|s| listing::matches(s, &filters))
-        .collect();
-    match input.sort_by.as_deref() {
-        Some("name") => found.sort_by(|a, b| a.name.cmp(&b.name)),
-        Some("last-changed-date") => found.sort_by_key(|s| s.last_changed),
-        _ => found.sort_by_key(|s| s.created),
-    }
-    match input.sort_order.as_deref() {
-        None | Some("asc") => {}
-        Some("desc") => found.reverse(),
+    let keep = |s: &Secret| (planned || s.deletion_date.is_none()) && listing::matches(s, &filters);
+    let descending = match input.sort_order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
         Some(other) => {
             return Err(ApiError::constraint(
                 400,
@@ -217,12 +206,32 @@ pub(super) fn list_secrets(
                 "Member must satisfy enum value set: [asc, desc]",
             ));
         }
-    }
-    let entries: Vec<Value> = found
+    };
+    let (page, next) = match input.sort_by.as_deref() {
+        // Creation order is storage order: page without sorting, resuming
+        // where the last page ended.
+        None | Some("created-date") if !descending => {
+            let start = listing::resume_at(input.next_token.as_deref())?;
+            listing::page_in_storage_order(state.secrets(), start, max, keep)
+        }
+        sort_by => {
+            let offset = listing::offset(input.next_token.as_deref())?;
+            let mut found: Vec<&Secret> = state.secrets().iter().filter(|s| keep(s)).collect();
+            match sort_by {
+                Some("name") => found.sort_by(|a, b| a.name.cmp(&b.name)),
+                Some("last-changed-date") => found.sort_by_key(|s| s.last_changed),
+                _ => found.sort_by_key(|s| s.created),
+            }
+            if descending {
+                found.reverse();
+            }
+            listing::page(found, offset, max)
+        }
+    };
+    let page: Vec<Value> = page
         .into_iter()
         .map(|s| metadata(s, "SecretVersionsToStages"))
         .collect();
-    let (page, next) = listing::page(entries, offset, max);
     let mut out = json!({"SecretList": page});
     if let Some(next) = next {
         out["NextToken"] = json!(next);
@@ -276,13 +285,10 @@ pub(super) fn batch_get_secret_value(
         (None, Some(filters)) => {
             listing::validate(&filters)?;
             let max = max_results(input.max_results, 20, 20)?;
-            let offset = listing::offset(input.next_token.as_deref())?;
-            let matching: Vec<&Secret> = state
-                .secrets()
-                .iter()
-                .filter(|s| s.deletion_date.is_none() && listing::matches(s, &filters))
-                .collect();
-            let (page, next) = listing::page(matching, offset, max);
+            let start = listing::resume_at(input.next_token.as_deref())?;
+            let (page, next) = listing::page_in_storage_order(state.secrets(), start, max, |s| {
+                s.deletion_date.is_none() && listing::matches(s, &filters)
+            });
             let mut values = Vec::new();
             let mut errors = Vec::new();
             for secret in page {

@@ -1,0 +1,135 @@
+//! The daemon's batched reads of what Secrets Manager holds: at start, every
+//! credential's secret, 20 per BatchGetSecretValue call through the Secrets
+//! Manager gate (the audit's reads, see [`crate::audit::secrets`]), each
+//! batch handed to the loop as it arrives so that its credentials are
+//! scheduled at once, not after the whole fleet was read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_secretsmanager::Client;
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::startup::last_of_record;
+use super::timing::Last;
+use crate::audit::secrets::{self, Read};
+use crate::aws::{Aws, Gate};
+use crate::policy::{Credential, CredentialName};
+use crate::store::StoreError;
+
+/// What one batch call told about its credentials.
+pub(super) type Batch = Vec<(CredentialName, Result<Last, StoreError>)>;
+
+/// Batches that may wait for the loop before the readers pause.
+const QUEUED_BATCHES: usize = 16;
+
+/// The loop's end of the readers.
+pub(super) struct Reads {
+    sender: mpsc::Sender<Batch>,
+    pub(super) receiver: mpsc::Receiver<Batch>,
+    readers: JoinSet<()>,
+    /// Credentials whose read was started and has not arrived yet.
+    pending: usize,
+}
+
+impl Reads {
+    pub(super) fn new() -> Reads {
+        let (sender, receiver) = mpsc::channel(QUEUED_BATCHES);
+        Reads {
+            sender,
+            receiver,
+            readers: JoinSet::new(),
+            pending: 0,
+        }
+    }
+
+    /// Reads the secrets of `credentials` in the background, `concurrency`
+    /// batch calls in flight (the gate spaces them under a rate limit and
+    /// slows them down when Secrets Manager throttles).
+    pub(super) fn start(
+        &mut self,
+        aws: &Arc<Aws>,
+        credentials: Vec<Arc<Credential>>,
+        concurrency: usize,
+    ) {
+        if credentials.is_empty() {
+            return;
+        }
+        self.pending += credentials.len();
+        let aws = Arc::clone(aws);
+        let sender = self.sender.clone();
+        self.readers.spawn(async move {
+            read_group(
+                &aws.secretsmanager,
+                &aws.gates.secretsmanager,
+                &credentials,
+                concurrency,
+                &sender,
+            )
+            .await;
+        });
+    }
+
+    /// Counts an arrived batch; true when it was the last one pending.
+    pub(super) fn arrived(&mut self, batch: &Batch) -> bool {
+        self.pending = self.pending.saturating_sub(batch.len());
+        self.pending == 0
+    }
+
+    /// Stops the readers (at shutdown).
+    pub(super) fn stop(&mut self) {
+        self.readers.abort_all();
+    }
+}
+
+/// Reads the secrets of `credentials`, all through one Secrets Manager
+/// `client` and its `gate`, and sends each batch's outcome per credential.
+/// A secret the batch could not read is an error for that credential only
+/// (the loop retries it on its own, with backoff).
+pub(super) async fn read_group(
+    client: &Client,
+    gate: &Gate,
+    credentials: &[Arc<Credential>],
+    concurrency: usize,
+    sender: &mpsc::Sender<Batch>,
+) {
+    let by_secret: HashMap<&str, &Credential> = credentials
+        .iter()
+        .map(|c| (c.secret_name.as_str(), c.as_ref()))
+        .collect();
+    let ids: Vec<String> = credentials.iter().map(|c| c.secret_name.clone()).collect();
+    let mut batches = std::pin::pin!(secrets::read_batches(client, gate, &ids, concurrency));
+    while let Some(reads) = batches.next().await {
+        let batch: Batch = reads
+            .into_iter()
+            .filter_map(|(secret, read)| {
+                let credential = by_secret.get(secret.as_str())?;
+                Some((credential.name.clone(), outcome(credential, secret, read)))
+            })
+            .collect();
+        if sender.send(batch).await.is_err() {
+            // The daemon stopped.
+            return;
+        }
+    }
+}
+
+/// What one secret's read means for its credential's schedule.
+fn outcome(credential: &Credential, secret: String, read: Read) -> Result<Last, StoreError> {
+    match read {
+        Read::NotFound => Ok(Last::Missing),
+        Read::Value(record) => Ok(last_of_record(credential, record.as_ref())),
+        Read::Failed {
+            operation,
+            code,
+            detail,
+        } => Err(StoreError::Call {
+            operation,
+            secret,
+            code,
+            detail,
+        }),
+    }
+}

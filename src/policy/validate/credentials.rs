@@ -23,7 +23,7 @@ const MAX_RETIRE_GRACE: Duration = Duration::from_secs(365 * 24 * 3600);
 const CREDENTIAL_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=36600;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// Names and secret names already used: the line and label of the first use.
+/// Names and secret names already used: the byte offset and label of the first use.
 #[derive(Debug, Default)]
 pub(super) struct Seen {
     names: HashMap<String, (usize, String)>,
@@ -155,15 +155,17 @@ fn unique(
     label: &str,
     key: &str,
 ) -> bool {
-    let line = t.line(at);
-    if let Some((first, first_label)) = seen.get(value) {
+    if let Some((first_at, first_label)) = seen.get(value) {
+        // The line only now: a lookup in a large file's line index is a
+        // cache miss or twenty, and duplicates are rare.
+        let first = t.line(*first_at);
         let what = if key == "name" { "name" } else { "secret name" };
         let message =
             format!("duplicate {what} {value:?}: {first_label} at line {first} has it too");
         t.problem(key, at, message);
         false
     } else {
-        seen.insert(value.to_owned(), (line, label.to_owned()));
+        seen.insert(value.to_owned(), (at, label.to_owned()));
         true
     }
 }

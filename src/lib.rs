@@ -9,7 +9,10 @@
 // (`scripts/import-cycles` finds any cycle). Helpers that several floors use
 // live on the lowest (`error`).
 
-// Nothing from the crate.
+// The allocator's options, below everything.
+pub mod alloc;
+
+// Nothing from the crate but the allocator's options.
 pub mod error;
 pub mod exit;
 pub mod metrics;

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::StreamExt;
 
 use crate::aws::Aws;
 use crate::policy::{Credential, Policy};
@@ -111,15 +110,14 @@ async fn read_all(
         .filter(|id| seen.insert(id.clone()))
         .collect();
     let mut reads = HashMap::with_capacity(ids.len());
-    let mut batches = std::pin::pin!(secrets::read_batches(
+    secrets::read_batches(
         &aws.secretsmanager,
         &aws.gates.secretsmanager,
         &ids,
         concurrency,
-    ));
-    while let Some(batch) = batches.next().await {
-        reads.extend(batch);
-    }
+        |batch| reads.extend(batch),
+    )
+    .await;
     reads
 }
 

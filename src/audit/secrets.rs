@@ -6,10 +6,14 @@
 //! parsed into [`StoredRecord`] only.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
-use futures_util::stream::{self, Stream, StreamExt};
 use secrecy::ExposeSecret;
 
 use crate::aws::{Aws, Gate, RetryPolicy};
@@ -55,17 +59,55 @@ pub struct Tagged {
 }
 
 /// Reads the AWSCURRENT value of every secret in `ids`, [`BATCH_SIZE`] per
-/// call and `concurrency` calls in flight, through `client` and its `gate`:
-/// each batch's reads as it arrives (in no particular order).
-pub fn read_batches<'a>(
-    client: &'a Client,
-    gate: &'a Gate,
-    ids: &'a [String],
+/// call and `concurrency` calls in flight, through `client` and its `gate`;
+/// hands each batch's reads to `each` as it arrives (in no particular order).
+pub async fn read_batches(
+    client: &Client,
+    gate: &Gate,
+    ids: &[String],
     concurrency: usize,
-) -> impl Stream<Item = HashMap<String, Read>> + 'a {
-    stream::iter(ids.chunks(BATCH_SIZE))
-        .map(move |batch| read_batch(client, gate, batch))
-        .buffer_unordered(concurrency.max(1))
+    each: impl FnMut(HashMap<String, Read>) + Send,
+) {
+    let batches: Vec<&[String]> = ids.chunks(BATCH_SIZE).collect();
+    let next = AtomicUsize::new(0);
+    let each = Mutex::new(each);
+    let worker = || async {
+        while let Some(batch) = batches.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let reads = read_batch(client, gate, batch).await;
+            (each.lock().expect("batch sink lock"))(reads);
+        }
+    };
+    join_all(
+        (0..concurrency.clamp(1, batches.len().max(1)))
+            .map(|_| worker())
+            .collect(),
+    )
+    .await;
+}
+
+/// Runs `futures` concurrently on the calling task until all are done (a
+/// handful, each polled on every wake-up).
+async fn join_all<F: Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<Option<Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut futures {
+            if let Some(future) = slot {
+                if future.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
 }
 
 /// Reads the AWSCURRENT value of up to [`BATCH_SIZE`] secrets in one call.

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_sdk_secretsmanager::Client;
-use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -22,13 +21,10 @@ use crate::store::StoreError;
 /// What one batch call told about its credentials.
 pub(super) type Batch = Vec<(CredentialName, Result<Last, StoreError>)>;
 
-/// Batches that may wait for the loop before the readers pause.
-const QUEUED_BATCHES: usize = 16;
-
 /// The loop's end of the readers.
 pub(super) struct Reads {
-    sender: mpsc::Sender<Batch>,
-    pub(super) receiver: mpsc::Receiver<Batch>,
+    sender: mpsc::UnboundedSender<Batch>,
+    pub(super) receiver: mpsc::UnboundedReceiver<Batch>,
     readers: JoinSet<()>,
     /// Credentials whose read was started and has not arrived yet.
     pending: usize,
@@ -36,7 +32,7 @@ pub(super) struct Reads {
 
 impl Reads {
     pub(super) fn new() -> Reads {
-        let (sender, receiver) = mpsc::channel(QUEUED_BATCHES);
+        let (sender, receiver) = mpsc::unbounded_channel();
         Reads {
             sender,
             receiver,
@@ -93,15 +89,14 @@ pub(super) async fn read_group(
     gate: &Gate,
     credentials: &[Arc<Credential>],
     concurrency: usize,
-    sender: &mpsc::Sender<Batch>,
+    sender: &mpsc::UnboundedSender<Batch>,
 ) {
     let by_secret: HashMap<&str, &Credential> = credentials
         .iter()
         .map(|c| (c.secret_name.as_str(), c.as_ref()))
         .collect();
     let ids: Vec<String> = credentials.iter().map(|c| c.secret_name.clone()).collect();
-    let mut batches = std::pin::pin!(secrets::read_batches(client, gate, &ids, concurrency));
-    while let Some(reads) = batches.next().await {
+    secrets::read_batches(client, gate, &ids, concurrency, |reads| {
         let batch: Batch = reads
             .into_iter()
             .filter_map(|(secret, read)| {
@@ -109,11 +104,10 @@ pub(super) async fn read_group(
                 Some((credential.name.clone(), outcome(credential, secret, read)))
             })
             .collect();
-        if sender.send(batch).await.is_err() {
-            // The daemon stopped.
-            return;
-        }
-    }
+        // An error: the daemon stopped, and aborts this reader.
+        let _ = sender.send(batch);
+    })
+    .await;
 }
 
 /// What one secret's read means for its credential's schedule.

@@ -8,15 +8,21 @@ For each N, benches/fleet.py's mixed fleet (a third of each kind, every
 secret stored in rekeyd's format, nothing due) is measured the way the other
 scripts measure it, each against its own freshly seeded emulator:
 
-  policy load   `rekeyd check`: wall time and peak resident memory
+  policy load   `rekeyd check`: wall and CPU time, peak resident memory
                 (benches/policy_load.py; median of --check-runs)
   daemon        exec to READY=1, every secret read once, resident memory
                 after --idle seconds (benches/idle.py, one run)
-  plan          `rekeyd plan --format json` (one run; every credential listed)
-  audit         `audit --offline --format json` and `audit --format json`
-                (benches/audit.py; one run each; every credential `ok`)
-  rotate --all  wall time and time per rotation (benches/throughput.py's
-                rekeyd contender; one run; every secret checked afterwards)
+  plan          `rekeyd plan --format json`, wall and CPU time (one run;
+                every credential listed)
+  audit         `audit --offline --format json` and `audit --format json`,
+                wall time, and CPU time with the probes (benches/audit.py;
+                one run each; every credential `ok`)
+  rotate --all  wall time, and wall and CPU time per rotation
+                (benches/throughput.py's rekeyd contender; one run; every
+                secret checked afterwards)
+
+CPU times are user and system time of the rekeyd process: on a busy machine
+they move less than wall times.
 
 Prints one Markdown table: a row per figure, a column per N, the cost of
 each credential more (between the two largest N) and the growth factor per
@@ -28,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -48,15 +55,19 @@ UNMANAGED = 50
 # (key, label, unit, per-credential unit and scale): in table order.
 FIGURES = [
     ("check_s", "policy load: `rekeyd check`, wall time", "s", ("µs", 1e6)),
+    ("check_cpu_s", "policy load: `rekeyd check`, CPU time", "s", ("µs", 1e6)),
     ("check_mib", "policy load: `rekeyd check`, peak resident memory", "MiB", ("KiB", 1024)),
     ("ready_s", "daemon: exec to `READY=1`", "s", ("µs", 1e6)),
     ("settled_s", "daemon: every secret read once (from exec)", "s", ("µs", 1e6)),
     ("idle_mib", "daemon: idle resident memory", "MiB", ("KiB", 1024)),
-    ("plan_s", "`plan --format json`", "s", ("µs", 1e6)),
-    ("audit_offline_s", "`audit --offline --format json`", "s", ("µs", 1e6)),
-    ("audit_s", "`audit --format json` (provider probes)", "s", ("µs", 1e6)),
+    ("plan_s", "`plan --format json`, wall time", "s", ("µs", 1e6)),
+    ("plan_cpu_s", "`plan --format json`, CPU time", "s", ("µs", 1e6)),
+    ("audit_offline_s", "`audit --offline --format json`, wall time", "s", ("µs", 1e6)),
+    ("audit_s", "`audit --format json` (provider probes), wall time", "s", ("µs", 1e6)),
+    ("audit_cpu_s", "`audit --format json` (provider probes), CPU time", "s", ("µs", 1e6)),
     ("rotate_s", "`rotate --all`, wall time", "s", ("µs", 1e6)),
-    ("per_rotation_ms", "`rotate --all`, time per rotation", "ms", None),
+    ("per_rotation_ms", "`rotate --all`, wall time per rotation", "ms", None),
+    ("cpu_per_rotation_ms", "`rotate --all`, CPU time per rotation", "ms", None),
 ]
 
 
@@ -64,10 +75,16 @@ def log(message):
     print(f"growth bench: {message}", file=sys.stderr, flush=True)
 
 
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(command, env, timeout=3600):
-    started = time.monotonic()
+    """Wall time, CPU time (user and system) and the finished process."""
+    started, cpu = time.monotonic(), children_cpu()
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    return time.monotonic() - started, result
+    return time.monotonic() - started, children_cpu() - cpu, result
 
 
 def policy_figures(args, n, work):
@@ -79,6 +96,7 @@ def policy_figures(args, n, work):
     policy_load.time_check(args.bin, path, env)  # warm the page cache
     runs = [policy_load.time_check(args.bin, path, env) for _ in range(args.check_runs)]
     return {"check_s": statistics.median(r[0] for r in runs),
+            "check_cpu_s": statistics.median(r[2] for r in runs),
             "check_mib": statistics.median(r[1] for r in runs)}
 
 
@@ -103,20 +121,21 @@ def read_only_figures(args, n, work):
         with open(path, "w") as f:
             f.write(policy)
         figures = {}
-        wall, result = timed([args.bin, "--config", path, "-q", "plan", "--format", "json"], env)
+        wall, cpu, result = timed([args.bin, "--config", path, "-q", "plan", "--format", "json"],
+                                  env)
         planned = json.loads(result.stdout or "{}").get("credentials", [])
         if result.returncode != 0 or len(planned) != n:
             raise RuntimeError(f"plan: exit {result.returncode}, {len(planned)} of {n} planned: "
                                f"{result.stderr[-2000:]}")
-        figures["plan_s"] = wall
-        for key, extra in (("audit_offline_s", ["--offline"]), ("audit_s", [])):
-            wall, result = timed([args.bin, "--config", path, "-q", "audit", "--format", "json",
+        figures["plan_s"], figures["plan_cpu_s"] = wall, cpu
+        for key, extra in (("audit_offline", ["--offline"]), ("audit", [])):
+            wall, cpu, result = timed([args.bin, "--config", path, "-q", "audit", "--format", "json",
                                   *extra], env)
             summary = json.loads(result.stdout or "{}").get("summary", {})
             if summary.get("ok") != n or summary.get("unmanaged") != UNMANAGED:
                 raise RuntimeError(f"audit {' '.join(extra)}: unexpected summary {summary}: "
                                    f"{result.stderr[-2000:]}")
-            figures[key] = wall
+            figures[f"{key}_s"], figures[f"{key}_cpu_s"] = wall, cpu
     return figures
 
 
@@ -126,7 +145,8 @@ def rotate_figures(args, n, work):
                                  emulator)
         policy, seed, rows = throughput.fleet_of(n, emulator.url, 8, False)
         result = bench.run("rekeyd", policy, seed, rows)
-    return {"rotate_s": result["wall"], "per_rotation_ms": 1000 * result["wall"] / n}
+    return {"rotate_s": result["wall"], "per_rotation_ms": 1000 * result["wall"] / n,
+            "cpu_per_rotation_ms": 1000 * result["client_cpu"] / n}
 
 
 def measure(args, n):

@@ -89,15 +89,19 @@ async fn the_growth_benchmark_prints_one_row_per_figure_and_a_column_per_size() 
     );
     for figure in [
         "policy load: `rekeyd check`, wall time",
+        "policy load: `rekeyd check`, CPU time",
         "policy load: `rekeyd check`, peak resident memory",
         "daemon: exec to `READY=1`",
         "daemon: every secret read once",
         "daemon: idle resident memory",
-        "`plan --format json`",
-        "`audit --offline --format json`",
-        "`audit --format json` (provider probes)",
-        "`rotate --all`, wall time",
-        "`rotate --all`, time per rotation",
+        "`plan --format json`, wall time",
+        "`plan --format json`, CPU time",
+        "`audit --offline --format json`, wall time",
+        "`audit --format json` (provider probes), wall time",
+        "`audit --format json` (provider probes), CPU time",
+        "`rotate --all`, wall time |",
+        "`rotate --all`, wall time per rotation",
+        "`rotate --all`, CPU time per rotation",
     ] {
         let row = report
             .lines()

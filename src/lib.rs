@@ -9,10 +9,7 @@
 // (`scripts/import-cycles` finds any cycle). Helpers that several floors use
 // live on the lowest (`error`).
 
-// The allocator's options, below everything.
-pub mod alloc;
-
-// Nothing from the crate but the allocator's options.
+// Nothing from the crate.
 pub mod error;
 pub mod exit;
 pub mod metrics;

@@ -26,8 +26,17 @@ static TUNE_ALLOCATOR: extern "C" fn() = tune_allocator;
 
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 extern "C" fn tune_allocator() {
-    rekeyd::alloc::tune();
+    // SAFETY: setting options has no preconditions; they are read at use.
+    unsafe {
+        libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+    }
 }
+
+/// `mi_option_arena_eager_commit` and `mi_option_purge_delay` in mimalloc.h
+/// (the Rust bindings name neither).
+const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 fn main() -> ExitCode {
     forbid_dumps();

@@ -58,7 +58,7 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         path: path.to_owned(),
         source,
     })?;
-    crate::alloc::lazily_purged(|| parse(path, &text)).map_err(PolicyError::Invalid)
+    parse(path, &text).map_err(PolicyError::Invalid)
 }
 
 /// Validates policy `text`; `file` is used only in messages and [`Policy::source`].

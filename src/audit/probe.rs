@@ -12,7 +12,6 @@ use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecif
 use aws_sdk_iam::types::StatusType;
 use aws_sdk_ivsrealtime::operation::get_stage::GetStageError;
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::aws::{Aws, CallError, RetryPolicy};
@@ -122,25 +121,29 @@ pub async fn look_all(
     resources: impl IntoIterator<Item = Resource>,
     concurrency: usize,
 ) -> Answers {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
     let unique: HashSet<Resource> = resources.into_iter().collect();
-    for resource in unique {
-        let aws = Arc::clone(aws);
-        let permits = Arc::clone(&permits);
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            let found = look(&aws, &resource).await.map_err(Arc::new);
-            (resource, found)
-        });
-    }
+    let mut waiting = unique.into_iter();
+    let mut tasks = JoinSet::new();
     let mut answers = HashMap::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((resource, found)) => {
+    loop {
+        // Spawned only when a place is free: 100,000 waiting probe tasks
+        // would cost memory for nothing.
+        while tasks.len() < concurrency.max(1) {
+            let Some(resource) = waiting.next() else {
+                break;
+            };
+            let aws = Arc::clone(aws);
+            tasks.spawn(async move {
+                let found = look(&aws, &resource).await.map_err(Arc::new);
+                (resource, found)
+            });
+        }
+        match tasks.join_next().await {
+            None => break,
+            Some(Ok((resource, found))) => {
                 answers.insert(resource, found);
             }
-            Err(err) => tracing::error!(error = %err, "a provider probe task failed"),
+            Some(Err(err)) => tracing::error!(error = %err, "a provider probe task failed"),
         }
     }
     answers

@@ -135,12 +135,12 @@ pub(crate) fn offset(token: Option<&str>) -> Result<usize, ApiError> {
 /// the next page ([`resume_at`] reads it back). Each page costs what it
 /// returns and skips, not the whole fleet: a full listing of N secrets is
 /// O(N), where an offset into the filtered list would make it O(N²/page).
-pub(crate) fn page_in_storage_order<'a>(
-    secrets: &'a [Secret],
+pub(crate) fn page_in_storage_order(
+    secrets: &[Secret],
     start: usize,
     max: usize,
     keep: impl Fn(&Secret) -> bool,
-) -> (Vec<&'a Secret>, Option<String>) {
+) -> (Vec<&Secret>, Option<String>) {
     let mut page = Vec::with_capacity(max.min(secrets.len()));
     let mut position = start;
     while position < secrets.len() && page.len() < max {

@@ -286,12 +286,19 @@ impl Secret {
     }
 }
 
-/// Every secret, in creation order, with an index by name (fleets of
-/// thousands are looked up on every call).
+/// Every secret, in creation order, with indexes by name, by ARN and by
+/// partial ARN (fleets of thousands are looked up on every call).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SecretsState {
     secrets: Vec<Secret>,
     by_name: HashMap<String, usize>,
+    /// Full ARNs, and ARNs without their random six-character suffix.
+    by_arn: HashMap<String, usize>,
+}
+
+/// The ARN without its `-XXXXXX` suffix (what a partial ARN names).
+fn partial_arn(arn: &str) -> Option<&str> {
+    arn.get(..arn.len().checked_sub(7)?)
 }
 
 impl SecretsState {
@@ -302,10 +309,7 @@ impl SecretsState {
     fn position(&self, secret_id: &str) -> Option<usize> {
         if secret_id.starts_with("arn:") {
             // A full ARN, or a partial one without the random six-character suffix.
-            self.secrets.iter().position(|s| {
-                s.arn == secret_id
-                    || s.arn.len() == secret_id.len() + 7 && s.arn.starts_with(secret_id)
-            })
+            self.by_arn.get(secret_id).copied()
         } else {
             self.by_name.get(secret_id).copied()
         }
@@ -346,7 +350,7 @@ impl SecretsState {
             });
         }
         let last = self.secrets.len();
-        self.by_name.insert(secret.name.clone(), last);
+        self.index(&secret, last);
         self.secrets.push(secret);
         Ok(&mut self.secrets[last])
     }
@@ -354,9 +358,21 @@ impl SecretsState {
     /// Removes a secret at once.
     pub(crate) fn remove(&mut self, arn: &str) {
         self.secrets.retain(|s| s.arn != arn);
-        self.by_name = (self.secrets.iter().enumerate())
-            .map(|(i, s)| (s.name.clone(), i))
-            .collect();
+        self.by_name.clear();
+        self.by_arn.clear();
+        let secrets = std::mem::take(&mut self.secrets);
+        for (i, secret) in secrets.iter().enumerate() {
+            self.index(secret, i);
+        }
+        self.secrets = secrets;
+    }
+
+    fn index(&mut self, secret: &Secret, position: usize) {
+        self.by_name.insert(secret.name.clone(), position);
+        self.by_arn.insert(secret.arn.clone(), position);
+        if let Some(partial) = partial_arn(&secret.arn) {
+            self.by_arn.entry(partial.to_owned()).or_insert(position);
+        }
     }
 }
 

@@ -70,16 +70,17 @@ def main():
             time_check(args.bin, path, env)  # warm the page cache
             results = [time_check(args.bin, path, env) for _ in range(args.runs)]
             print(f"policy load bench: {n} credentials: {results}", file=sys.stderr)
-            rows.append((n, size, [r[0] for r in results], [r[1] for r in results]))
+            rows.append((n, size, [r[0] for r in results], [r[1] for r in results],
+                         [r[2] for r in results]))
 
     print(f"## Policy load, {args.n:,} credentials\n")
     print(f"{date.today()}, `python3 benches/policy_load.py --n {args.n} --runs {args.runs}`, "
           f"binary `{args.bin}` ({fleet.machine()}). One `rekeyd check` process per run.\n")
-    print("| credentials | policy size | wall time | peak resident memory |")
-    print("|---|---|---|---|")
-    for n, size, times, rss in rows:
+    print("| credentials | policy size | wall time | CPU time | peak resident memory |")
+    print("|---|---|---|---|---|")
+    for n, size, times, rss, cpu in rows:
         print(f"| {n:,} | {size / 1024:.0f} KiB | {fleet.spread(times, ' s')} | "
-              f"{fleet.spread(rss, ' MiB', 1)} |")
+              f"{fleet.spread(cpu, ' s')} | {fleet.spread(rss, ' MiB', 1)} |")
 
 
 if __name__ == "__main__":

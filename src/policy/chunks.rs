@@ -177,6 +177,26 @@ mod tests {
     }
 
     #[test]
+    fn problems_in_a_policy_read_in_pieces_name_their_lines_in_the_whole_file() {
+        let mut text = fleet(4500);
+        assert!(pieces(&text, PIECE).len() > 1, "{}", text.len());
+        let bad_id = text.lines().count() + 4;
+        text.push_str("[[chime_bot]]\nname = \"late\"\naccount_id = \"a\"\nbot_id = \"b c\"\n");
+        let file = Path::new("p.toml");
+        let problems = crate::policy::parse(file, &text).unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, bad_id);
+        assert_eq!(problems[0].key.as_deref(), Some("bot_id"));
+        // A problem found while reading: the whole file is read again, and
+        // the problem is reported once, at its line.
+        let unknown = text.lines().count() + 1;
+        text.push_str("colour = \"blue\"\n");
+        let problems = crate::policy::parse(file, &text).unwrap_err().problems;
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [bad_id, unknown], "{problems:?}");
+    }
+
+    #[test]
     fn a_table_defined_in_two_pieces_is_left_to_the_whole_file_parse() {
         // `[defaults]` twice: only a whole-file parse reports the duplicate
         // (and where); each piece alone is valid.

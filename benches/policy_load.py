@@ -6,34 +6,49 @@
 The policy is benches/fleet.py's mixed fleet (a third of each kind, cron,
 interval and IVS-expiry schedules). Each run is a whole `rekeyd check`
 process (start, read, parse, validate, print, exit); its wall time and peak
-resident memory are measured with wait4. A 100-credential policy is timed
-the same way, so the per-credential cost is the difference. Prints a Markdown
-section; progress on stderr. Build first: cargo build --release.
+resident memory are measured with wait4, from a small interpreter of its own
+(a process forked from this script starts with the script's memory as its
+peak). A 100-credential policy is timed the same way, so the per-credential
+cost is the difference. Prints a Markdown section; progress on stderr.
+Build first: cargo build --release.
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fleet  # noqa: E402
 
 
+# Runs the command given as arguments and prints its wall time, peak
+# resident memory (KiB) and CPU time as JSON. In a fresh interpreter: a
+# child forked from this script would start with the script's own resident
+# memory (the fleet it generated) as its peak, and keep it past exec.
+_MEASURE = """
+import json, os, subprocess, sys, time
+started = time.monotonic()
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+stderr = process.stderr.read()
+_, status, usage = os.wait4(process.pid, 0)
+print(json.dumps({"elapsed": time.monotonic() - started, "code": os.waitstatus_to_exitcode(status),
+                  "maxrss_kib": usage.ru_maxrss, "cpu": usage.ru_utime + usage.ru_stime,
+                  "stderr": stderr.decode(errors="replace")}))
+"""
+
+
 def time_check(binary, policy_path, env):
-    started = time.monotonic()
-    process = subprocess.Popen([binary, "--config", policy_path, "check"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.monotonic() - started
-    stderr = process.stderr.read().decode(errors="replace")
-    process.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"rekeyd check failed: {stderr}")
-    return elapsed, usage.ru_maxrss / 1024
+    """Wall time, peak resident memory (MiB) and CPU time of one `rekeyd check`."""
+    measured = subprocess.run([sys.executable, "-c", _MEASURE, binary, "--config", policy_path,
+                               "check"], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(measured.stdout)
+    if result["code"] != 0:
+        raise RuntimeError(f"rekeyd check failed: {result['stderr']}")
+    return result["elapsed"], result["maxrss_kib"] / 1024, result["cpu"]
 
 
 def main():
@@ -55,16 +70,17 @@ def main():
             time_check(args.bin, path, env)  # warm the page cache
             results = [time_check(args.bin, path, env) for _ in range(args.runs)]
             print(f"policy load bench: {n} credentials: {results}", file=sys.stderr)
-            rows.append((n, size, [r[0] for r in results], [r[1] for r in results]))
+            rows.append((n, size, [r[0] for r in results], [r[1] for r in results],
+                         [r[2] for r in results]))
 
     print(f"## Policy load, {args.n:,} credentials\n")
     print(f"{date.today()}, `python3 benches/policy_load.py --n {args.n} --runs {args.runs}`, "
           f"binary `{args.bin}` ({fleet.machine()}). One `rekeyd check` process per run.\n")
-    print("| credentials | policy size | wall time | peak resident memory |")
-    print("|---|---|---|---|")
-    for n, size, times, rss in rows:
+    print("| credentials | policy size | wall time | CPU time | peak resident memory |")
+    print("|---|---|---|---|---|")
+    for n, size, times, rss, cpu in rows:
         print(f"| {n:,} | {size / 1024:.0f} KiB | {fleet.spread(times, ' s')} | "
-              f"{fleet.spread(rss, ' MiB', 1)} |")
+              f"{fleet.spread(cpu, ' s')} | {fleet.spread(rss, ' MiB', 1)} |")
 
 
 if __name__ == "__main__":

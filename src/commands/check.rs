@@ -137,21 +137,26 @@ async fn probe_secrets(
     aws: &Arc<Aws>,
     policy: &Policy,
 ) -> Vec<Result<SecretState, store::StoreError>> {
-    let permits = Arc::new(tokio::sync::Semaphore::new(policy.daemon.concurrency.get()));
+    // At most `concurrency` tasks at once: one per credential at once held
+    // each one's future until its turn.
+    let concurrency = policy.daemon.concurrency.get();
+    let mut results: Vec<Option<Result<SecretState, store::StoreError>>> =
+        (0..policy.credentials.len()).map(|_| None).collect();
     let mut tasks = JoinSet::new();
     for (i, credential) in policy.credentials.iter().enumerate() {
+        if tasks.len() >= concurrency
+            && let Some(Ok((i, result))) = tasks.join_next().await
+        {
+            results[i] = Some(result);
+        }
         let aws = Arc::clone(aws);
-        let permits = Arc::clone(&permits);
         let secret = credential.secret_name.clone();
         let account = credential.secret_account.clone();
         tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
             let clients = aws.account(account.as_deref());
             (i, store::probe(clients, &secret).await)
         });
     }
-    let mut results: Vec<Option<Result<SecretState, store::StoreError>>> =
-        (0..policy.credentials.len()).map(|_| None).collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((i, result)) = joined {
             results[i] = Some(result);

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::aws::{Aws, AwsOverrides};
@@ -71,10 +70,18 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
     let aws = Arc::new(Aws::build(&policy.aws, AwsOverrides::default()).await);
     let now = Utc::now();
     let journal = Journal::existing(policy.daemon.state_dir.as_deref(), &policy.aws.scope());
-    let permits = Arc::new(Semaphore::new(policy.daemon.concurrency.get()));
+    let concurrency = policy.daemon.concurrency.get();
     let leases = (policy.coordination.as_ref()).map(|c| Leases::new(Arc::clone(&aws), c));
+    // At most `concurrency` reads in flight, and as many tasks: a task per
+    // credential spawned at once held each one's future, ~13 KiB apiece.
     let mut reads = JoinSet::new();
+    let mut planned: Vec<(usize, Planned)> = Vec::with_capacity(policy.credentials.len());
     for (index, credential) in policy.credentials.iter().cloned().enumerate() {
+        if reads.len() >= concurrency
+            && let Some(joined) = reads.join_next().await
+        {
+            planned.push(joined?);
+        }
         let retiring = journal
             .as_ref()
             .and_then(|journal| retiring::pending(journal, &credential))
@@ -84,13 +91,8 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
                 waiting_for_on_rotate: r.awaiting_hook.is_some(),
             });
         let aws = Arc::clone(&aws);
-        let permits = Arc::clone(&permits);
         let leases = leases.clone();
         reads.spawn(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .expect("semaphore never closed");
             let last = read_last(&aws, &credential).await;
             let mut planned = plan_one(
                 &credential,
@@ -109,7 +111,6 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
             (index, planned)
         });
     }
-    let mut planned: Vec<(usize, Planned)> = Vec::new();
     while let Some(joined) = reads.join_next().await {
         planned.push(joined?);
     }
@@ -119,11 +120,16 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
         credentials: planned.into_iter().map(|(_, p)| p).collect(),
     };
     let all_read = plan.credentials.iter().all(|p| p.error.is_none());
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout alone writes each line on its own.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
-        OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&plan)?)?,
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &plan)?;
+            writeln!(out)?;
+        }
         OutputFormat::Table => write_table(&mut out, &plan, now)?,
     }
+    out.flush()?;
     Ok(exit::from_success(all_read))
 }
 

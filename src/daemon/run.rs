@@ -61,6 +61,8 @@ type Tasks = JoinSet<(CredentialName, Outcome)>;
 
 /// The daemon's running state.
 struct Daemon {
+    /// The running policy's settings. Its credentials live in `slots`, one
+    /// copy each: `policy.credentials` is emptied once they are there.
     policy: Policy,
     options: Options,
     aws: Arc<Aws>,
@@ -128,13 +130,15 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     for credential in &daemon.policy.credentials {
         metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
     }
+    let credentials = daemon.slots.count();
+    daemon.policy.credentials = Vec::new();
     metrics::registry().scheduler_tick(Utc::now());
     // In-doubt rotations and due retirements stay on the timeline (they run
     // first); every other credential's secret is read in batches.
     daemon.start_reads();
     spawn_watchdog(&daemon.options.notifier, &daemon.options.shutdown);
     info!(
-        credentials = daemon.policy.credentials.len(),
+        credentials,
         concurrency = daemon.policy.daemon.concurrency.get(),
         "daemon started"
     );
@@ -507,7 +511,7 @@ impl Daemon {
         notifier.ready();
     }
 
-    async fn apply(&mut self, new: Policy) {
+    async fn apply(&mut self, mut new: Policy) {
         if new.aws != self.policy.aws {
             info!("[aws] changed: new AWS clients for the rotations that start from now on");
             self.aws = Arc::new(Aws::build(&new.aws, self.options.aws_overrides.clone()).await);
@@ -555,6 +559,7 @@ impl Daemon {
             unchanged,
             "policy reloaded"
         );
+        new.credentials = Vec::new();
         self.policy = new;
         self.run_owed_hooks();
         self.start_reads();
@@ -567,7 +572,7 @@ impl Daemon {
         }
         let mut status = format!(
             "{} credentials, {} rotating",
-            self.policy.credentials.len(),
+            self.slots.count(),
             self.slots.rotating()
         );
         if let Some((at, name)) = self.slots.next() {

@@ -68,6 +68,7 @@ impl Slots {
             timeline: BTreeSet::new(),
             rotating: 0,
         };
+        let in_doubt: BTreeSet<&CredentialName> = in_doubt.iter().collect();
         for credential in credentials {
             slots.add(credential, now);
             if in_doubt.contains(&credential.name) {
@@ -221,6 +222,11 @@ impl Slots {
 
     pub fn kind(&self, name: &CredentialName) -> Option<Kind> {
         self.slots.get(name).map(|s| s.credential.kind())
+    }
+
+    /// How many credentials are under the daemon's care.
+    pub fn count(&self) -> usize {
+        self.slots.len()
     }
 
     /// How many credentials have a rotation running.

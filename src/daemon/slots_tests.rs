@@ -212,4 +212,5 @@ fn the_rotations_running_are_counted_as_they_start_and_settle() {
     slots.apply(&credentials[2..], now);
     assert_eq!(slots.rotating(), 1);
     assert_eq!(slots.in_flight().len(), 1);
+    assert_eq!(slots.count(), 3);
 }

@@ -64,6 +64,18 @@ struct Inner {
     leases: Option<LeaseCounters>,
 }
 
+impl Inner {
+    /// The gauges of credential `name`, made on first use (the name is
+    /// copied only then, not at each update).
+    fn gauges(&mut self, name: &str) -> &mut CredentialGauges {
+        if !self.credentials.contains_key(name) {
+            self.credentials
+                .insert(name.into(), CredentialGauges::default());
+        }
+        self.credentials.get_mut(name).expect("inserted above")
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 struct LeaseCounters {
     held: i64,
@@ -82,7 +94,9 @@ struct Histogram {
 
 #[derive(Debug, Default, Clone)]
 struct CredentialGauges {
-    kind: String,
+    /// The policy table's name (`chime_bot`): one static string, not a copy
+    /// per credential.
+    kind: &'static str,
     last_success: Option<DateTime<Utc>>,
     next_due: Option<DateTime<Utc>>,
     expires: Option<DateTime<Utc>>,
@@ -146,8 +160,17 @@ impl Registry {
     }
 
     /// The credential is under the daemon's care (or its kind changed).
-    pub fn credential(&self, name: &str, kind: &str) {
-        self.with(|m| m.credentials.entry(name.into()).or_default().kind = kind.into());
+    pub fn credential(&self, name: &str, kind: &'static str) {
+        self.with(|m| match m.credentials.get_mut(name) {
+            Some(gauges) => gauges.kind = kind,
+            None => {
+                let gauges = CredentialGauges {
+                    kind,
+                    ..CredentialGauges::default()
+                };
+                m.credentials.insert(name.into(), gauges);
+            }
+        });
     }
 
     /// The credential left the policy.
@@ -156,13 +179,13 @@ impl Registry {
     }
 
     pub fn next_due(&self, name: &str, at: DateTime<Utc>) {
-        self.with(|m| m.credentials.entry(name.into()).or_default().next_due = Some(at));
+        self.with(|m| m.gauges(name).next_due = Some(at));
     }
 
     /// The last successful rotation, from a rotation or read back at start.
     pub fn rotated(&self, name: &str, at: DateTime<Utc>, expires: Option<DateTime<Utc>>) {
         self.with(|m| {
-            let gauges = m.credentials.entry(name.into()).or_default();
+            let gauges = m.gauges(name);
             gauges.last_success = Some(at);
             gauges.expires = expires;
             gauges.consecutive_failures = 0;
@@ -170,12 +193,7 @@ impl Registry {
     }
 
     pub fn failed(&self, name: &str) {
-        self.with(|m| {
-            m.credentials
-                .entry(name.into())
-                .or_default()
-                .consecutive_failures += 1
-        });
+        self.with(|m| m.gauges(name).consecutive_failures += 1);
     }
 
     /// A lease was taken (`delta` 1) or let go (-1).

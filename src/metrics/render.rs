@@ -154,12 +154,7 @@ pub(super) fn render(m: &Inner) -> String {
         header(&mut out, name, "gauge", help);
         for (credential, g) in &m.credentials {
             if let Some(v) = value(g) {
-                line(
-                    &mut out,
-                    name,
-                    &[("name", credential), ("kind", &g.kind)],
-                    v,
-                );
+                line(&mut out, name, &[("name", credential), ("kind", g.kind)], v);
             }
         }
     }

@@ -5,6 +5,7 @@
 //! [`Policy`] (`validate/`). Every problem of the file is reported at once,
 //! each with its line, credential and key.
 
+mod chunks;
 mod model;
 mod problems;
 mod raw;

@@ -148,8 +148,11 @@ impl Coordination {
 }
 
 /// A credential name: unique in the policy, `[a-zA-Z0-9_.-]+`.
+///
+/// Shared, not copied: the daemon keys its slots, its timeline and its
+/// metrics by name, and a clone is a reference count, not a new string.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CredentialName(String);
+pub struct CredentialName(Arc<str>);
 
 impl CredentialName {
     /// `Some` when `name` matches `[a-zA-Z0-9_.-]+`.
@@ -158,7 +161,7 @@ impl CredentialName {
             && name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-        valid.then(|| CredentialName(name.to_owned()))
+        valid.then(|| CredentialName(Arc::from(name)))
     }
 
     pub fn as_str(&self) -> &str {

@@ -221,6 +221,14 @@ impl<'a> Sink<'a> {
         })
     }
 
+    /// Forgets every problem and warning, as if nothing had been read yet.
+    pub fn reset(&mut self) {
+        self.problems.clear();
+        self.warnings.clear();
+        self.syntax_errors.clear();
+        self.headers.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.problems.is_empty()
     }

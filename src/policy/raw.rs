@@ -41,8 +41,10 @@ pub(crate) struct RawCredential {
     pub label: String,
     /// Byte offset of the table's header.
     pub header: usize,
-    /// The table's keys.
-    pub body: RawBody,
+    /// The table's keys. Boxed: the credentials are read whole before any
+    /// is checked, and each body is freed as soon as it is (one `Vec` of
+    /// bodies, 600 bytes apiece, lived until the last was checked).
+    pub body: Box<RawBody>,
 }
 
 /// The kind-specific body of a credential table.

@@ -4,6 +4,7 @@
 //! and when that fails, the key the error points into is reported, removed,
 //! and the table deserialized again, until it succeeds.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde::de::DeserializeOwned;
@@ -25,6 +26,9 @@ const TOP_LEVEL: &str = "`aws`, `accounts`, `defaults`, `daemon`, `coordination`
 
 /// Parses `text`; every problem goes to `sink`, and what could be read is returned.
 pub(crate) fn read(text: &str, sink: &mut Sink<'_>) -> RawPolicy {
+    if let Some(raw) = super::chunks::read_valid(text, sink) {
+        return raw;
+    }
     let (root, errors) = DeTable::parse_recoverable(text);
     for error in &errors {
         sink.syntax(error);
@@ -37,36 +41,55 @@ pub(crate) fn read(text: &str, sink: &mut Sink<'_>) -> RawPolicy {
         sink.set_headers(starts);
     }
     let mut raw = RawPolicy::default();
+    let mut counts = Counts::default();
     for (key, value) in root {
-        let header = value.span().start;
-        match key.get_ref().as_ref() {
-            "aws" => raw.aws = table(value, &Ctx::settings("aws.", header), sink, no_hint),
-            "defaults" => {
-                raw.defaults = table(value, &Ctx::settings("defaults.", header), sink, no_hint);
-            }
-            "daemon" => raw.daemon = table(value, &Ctx::settings("daemon.", header), sink, no_hint),
-            "accounts" => {
-                raw.accounts = table(value, &Ctx::settings("accounts.", header), sink, no_hint);
-            }
-            "coordination" => {
-                raw.coordination = table(
-                    value,
-                    &Ctx::settings("coordination.", header),
-                    sink,
-                    no_hint,
-                );
-            }
-            name => match Kind::ALL.into_iter().find(|k| k.as_str() == name) {
-                Some(kind) => credentials(kind, value, &mut raw.credentials, sink),
-                None => {
-                    let message = format!("unknown key; the policy's tables are {TOP_LEVEL}");
-                    sink.push(&Ctx::root(), key.span().start, name, message);
-                }
-            },
-        }
+        entry(key, value, &mut raw, &mut counts, sink);
     }
     raw.credentials.sort_by_key(|c| c.header);
     raw
+}
+
+/// How many tables of each credential kind were read so far: an entry
+/// without a valid name is labelled by its place (`chime_bot #2`).
+pub(super) type Counts = [usize; Kind::ALL.len()];
+
+/// Reads one top-level key of the policy into `raw`.
+pub(super) fn entry(
+    key: Spanned<Cow<'_, str>>,
+    value: Spanned<DeValue<'_>>,
+    raw: &mut RawPolicy,
+    counts: &mut Counts,
+    sink: &mut Sink<'_>,
+) {
+    let header = value.span().start;
+    match key.get_ref().as_ref() {
+        "aws" => raw.aws = table(value, &Ctx::settings("aws.", header), sink, no_hint),
+        "defaults" => {
+            raw.defaults = table(value, &Ctx::settings("defaults.", header), sink, no_hint);
+        }
+        "daemon" => raw.daemon = table(value, &Ctx::settings("daemon.", header), sink, no_hint),
+        "accounts" => {
+            raw.accounts = table(value, &Ctx::settings("accounts.", header), sink, no_hint);
+        }
+        "coordination" => {
+            raw.coordination = table(
+                value,
+                &Ctx::settings("coordination.", header),
+                sink,
+                no_hint,
+            );
+        }
+        name => match Kind::ALL.into_iter().position(|k| k.as_str() == name) {
+            Some(at) => {
+                let kind = Kind::ALL[at];
+                counts[at] += credentials(kind, value, counts[at], &mut raw.credentials, sink);
+            }
+            None => {
+                let message = format!("unknown key; the policy's tables are {TOP_LEVEL}");
+                sink.push(&Ctx::root(), key.span().start, name, message);
+            }
+        },
+    }
 }
 
 /// Removes the values the parser made up to recover from a syntax error
@@ -120,13 +143,15 @@ fn headers(text: &str, table: &DeTable<'_>, out: &mut Vec<usize>, depth: usize) 
     }
 }
 
-/// The entries of one `[[kind]]` array of tables.
+/// The entries of one `[[kind]]` array of tables, the first being the
+/// kind's `first`; how many there were.
 fn credentials(
     kind: Kind,
     value: Spanned<DeValue<'_>>,
+    first: usize,
     out: &mut Vec<RawCredential>,
     sink: &mut Sink<'_>,
-) {
+) -> usize {
     let span = value.span();
     let items = match value.into_inner() {
         DeValue::Array(items) => items,
@@ -138,10 +163,11 @@ fn credentials(
                 other => format!("expected an array of tables, found {}", other.type_str()),
             };
             sink.push(&Ctx::root(), span.start, kind.as_str(), message);
-            return;
+            return 0;
         }
     };
-    for (index, item) in items.into_iter().enumerate() {
+    let count = items.len();
+    for (index, item) in (first..).zip(items) {
         let header = item.span().start;
         let label = label(kind, index, item.get_ref());
         let ctx = Ctx::credential(label.clone(), header);
@@ -162,10 +188,11 @@ fn credentials(
             out.push(RawCredential {
                 label,
                 header,
-                body,
+                body: Box::new(body),
             });
         }
     }
+    count
 }
 
 /// `chime_bot "support-bot"` when the entry has a valid name, else `chime_bot #2`.

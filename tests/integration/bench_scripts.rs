@@ -93,3 +93,45 @@ async fn the_accounts_benchmark_rotates_each_credential_in_its_account() {
         "{report}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_growth_benchmark_prints_one_row_per_figure_and_a_column_per_size() {
+    // growth.py itself fails unless every audit finds each credential `ok`,
+    // `plan` lists each one, the idle daemon mutates nothing and every
+    // rotated secret is the provider's live one.
+    let report = bench(
+        "growth.py",
+        &["--n", "9", "30", "--idle", "1", "--check-runs", "1"],
+    )
+    .await;
+    assert!(
+        report.contains("## Growth, 9 to 30 credentials"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| figure | 9 | 30 | per credential | growth per 10x (9→30) |"),
+        "{report}"
+    );
+    for figure in [
+        "policy load: `rekeyd check`, wall time",
+        "policy load: `rekeyd check`, CPU time",
+        "policy load: `rekeyd check`, peak resident memory",
+        "daemon: exec to `READY=1`",
+        "daemon: every secret read once",
+        "daemon: idle resident memory",
+        "`plan --format json`, wall time",
+        "`plan --format json`, CPU time",
+        "`audit --offline --format json`, wall time",
+        "`audit --format json` (provider probes), wall time",
+        "`audit --format json` (provider probes), CPU time",
+        "`rotate --all`, wall time |",
+        "`rotate --all`, wall time per rotation",
+        "`rotate --all`, CPU time per rotation",
+    ] {
+        let row = report
+            .lines()
+            .find(|line| line.starts_with(&format!("| {figure}")))
+            .unwrap_or_else(|| panic!("no row for {figure}:\n{report}"));
+        assert_eq!(row.matches(" | ").count(), 4, "{row}");
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::accounts::Accounts;
-use super::inherited::{Inherited, Timing, inheritable};
+use super::inherited::{Inherited, Timing, ValidCrons, inheritable};
 use super::{Table, Val, ivs};
 use crate::policy::model::{
     ChimeBot, Credential, CredentialName, CronSchedule, DEFAULT_REFRESH_PERCENT,
@@ -25,20 +25,29 @@ const MAX_RETIRE_GRACE: Duration = Duration::from_secs(365 * 24 * 3600);
 const CREDENTIAL_AGE_DAYS: std::ops::RangeInclusive<u32> = 1..=36600;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
-/// Names and secret names already used: the line and label of the first use.
+/// Names and secret names already used: the byte offset and label of the first use.
 #[derive(Debug)]
 pub(super) struct Seen {
     names: HashMap<String, (usize, String)>,
     secrets: HashMap<String, (usize, String)>,
+    crons: ValidCrons,
     /// The one empty `replica_regions`, shared.
     no_regions: Arc<[String]>,
 }
 
 impl Default for Seen {
     fn default() -> Self {
+        Seen::with_capacity(0)
+    }
+}
+
+impl Seen {
+    /// Room for `credentials` names and secret names.
+    pub fn with_capacity(credentials: usize) -> Seen {
         Seen {
-            names: HashMap::new(),
-            secrets: HashMap::new(),
+            names: HashMap::with_capacity(credentials),
+            secrets: HashMap::with_capacity(credentials),
+            crons: ValidCrons::default(),
             no_regions: Arc::from(Vec::new()),
         }
     }
@@ -73,7 +82,7 @@ pub(super) fn credential(
     };
 
     // IVS tables have no schedule/every, and `[defaults]`' do not apply to them.
-    let own = inheritable(&mut t, &common, accounts);
+    let own = inheritable(&mut t, &common, accounts, &mut seen.crons);
     // A credential that sets no hook key shares `[defaults]`' hooks.
     let hooks = if own.sets_hooks() {
         own.clone().or(defaults).hooks()
@@ -102,7 +111,7 @@ pub(super) fn credential(
         unique(&mut t, &mut seen.secrets, secret, *at, &label, "secret");
     }
 
-    let (target, schedule) = match body {
+    let (target, schedule) = match *body {
         RawBody::IvsParticipantToken(raw) => match ivs::token(&mut t, &raw) {
             Some((target, refresh_before)) => (
                 Some(target),
@@ -179,15 +188,17 @@ fn unique(
     label: &str,
     key: &str,
 ) -> bool {
-    let line = t.line(at);
-    if let Some((first, first_label)) = seen.get(value) {
+    if let Some((first_at, first_label)) = seen.get(value) {
+        // The line only now: a lookup in a large file's line index is a
+        // cache miss or twenty, and duplicates are rare.
+        let first = t.line(*first_at);
         let what = if key == "name" { "name" } else { "secret name" };
         let message =
             format!("duplicate {what} {value:?}: {first_label} at line {first} has it too");
         t.problem(key, at, message);
         false
     } else {
-        seen.insert(value.to_owned(), (line, label.to_owned()));
+        seen.insert(value.to_owned(), (at, label.to_owned()));
         true
     }
 }

@@ -1,5 +1,6 @@
 //! The keys a credential inherits from `[defaults]`, checked once in each place.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,22 @@ impl Inherited {
     }
 }
 
+/// Cron expressions already found valid in this policy: checking one parses
+/// it, which costs croner a bit per possible year (most of the time of
+/// checking a 100,000-credential policy), while fleets share a few.
+#[derive(Debug, Default)]
+pub(super) struct ValidCrons(HashSet<String>);
+
+impl ValidCrons {
+    fn check(&mut self, expression: &str) -> Result<(), String> {
+        if !self.0.contains(expression) {
+            values::cron(expression)?;
+            self.0.insert(expression.to_owned());
+        }
+        Ok(())
+    }
+}
+
 /// `[defaults]`, checked (all unset when the table is absent).
 pub(super) fn defaults(
     raw: Option<Spanned<RawDefaults>>,
@@ -121,6 +138,7 @@ pub(super) fn defaults(
         &mut Table::new(sink, Ctx::settings("defaults.", header)),
         &common,
         accounts,
+        &mut ValidCrons::default(),
     );
     defaults.shared_hooks = defaults.hooks();
     defaults
@@ -131,9 +149,10 @@ pub(super) fn inheritable(
     t: &mut Table<'_, '_>,
     raw: &RawCommon,
     accounts: &Accounts,
+    crons: &mut ValidCrons,
 ) -> Inherited {
     let schedule = t.check("schedule", &raw.schedule, |s| {
-        values::cron(s).map(|_| Timing::Cron {
+        crons.check(s).map(|()| Timing::Cron {
             expression: s.clone(),
         })
     });

@@ -25,13 +25,17 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
     let daemon = settings::daemon(raw.daemon, sink);
     let coordination = settings::coordination(raw.coordination, &accounts, sink);
     let defaults = inherited::defaults(raw.defaults, &accounts, sink);
-    let mut seen = credentials::Seen::default();
-    let credentials: Vec<_> = raw
-        .credentials
-        .into_iter()
-        .map(|raw| credentials::credential(raw, &defaults, &accounts, &mut seen, sink))
-        .collect();
-    if !sink.is_empty() {
+    let mut seen = credentials::Seen::with_capacity(raw.credentials.len());
+    // Collected once, at its final size: not a `Vec<Option<_>>` copied again.
+    let mut credentials = Vec::with_capacity(raw.credentials.len());
+    let mut all_valid = true;
+    for raw in raw.credentials {
+        match credentials::credential(raw, &defaults, &accounts, &mut seen, sink) {
+            Some(credential) => credentials.push(credential),
+            None => all_valid = false,
+        }
+    }
+    if !sink.is_empty() || !all_valid {
         return None;
     }
     let mut aws = aws?;
@@ -41,7 +45,7 @@ pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Op
         aws,
         daemon: daemon?,
         coordination: coordination?,
-        credentials: credentials.into_iter().collect::<Option<_>>()?,
+        credentials,
         warnings: Vec::new(),
     })
 }

@@ -1,0 +1,222 @@
+//! A large valid policy read a piece at a time, so that reading it costs
+//! memory in proportion to a piece, not to the file.
+//!
+//! The TOML parser lexes a whole document into tokens and events before
+//! building its tree: for 100,000 credentials (15 MB) that was about 150 MB
+//! on top of the tree. Here the text is cut before `[[chime_bot]]`-style
+//! headers into pieces of about [`PIECE`] bytes, and each piece is parsed
+//! and read on its own. A piece is parsed at its place in the file (behind
+//! as many spaces as bytes come before it: one whitespace token), so every
+//! span, line and message is the whole file's.
+//!
+//! Only for policies that read without a problem: at the first syntax error,
+//! problem, or top-level key that two pieces both define (which only a
+//! whole-file parse judges correctly), [`read_valid`] gives up and the
+//! caller reads the whole file as before, reporting exactly what it did.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use super::model::Kind;
+use super::problems::Sink;
+use super::raw::RawPolicy;
+use super::read::{Counts, entry};
+
+/// The size of a piece; smaller files are read whole.
+const PIECE: usize = 1 << 20;
+
+/// `text` read piece by piece; `None` (and `sink` as it was) when a piece
+/// has a problem, or when `text` is too small to cut.
+pub(super) fn read_valid(text: &str, sink: &mut Sink<'_>) -> Option<RawPolicy> {
+    let pieces = pieces(text, PIECE);
+    if pieces.len() < 2 {
+        return None;
+    }
+    let read = read_pieces(text, &pieces, sink);
+    if read.is_none() {
+        sink.reset();
+    }
+    read
+}
+
+fn read_pieces(text: &str, pieces: &[Range<usize>], sink: &mut Sink<'_>) -> Option<RawPolicy> {
+    let mut raw = RawPolicy::default();
+    let mut counts = Counts::default();
+    // Settings tables and unknown keys: each in one piece only.
+    let mut settings = HashSet::new();
+    // Spaces where the text before the piece is, then the piece. The
+    // spaces are kept from one piece to the next, and only the last piece's
+    // place is blanked: each byte is written twice in all, not once a piece.
+    let mut shifted = String::with_capacity(text.len());
+    let mut spaces = 0;
+    for piece in pieces {
+        shifted.truncate(spaces);
+        push_spaces(&mut shifted, piece.start - spaces);
+        spaces = piece.start;
+        shifted.push_str(&text[piece.clone()]);
+        let (root, errors) = DeTable::parse_recoverable(&shifted);
+        if !errors.is_empty() {
+            return None;
+        }
+        for (key, value) in root.into_inner() {
+            let name = key.get_ref().as_ref();
+            let appendable = Kind::ALL.iter().any(|k| k.as_str() == name)
+                && matches!(value.get_ref(), DeValue::Array(_))
+                && is_header(text, value.span().start);
+            if !appendable && !settings.insert(name.to_owned()) {
+                return None;
+            }
+            entry(key, value, &mut raw, &mut counts, sink);
+        }
+        if !sink.is_empty() {
+            return None;
+        }
+    }
+    raw.credentials.sort_by_key(|c| c.header);
+    Some(raw)
+}
+
+fn push_spaces(text: &mut String, mut count: usize) {
+    const SPACES: &str = "                                                                ";
+    while count > 0 {
+        let n = count.min(SPACES.len());
+        text.push_str(&SPACES[..n]);
+        count -= n;
+    }
+}
+
+/// Whether an array starting at `at` is made of `[[table]]` headers (which
+/// later pieces may add to), not an inline array after `key =`.
+fn is_header(text: &str, at: usize) -> bool {
+    let line_start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
+    text[line_start..at].trim().is_empty() && text[at..].starts_with("[[")
+}
+
+/// `text` cut into consecutive ranges of at least `size` bytes (the last
+/// may be shorter), each after the first starting at a line that is a
+/// credential kind's `[[...]]` header. A line that only looks like one
+/// (inside a multi-line string or array) leaves the piece before it
+/// unfinished: a syntax error there, and the whole file is read instead.
+fn pieces(text: &str, size: usize) -> Vec<Range<usize>> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if at - start >= size && is_kind_header(line) {
+            pieces.push(start..at);
+            start = at;
+        }
+        at += line.len();
+    }
+    pieces.push(start..text.len());
+    pieces
+}
+
+/// `[[chime_bot]]` (or another kind), alone on its line.
+fn is_kind_header(line: &str) -> bool {
+    let Some(name) = (line.trim_end())
+        .strip_prefix("[[")
+        .and_then(|rest| rest.strip_suffix("]]"))
+    else {
+        return false;
+    };
+    Kind::ALL.iter().any(|kind| kind.as_str() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn fleet(n: usize) -> String {
+        let mut text = String::from("[defaults]\nevery = \"30d\"\n\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "[[chime_bot]]\nname = \"bot-{i}\"\naccount_id = \"a0000000-0000-4000-8000-000000000000\"\nbot_id = \"b-{i}\"\n\n[[ivs_participant_token]]\nname = \"token-{i}\"\nstage_arn = \"arn:aws:ivs:us-east-1:123456789012:stage/st{i}\"\nduration = \"12h\"\n[ivs_participant_token.attributes]\nroom = \"r{i}\"\n\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn pieces_cover_the_text_and_start_at_kind_headers() {
+        let text = fleet(50);
+        let pieces = pieces(&text, 500);
+        assert!(pieces.len() > 5, "{}", pieces.len());
+        assert_eq!(pieces[0].start, 0);
+        assert_eq!(pieces.last().unwrap().end, text.len());
+        for pair in pieces.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert!(text[pair[1].clone()].starts_with("[["), "{pair:?}");
+        }
+    }
+
+    /// The policy read in pieces of `size` bytes, and read whole.
+    fn both(text: &str, size: usize) -> (Option<RawPolicy>, RawPolicy) {
+        let mut sink = Sink::new(text);
+        let pieced = read_pieces(text, &pieces(text, size), &mut sink);
+        let mut sink = Sink::new(text);
+        let whole = crate::policy::read::read(text, &mut sink);
+        (pieced, whole)
+    }
+
+    #[test]
+    fn a_valid_policy_read_in_pieces_is_the_policy_read_whole() {
+        let text = fleet(40);
+        let (pieced, whole) = both(&text, 300);
+        let pieced = pieced.expect("a valid policy reads in pieces");
+        assert_eq!(format!("{pieced:?}"), format!("{whole:?}"));
+        assert_eq!(pieced.credentials.len(), 80);
+        // And it validates to the same policy, spans and all.
+        let file = Path::new("p.toml");
+        let parsed = crate::policy::parse(file, &text).unwrap();
+        assert_eq!(parsed.credentials.len(), 80);
+    }
+
+    #[test]
+    fn problems_in_a_policy_read_in_pieces_name_their_lines_in_the_whole_file() {
+        let mut text = fleet(4500);
+        assert!(pieces(&text, PIECE).len() > 1, "{}", text.len());
+        let bad_id = text.lines().count() + 4;
+        text.push_str("[[chime_bot]]\nname = \"late\"\naccount_id = \"a\"\nbot_id = \"b c\"\n");
+        let file = Path::new("p.toml");
+        let problems = crate::policy::parse(file, &text).unwrap_err().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].line, bad_id);
+        assert_eq!(problems[0].key.as_deref(), Some("bot_id"));
+        // A problem found while reading: the whole file is read again, and
+        // the problem is reported once, at its line.
+        let unknown = text.lines().count() + 1;
+        text.push_str("colour = \"blue\"\n");
+        let problems = crate::policy::parse(file, &text).unwrap_err().problems;
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [bad_id, unknown], "{problems:?}");
+    }
+
+    #[test]
+    fn a_table_defined_in_two_pieces_is_left_to_the_whole_file_parse() {
+        // `[defaults]` twice: only a whole-file parse reports the duplicate
+        // (and where); each piece alone is valid.
+        let mut text = fleet(20);
+        text.push_str("[defaults]\njitter = \"1m\"\n");
+        let (pieced, _) = both(&text, 300);
+        assert!(pieced.is_none());
+        let problems = crate::policy::parse(Path::new("p.toml"), &text).unwrap_err();
+        assert!(problems.to_string().contains("duplicate key"), "{problems}");
+    }
+
+    #[test]
+    fn a_header_inside_a_multiline_string_makes_the_piece_before_it_invalid() {
+        let mut text = fleet(10);
+        text.push_str("[[chime_bot]]\nname = \"odd\"\naccount_id = \"a\"\nbot_id = \"\"\"\n");
+        text.push_str(&"x\n".repeat(200));
+        text.push_str("[[chime_bot]]\n\"\"\"\n");
+        let (pieced, _) = both(&text, 300);
+        assert!(pieced.is_none());
+        let problems = crate::policy::parse(Path::new("p.toml"), &text).unwrap_err();
+        assert!(problems.to_string().contains("bot_id"), "{problems}");
+    }
+}

@@ -302,13 +302,14 @@ impl Daemon {
     fn run_owed_hooks(&mut self) {
         let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
         let mut owed = Vec::new();
-        for credential in &self.policy.credentials {
+        // The credentials live in the slots (`policy.credentials` is empty).
+        for credential in self.slots.credentials() {
             if rotating.contains(&credential.name) || self.owed_running.contains(&credential.name) {
                 // Its rotation runs its own hook; or its owed one runs.
                 continue;
             }
             if let Some(record) = consumers::owed(&self.journal, credential) {
-                owed.push((Arc::new(credential.clone()), record));
+                owed.push((Arc::clone(credential), record));
             }
         }
         for (credential, record) in owed {
@@ -330,16 +331,15 @@ impl Daemon {
                 self.owed_retries.postpone(&name, now);
                 continue;
             }
-            let Some(credential) = self.policy.credentials.iter().find(|c| c.name == name) else {
+            let Some(credential) = self.slots.credential(&name).map(Arc::clone) else {
                 self.owed_retries.clear(&name);
                 continue;
             };
-            let Some(owed) = consumers::owed(&self.journal, credential) else {
+            let Some(owed) = consumers::owed(&self.journal, &credential) else {
                 // Settled meanwhile (by `rekeyd rotate`, say).
                 self.owed_retries.clear(&name);
                 continue;
             };
-            let credential = Arc::new(credential.clone());
             self.spawn_owed(credential, owed);
         }
     }
@@ -543,8 +543,8 @@ impl Daemon {
         );
         warn_unclaimed_retirements(&self.journal, &new);
         consumers::warn_unclaimed(&self.journal, &new);
-        self.owed_retries
-            .retain(|name| new.credentials.iter().any(|c| c.name == *name));
+        let kept: HashSet<&CredentialName> = new.credentials.iter().map(|c| &c.name).collect();
+        self.owed_retries.retain(|name| kept.contains(name));
         let registry = metrics::registry();
         for name in &removed {
             registry.forget_credential(name.as_str());

@@ -220,6 +220,16 @@ impl Slots {
         self.timeline.first().map(|(at, name)| (*at, name))
     }
 
+    /// The credential called `name`, as the running policy has it.
+    pub fn credential(&self, name: &CredentialName) -> Option<&Arc<Credential>> {
+        self.slots.get(name).map(|s| &s.credential)
+    }
+
+    /// Every credential under the daemon's care, by name.
+    pub fn credentials(&self) -> impl Iterator<Item = &Arc<Credential>> {
+        self.slots.values().map(|s| &s.credential)
+    }
+
     pub fn kind(&self, name: &CredentialName) -> Option<Kind> {
         self.slots.get(name).map(|s| s.credential.kind())
     }

@@ -4,16 +4,14 @@
 //! rotation until its `on_rotate` succeeded, so a crash (or a hook that
 //! failed every attempt) leaves it for the next start.
 
-use std::fs::{self, DirBuilder, File};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Event};
-use crate::journal::write_durably;
+use crate::journal::records::{RecordDir, RecordFileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PendingError {
@@ -67,50 +65,27 @@ impl PendingHook {
 /// The `hooks/` directory of a state directory.
 #[derive(Debug, Clone)]
 pub struct PendingHooks {
-    dir: PathBuf,
+    records: RecordDir,
 }
 
 impl PendingHooks {
     /// The records under `state_dir`.
     pub fn at(state_dir: &Path) -> PendingHooks {
         PendingHooks {
-            dir: state_dir.join("hooks"),
+            records: RecordDir::at(state_dir, "hooks"),
         }
     }
 
     /// The pending hook under `key`. An unreadable record is set aside as
     /// `*.corrupt` and reported once.
     pub fn get(&self, key: &str) -> Result<Option<PendingHook>, PendingError> {
-        let path = self.path(key);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(PendingError::Read { path, source }),
-        };
-        serde_json::from_slice(&bytes).map(Some).map_err(|source| {
-            let aside = path.with_extension("corrupt");
-            let _ = fs::rename(&path, &aside);
-            PendingError::Corrupt {
-                path,
-                aside,
-                source,
-            }
-        })
+        Ok(self.records.get(key)?)
     }
 
     /// Records (or replaces: a newer rotation owes the hook now) the
     /// pending hook under `key`, durably.
     pub fn put(&self, key: &str, record: &PendingHook) -> Result<(), PendingError> {
-        let path = self.path(key);
-        let write = || -> io::Result<()> {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&self.dir)?;
-            let bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
-            write_durably(&path, &bytes)
-        };
-        write().map_err(|source| PendingError::Write { path, source })
+        Ok(self.records.put(key, record)?)
     }
 
     /// The hook for `version_id` succeeded: its record goes, unless a newer
@@ -120,42 +95,41 @@ impl PendingHooks {
             Some(record) if record.version_id == version_id => {}
             _ => return Ok(()),
         }
-        let path = self.path(key);
-        let remove = || -> io::Result<()> {
-            match fs::remove_file(&path) {
-                Ok(()) => File::open(&self.dir)?.sync_all(),
-                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(err) => Err(err),
-            }
-        };
-        remove().map_err(|source| PendingError::Write { path, source })
+        Ok(self.records.remove(key)?)
     }
 
     /// The keys of every record, sorted (none without a `hooks/` directory).
     pub fn keys(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut keys: Vec<String> = entries
-            .flatten()
-            .filter_map(|entry| {
-                let name = entry.file_name().into_string().ok()?;
-                name.strip_suffix(".json").map(str::to_owned)
-            })
-            .collect();
-        keys.sort();
-        keys
+        self.records.keys()
     }
 
     /// The file of the record under `key`.
     pub fn path(&self, key: &str) -> PathBuf {
-        // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
-        self.dir.join(format!("{key}.json"))
+        self.records.path(key)
+    }
+}
+
+impl From<RecordFileError> for PendingError {
+    fn from(err: RecordFileError) -> Self {
+        match err {
+            RecordFileError::Write { path, source } => PendingError::Write { path, source },
+            RecordFileError::Read { path, source } => PendingError::Read { path, source },
+            RecordFileError::Corrupt {
+                path,
+                aside,
+                source,
+            } => PendingError::Corrupt {
+                path,
+                aside,
+                source,
+            },
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;

@@ -10,6 +10,7 @@
 //! process reads.
 
 mod live;
+pub mod records;
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};

@@ -4,15 +4,14 @@
 //! before the old IAM credential is set Inactive until it is deleted, so a
 //! restart never forgets one.
 
-use std::fs::{self, DirBuilder, File};
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::journal::{Journal, write_durably};
+use crate::journal::Journal;
+use crate::journal::records::{RecordDir, RecordFileError};
 use crate::providers::Retire;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +64,7 @@ impl Retirement {
 /// The `retiring/` directory of a state directory.
 #[derive(Debug, Clone)]
 pub struct Retirements {
-    dir: PathBuf,
+    records: RecordDir,
 }
 
 impl Retirements {
@@ -77,87 +76,58 @@ impl Retirements {
     /// The records under `state_dir`.
     pub fn at(state_dir: &Path) -> Retirements {
         Retirements {
-            dir: state_dir.join("retiring"),
+            records: RecordDir::at(state_dir, "retiring"),
         }
     }
 
     /// The pending retirement under `key` (see [`Journal::key`]). An
     /// unreadable record is set aside as `*.corrupt` and reported once.
     pub fn get(&self, key: &str) -> Result<Option<Retirement>, RecordError> {
-        let path = self.path(key);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(RecordError::Read { path, source }),
-        };
-        match serde_json::from_slice(&bytes) {
-            Ok(record) => Ok(Some(record)),
-            Err(source) => {
-                let aside = path.with_extension("corrupt");
-                let _ = fs::rename(&path, &aside);
-                Err(RecordError::Corrupt {
-                    path,
-                    aside,
-                    source,
-                })
-            }
-        }
+        Ok(self.records.get(key)?)
     }
 
     /// Records (or replaces) the pending retirement under `key`, durably.
     pub fn put(&self, key: &str, record: &Retirement) -> Result<(), RecordError> {
-        let path = self.path(key);
-        let write = || -> io::Result<()> {
-            DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&self.dir)?;
-            write_durably(
-                &path,
-                &serde_json::to_vec(record).map_err(io::Error::other)?,
-            )
-        };
-        write().map_err(|source| RecordError::Write { path, source })
+        Ok(self.records.put(key, record)?)
     }
 
     /// The retirement under `key` is settled.
     pub fn remove(&self, key: &str) -> Result<(), RecordError> {
-        let path = self.path(key);
-        let remove = || -> io::Result<()> {
-            match fs::remove_file(&path) {
-                Ok(()) => File::open(&self.dir)?.sync_all(),
-                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(err) => Err(err),
-            }
-        };
-        remove().map_err(|source| RecordError::Write { path, source })
+        Ok(self.records.remove(key)?)
     }
 
     /// The keys of every pending retirement (none when the directory is missing).
     pub fn keys(&self) -> Vec<String> {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return Vec::new();
-        };
-        let mut keys: Vec<String> = entries
-            .flatten()
-            .filter_map(|entry| {
-                let name = entry.file_name().into_string().ok()?;
-                name.strip_suffix(".json").map(str::to_owned)
-            })
-            .collect();
-        keys.sort();
-        keys
+        self.records.keys()
     }
 
     /// The file of the record under `key`.
     pub fn path(&self, key: &str) -> PathBuf {
-        // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
-        self.dir.join(format!("{key}.json"))
+        self.records.path(key)
+    }
+}
+
+impl From<RecordFileError> for RecordError {
+    fn from(err: RecordFileError) -> Self {
+        match err {
+            RecordFileError::Write { path, source } => RecordError::Write { path, source },
+            RecordFileError::Read { path, source } => RecordError::Read { path, source },
+            RecordFileError::Corrupt {
+                path,
+                aside,
+                source,
+            } => RecordError::Corrupt {
+                path,
+                aside,
+                source,
+            },
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;

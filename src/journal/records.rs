@@ -1,0 +1,119 @@
+//! A directory of small JSON records in the state directory, one per
+//! journal key (`DIR/KEY.json`): written durably, mode 0600, an unreadable
+//! one set aside as `*.corrupt`. The pending retirements (`retiring/`) and
+//! the owed hooks (`hooks/`) are two of them; each names its records in its
+//! own errors.
+
+use std::fs::{self, DirBuilder, File};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::write_durably;
+
+/// What went wrong with one record (each kind of record words it for its
+/// readers, see its `From` impl).
+#[derive(Debug)]
+pub enum RecordFileError {
+    Write {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Read {
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// Not the record's JSON: moved to `aside`.
+    Corrupt {
+        path: PathBuf,
+        aside: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// One `DIR/` of records under a state directory.
+#[derive(Debug, Clone)]
+pub struct RecordDir {
+    dir: PathBuf,
+}
+
+impl RecordDir {
+    /// `state_dir/name` (made on the first write).
+    pub fn at(state_dir: &Path, name: &str) -> RecordDir {
+        RecordDir {
+            dir: state_dir.join(name),
+        }
+    }
+
+    /// The record under `key`; an unreadable one is set aside as
+    /// `*.corrupt` (and so reported once).
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, RecordFileError> {
+        let path = self.path(key);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(RecordFileError::Read { path, source }),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|source| {
+            let aside = path.with_extension("corrupt");
+            let _ = fs::rename(&path, &aside);
+            RecordFileError::Corrupt {
+                path,
+                aside,
+                source,
+            }
+        })
+    }
+
+    /// Records (or replaces) `record` under `key`, durably.
+    pub fn put<T: Serialize>(&self, key: &str, record: &T) -> Result<(), RecordFileError> {
+        let path = self.path(key);
+        let write = || -> io::Result<()> {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.dir)?;
+            let bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
+            write_durably(&path, &bytes)
+        };
+        write().map_err(|source| RecordFileError::Write { path, source })
+    }
+
+    /// Removes the record under `key`, durably (nothing to do when absent).
+    pub fn remove(&self, key: &str) -> Result<(), RecordFileError> {
+        let path = self.path(key);
+        let remove = || -> io::Result<()> {
+            match fs::remove_file(&path) {
+                Ok(()) => File::open(&self.dir)?.sync_all(),
+                Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(err) => Err(err),
+            }
+        };
+        remove().map_err(|source| RecordFileError::Write { path, source })
+    }
+
+    /// The keys of every record, sorted (none when the directory is missing).
+    pub fn keys(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut keys: Vec<String> = entries
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                name.strip_suffix(".json").map(str::to_owned)
+            })
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// The file of the record under `key`.
+    pub fn path(&self, key: &str) -> PathBuf {
+        // Keys are a credential name ([a-zA-Z0-9_.-]+) and hex: they stay inside.
+        self.dir.join(format!("{key}.json"))
+    }
+}

@@ -4,31 +4,23 @@
 //! rotation until its `on_rotate` succeeded, so a crash (or a hook that
 //! failed every attempt) leaves it for the next start.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Event};
-use crate::journal::records::{RecordDir, RecordFileError};
+use crate::journal::records::{RecordDir, RecordFileError, RecordKind};
 
-#[derive(Debug, thiserror::Error)]
-pub enum PendingError {
-    #[error("cannot write the pending hook record {}: {source}", path.display())]
-    Write { path: PathBuf, source: io::Error },
-    #[error("cannot read the pending hook record {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
-    #[error(
-        "unreadable pending hook record {} (moved to {}): {source}; run the credential's on_rotate by hand if it did not run",
-        path.display(), aside.display()
-    )]
-    Corrupt {
-        path: PathBuf,
-        aside: PathBuf,
-        source: serde_json::Error,
-    },
-}
+/// A record that could not be read or written.
+pub type PendingError = RecordFileError;
+
+/// The owed hooks' records.
+const RECORDS: RecordKind = RecordKind {
+    dir: "hooks",
+    what: "pending hook record",
+    if_corrupt: "run the credential's on_rotate by hand if it did not run",
+};
 
 /// A stored rotation whose `on_rotate` has not succeeded yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,20 +64,20 @@ impl PendingHooks {
     /// The records under `state_dir`.
     pub fn at(state_dir: &Path) -> PendingHooks {
         PendingHooks {
-            records: RecordDir::at(state_dir, "hooks"),
+            records: RecordDir::at(state_dir, RECORDS),
         }
     }
 
     /// The pending hook under `key`. An unreadable record is set aside as
     /// `*.corrupt` and reported once.
     pub fn get(&self, key: &str) -> Result<Option<PendingHook>, PendingError> {
-        Ok(self.records.get(key)?)
+        self.records.get(key)
     }
 
     /// Records (or replaces: a newer rotation owes the hook now) the
     /// pending hook under `key`, durably.
     pub fn put(&self, key: &str, record: &PendingHook) -> Result<(), PendingError> {
-        Ok(self.records.put(key, record)?)
+        self.records.put(key, record)
     }
 
     /// The hook for `version_id` succeeded: its record goes, unless a newer
@@ -95,7 +87,7 @@ impl PendingHooks {
             Some(record) if record.version_id == version_id => {}
             _ => return Ok(()),
         }
-        Ok(self.records.remove(key)?)
+        self.records.remove(key)
     }
 
     /// The keys of every record, sorted (none without a `hooks/` directory).
@@ -106,24 +98,6 @@ impl PendingHooks {
     /// The file of the record under `key`.
     pub fn path(&self, key: &str) -> PathBuf {
         self.records.path(key)
-    }
-}
-
-impl From<RecordFileError> for PendingError {
-    fn from(err: RecordFileError) -> Self {
-        match err {
-            RecordFileError::Write { path, source } => PendingError::Write { path, source },
-            RecordFileError::Read { path, source } => PendingError::Read { path, source },
-            RecordFileError::Corrupt {
-                path,
-                aside,
-                source,
-            } => PendingError::Corrupt {
-                path,
-                aside,
-                source,
-            },
-        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! A directory of small JSON records in the state directory, one per
 //! journal key (`DIR/KEY.json`): written durably, mode 0600, an unreadable
 //! one set aside as `*.corrupt`. The pending retirements (`retiring/`) and
-//! the owed hooks (`hooks/`) are two of them; each names its records in its
-//! own errors.
+//! the owed hooks (`hooks/`) are two of them; each names its records in
+//! the errors ([`RecordKind`]).
 
 use std::fs::{self, DirBuilder, File};
 use std::io;
@@ -14,20 +14,36 @@ use serde::de::DeserializeOwned;
 
 use super::write_durably;
 
-/// What went wrong with one record (each kind of record words it for its
-/// readers, see its `From` impl).
-#[derive(Debug)]
+/// What a directory's records are, for its errors.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordKind {
+    /// The directory under the state directory.
+    pub dir: &'static str,
+    /// What a record is called: "retirement record".
+    pub what: &'static str,
+    /// What an operator should know when one is unreadable.
+    pub if_corrupt: &'static str,
+}
+
+/// What went wrong with one record.
+#[derive(Debug, thiserror::Error)]
 pub enum RecordFileError {
+    #[error("cannot write the {} {}: {source}", kind.what, path.display())]
     Write {
+        kind: RecordKind,
         path: PathBuf,
         source: io::Error,
     },
+    #[error("cannot read the {} {}: {source}", kind.what, path.display())]
     Read {
+        kind: RecordKind,
         path: PathBuf,
         source: io::Error,
     },
     /// Not the record's JSON: moved to `aside`.
+    #[error("unreadable {} {} (moved to {}): {source}; {}", kind.what, path.display(), aside.display(), kind.if_corrupt)]
     Corrupt {
+        kind: RecordKind,
         path: PathBuf,
         aside: PathBuf,
         source: serde_json::Error,
@@ -37,14 +53,16 @@ pub enum RecordFileError {
 /// One `DIR/` of records under a state directory.
 #[derive(Debug, Clone)]
 pub struct RecordDir {
+    kind: RecordKind,
     dir: PathBuf,
 }
 
 impl RecordDir {
-    /// `state_dir/name` (made on the first write).
-    pub fn at(state_dir: &Path, name: &str) -> RecordDir {
+    /// `state_dir/DIR` (made on the first write).
+    pub fn at(state_dir: &Path, kind: RecordKind) -> RecordDir {
         RecordDir {
-            dir: state_dir.join(name),
+            kind,
+            dir: state_dir.join(kind.dir),
         }
     }
 
@@ -55,12 +73,19 @@ impl RecordDir {
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(RecordFileError::Read { path, source }),
+            Err(source) => {
+                return Err(RecordFileError::Read {
+                    kind: self.kind,
+                    path,
+                    source,
+                });
+            }
         };
         serde_json::from_slice(&bytes).map(Some).map_err(|source| {
             let aside = path.with_extension("corrupt");
             let _ = fs::rename(&path, &aside);
             RecordFileError::Corrupt {
+                kind: self.kind,
                 path,
                 aside,
                 source,
@@ -79,7 +104,11 @@ impl RecordDir {
             let bytes = serde_json::to_vec(record).map_err(io::Error::other)?;
             write_durably(&path, &bytes)
         };
-        write().map_err(|source| RecordFileError::Write { path, source })
+        write().map_err(|source| RecordFileError::Write {
+            kind: self.kind,
+            path,
+            source,
+        })
     }
 
     /// Removes the record under `key`, durably (nothing to do when absent).
@@ -92,7 +121,11 @@ impl RecordDir {
                 Err(err) => Err(err),
             }
         };
-        remove().map_err(|source| RecordFileError::Write { path, source })
+        remove().map_err(|source| RecordFileError::Write {
+            kind: self.kind,
+            path,
+            source,
+        })
     }
 
     /// The keys of every record, sorted (none when the directory is missing).

@@ -4,32 +4,24 @@
 //! before the old IAM credential is set Inactive until it is deleted, so a
 //! restart never forgets one.
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::journal::Journal;
-use crate::journal::records::{RecordDir, RecordFileError};
+use crate::journal::records::{RecordDir, RecordFileError, RecordKind};
 use crate::providers::Retire;
 
-#[derive(Debug, thiserror::Error)]
-pub enum RecordError {
-    #[error("cannot write the retirement record {}: {source}", path.display())]
-    Write { path: PathBuf, source: io::Error },
-    #[error("cannot read the retirement record {}: {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
-    #[error(
-        "unreadable retirement record {} (moved to {}): {source}; the credential it named may still await deletion",
-        path.display(), aside.display()
-    )]
-    Corrupt {
-        path: PathBuf,
-        aside: PathBuf,
-        source: serde_json::Error,
-    },
-}
+/// A record that could not be read or written.
+pub type RecordError = RecordFileError;
+
+/// The pending retirements' records.
+const RECORDS: RecordKind = RecordKind {
+    dir: "retiring",
+    what: "retirement record",
+    if_corrupt: "the credential it named may still await deletion",
+};
 
 /// An old IAM credential waiting out its grace before it is deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,24 +68,24 @@ impl Retirements {
     /// The records under `state_dir`.
     pub fn at(state_dir: &Path) -> Retirements {
         Retirements {
-            records: RecordDir::at(state_dir, "retiring"),
+            records: RecordDir::at(state_dir, RECORDS),
         }
     }
 
     /// The pending retirement under `key` (see [`Journal::key`]). An
     /// unreadable record is set aside as `*.corrupt` and reported once.
     pub fn get(&self, key: &str) -> Result<Option<Retirement>, RecordError> {
-        Ok(self.records.get(key)?)
+        self.records.get(key)
     }
 
     /// Records (or replaces) the pending retirement under `key`, durably.
     pub fn put(&self, key: &str, record: &Retirement) -> Result<(), RecordError> {
-        Ok(self.records.put(key, record)?)
+        self.records.put(key, record)
     }
 
     /// The retirement under `key` is settled.
     pub fn remove(&self, key: &str) -> Result<(), RecordError> {
-        Ok(self.records.remove(key)?)
+        self.records.remove(key)
     }
 
     /// The keys of every pending retirement (none when the directory is missing).
@@ -104,24 +96,6 @@ impl Retirements {
     /// The file of the record under `key`.
     pub fn path(&self, key: &str) -> PathBuf {
         self.records.path(key)
-    }
-}
-
-impl From<RecordFileError> for RecordError {
-    fn from(err: RecordFileError) -> Self {
-        match err {
-            RecordFileError::Write { path, source } => RecordError::Write { path, source },
-            RecordFileError::Read { path, source } => RecordError::Read { path, source },
-            RecordFileError::Corrupt {
-                path,
-                aside,
-                source,
-            } => RecordError::Corrupt {
-                path,
-                aside,
-                source,
-            },
-        }
     }
 }
 

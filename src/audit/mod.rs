@@ -37,6 +37,9 @@ pub struct Options {
     pub offline: bool,
     /// Time past a scheduled rotation, beyond its jitter, before it counts as overdue.
     pub grace: Duration,
+    /// Judge times as of this instant (the demo: when its daemons stopped);
+    /// `None`: now.
+    pub at: Option<chrono::DateTime<Utc>>,
 }
 
 /// Audits every credential of `policy`.
@@ -73,7 +76,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
     };
 
     let replica_states = replicas::read_all(&aws, &policy.credentials, &views, concurrency).await;
-    let now = Utc::now();
+    let now = options.at.unwrap_or_else(Utc::now);
     let entries = policy
         .credentials
         .iter()

@@ -20,6 +20,7 @@ pub async fn run(policy: Policy, args: &AuditArgs) -> Result<ExitCode> {
     let options = Options {
         offline: args.offline,
         grace: args.grace,
+        at: None,
     };
     let report = audit::audit(aws, &policy, &options).await;
     let stdout = std::io::stdout();

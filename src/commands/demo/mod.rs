@@ -135,13 +135,14 @@ pub async fn run(args: &DemoArgs) -> Result<ExitCode> {
         notifier: Arc::new(Notifier::disabled()),
     };
     let stopped = daemon::run(policy.clone(), options).await;
+    let stopped_at = chrono::Utc::now();
     let uses = consumer.uses();
     let _ = std::fs::remove_dir_all(&state_dir);
     let stopped = stopped?;
     printer.await.context("the event printer failed")?;
     summary(&emulator, &policy);
     consumer::report(&emulator, uses.as_deref());
-    final_audit(&policy, overrides).await;
+    final_audit(&policy, overrides, stopped_at).await;
     emulator.shutdown().await;
     Ok(exit::from_success(stopped.abandoned.is_empty()))
 }
@@ -301,16 +302,26 @@ fn summary(emulator: &Emulator, policy: &Policy) -> bool {
     all_valid
 }
 
-/// The audit a cron job would run now, as `rekeyd audit` prints it.
-async fn final_audit(policy: &Policy, overrides: AwsOverrides) {
+/// The audit a cron job would have run when the daemons stopped (the
+/// schedule is seconds long: a token due a moment after the stop would
+/// otherwise read `expiring`), as `rekeyd audit` prints it.
+async fn final_audit(
+    policy: &Policy,
+    overrides: AwsOverrides,
+    stopped_at: chrono::DateTime<chrono::Utc>,
+) {
     let aws = Arc::new(Aws::build(&policy.aws, overrides).await);
     let options = audit::Options {
         offline: false,
         grace: Duration::from_secs(15 * 60),
+        at: Some(stopped_at),
     };
     let report = audit::audit(aws, policy, &options).await;
     let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    println!("\nrekeyd audit:");
+    println!(
+        "\nrekeyd audit: (as of {}, when the daemons stopped)",
+        crate::record::format_time(stopped_at)
+    );
     print!("{}", audit::table::render(&report, colour));
 }
 

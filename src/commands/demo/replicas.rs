@@ -133,6 +133,7 @@ pub async fn run(
         }
     }
     let clean = fleet.stop().await;
+    let stopped_at = chrono::Utc::now();
     while let Some((replica, report)) = lines.recv().await {
         show.report(replica, report);
     }
@@ -149,7 +150,7 @@ pub async fn run(
             "demo",
         )),
     };
-    final_audit(&policy, overrides).await;
+    final_audit(&policy, overrides, stopped_at).await;
     emulator.shutdown().await;
     Ok(exit::from_success(
         clean && matched && doubles == 0 && show.failures == 0,

@@ -230,10 +230,12 @@ async fn under_lease(
 ) -> Result<Rotated, RotationError> {
     if let Some(left) = held.left_in_doubt() {
         warn!(previous_rotation = %left.rotation, replica = %left.replica, since = %left.started_at, "the lease held a rotation left in doubt: rotating at once");
-        if left.replica != held.replica() && is_overlap(credential) {
-            // Its holder may only be paused, with a new IAM credential in
-            // hand that this rotation deletes as never stored: move the
-            // fence first, so that a late store of it fails.
+        if left.replica != held.replica() {
+            // Its holder may only be paused, with a new secret in hand that
+            // this rotation kills (a Chime token regenerated, an IAM
+            // password reset) or deletes as never stored (IAM `overlap`):
+            // move the fence first, so that a late store of it fails rather
+            // than land as current just before this rotation kills it.
             store::refence(aws.secrets(credential), &credential.secret_name)
                 .await
                 .map_err(|source| RotationError::SecretUnusable {

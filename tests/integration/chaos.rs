@@ -20,7 +20,7 @@ use crate::util::{TestEnv, finish, signal};
 const BOTS: usize = 4;
 const IAM_USERS: usize = 4;
 const STAGES: usize = 3;
-const ACCOUNT: &str = "a0000000-0000-4000-8000-000000000000";
+pub(crate) const ACCOUNT: &str = "a0000000-0000-4000-8000-000000000000";
 const PROVIDER_OPERATIONS: [&str; 4] = [
     "RegenerateSecurityToken",
     "ResetServiceSpecificCredential",

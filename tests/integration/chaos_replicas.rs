@@ -16,6 +16,7 @@
 //! The checks, and what a *double rotation* is precisely: [`checks`].
 
 mod checks;
+mod late_token;
 mod stale_holder;
 
 use std::path::PathBuf;

@@ -252,14 +252,7 @@ fn write_credential(w: &mut XmlWriter, c: &ServiceCredential, full: bool, now: D
 }
 
 fn render(action: &str, request_id: &str, result: impl FnOnce(&mut XmlWriter)) -> String {
-    let mut w = XmlWriter::document(&format!("{action}Response"), IAM_NAMESPACE);
-    w.start(&format!("{action}Result"));
-    result(&mut w);
-    w.end();
-    w.start("ResponseMetadata")
-        .text("RequestId", request_id)
-        .end();
-    w.finish()
+    crate::xml::query_response(IAM_NAMESPACE, action, request_id, result)
 }
 
 fn render_empty(action: &str, request_id: &str) -> String {

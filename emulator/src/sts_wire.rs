@@ -175,14 +175,7 @@ fn packed_policy_size(params: &Params) -> Option<usize> {
 }
 
 fn render(action: &str, request_id: &str, result: impl FnOnce(&mut XmlWriter)) -> String {
-    let mut w = XmlWriter::document(&format!("{action}Response"), STS_NAMESPACE);
-    w.start(&format!("{action}Result"));
-    result(&mut w);
-    w.end();
-    w.start("ResponseMetadata")
-        .text("RequestId", request_id)
-        .end();
-    w.finish()
+    crate::xml::query_response(STS_NAMESPACE, action, request_id, result)
 }
 
 #[cfg(test)]

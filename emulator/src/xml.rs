@@ -83,6 +83,24 @@ impl XmlWriter {
     }
 }
 
+/// An awsQuery answer: `<ActionResponse xmlns=NAMESPACE>`, the
+/// `<ActionResult>` that `result` fills, then the request id.
+pub(crate) fn query_response(
+    namespace: &str,
+    action: &str,
+    request_id: &str,
+    result: impl FnOnce(&mut XmlWriter),
+) -> String {
+    let mut w = XmlWriter::document(&format!("{action}Response"), namespace);
+    w.start(&format!("{action}Result"));
+    result(&mut w);
+    w.end();
+    w.start("ResponseMetadata")
+        .text("RequestId", request_id)
+        .end();
+    w.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

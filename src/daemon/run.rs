@@ -26,6 +26,7 @@ use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
 use crate::consumers::{self, HookMode, OwedRun};
 use crate::error::error_chain;
+use crate::hooks::PendingHooks;
 use crate::journal::Journal;
 use crate::lease::Leases;
 use crate::metrics;
@@ -300,10 +301,22 @@ impl Daemon {
     /// or failed every attempt), beside the schedule: at start and at each
     /// reload (an operator who fixed a hook reloads).
     fn run_owed_hooks(&mut self) {
+        // One directory listing, as for pending retirements: a record read
+        // per credential would cost a failed open each at every start.
+        let recorded: HashSet<String> = PendingHooks::at(self.journal.state_dir())
+            .keys()
+            .into_iter()
+            .collect();
+        if recorded.is_empty() {
+            return;
+        }
         let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
         let mut owed = Vec::new();
         // The credentials live in the slots (`policy.credentials` is empty).
         for credential in self.slots.credentials() {
+            if !recorded.contains(&self.journal.key(credential)) {
+                continue;
+            }
             if rotating.contains(&credential.name) || self.owed_running.contains(&credential.name) {
                 // Its rotation runs its own hook; or its owed one runs.
                 continue;

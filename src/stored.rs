@@ -5,7 +5,7 @@
 //! rate-limited gate. Values are wrapped in [`secrecy::SecretString`] at once and
 //! parsed into [`StoredRecord`] only.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -15,7 +15,8 @@ use std::task::Poll;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
 use secrecy::ExposeSecret;
 
-use crate::aws::{AccountClients, RetryPolicy};
+use crate::aws::{AccountClients, Aws, RetryPolicy};
+use crate::policy::Credential;
 use crate::record::StoredRecord;
 use crate::secret;
 use crate::store::{self, TAG_CREDENTIAL, TAG_KIND};
@@ -55,6 +56,36 @@ pub struct Tagged {
     pub credential: String,
     /// The `rekeyd:kind` tag's value, if any.
     pub kind: Option<String>,
+}
+
+/// Reads every credential's secret in its account, [`BATCH_SIZE`] per call
+/// and `concurrency` calls at a time: the value read by secret name (every
+/// one of them is there, read or failed).
+pub async fn read_all(
+    aws: &Aws,
+    credentials: &[Credential],
+    concurrency: usize,
+) -> HashMap<String, Read> {
+    // Secret names are unique in the policy; each is read in its account.
+    let mut seen = HashSet::new();
+    let mut by_account: HashMap<Option<String>, Vec<String>> = HashMap::new();
+    for credential in credentials {
+        if seen.insert(credential.secret_name.as_str()) {
+            let account = credential.secret_account.as_ref().map(|a| a.name.clone());
+            (by_account.entry(account).or_default()).push(credential.secret_name.clone());
+        }
+    }
+    let mut reads = HashMap::with_capacity(seen.len());
+    for (account, ids) in &by_account {
+        read_batches(
+            aws.account_named(account.as_deref()),
+            ids,
+            concurrency,
+            |batch| reads.extend(batch),
+        )
+        .await;
+    }
+    reads
 }
 
 /// Reads the AWSCURRENT value of every secret in `ids`, [`BATCH_SIZE`] per

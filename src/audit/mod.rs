@@ -56,7 +56,7 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
             Ok::<_, secrets::SecretsError>(tagged)
         }
     });
-    let reads = read_all(&aws, &policy.credentials, concurrency).await;
+    let reads = secrets::read_all(&aws, &policy.credentials, concurrency).await;
     let views: Vec<SecretView> = policy
         .credentials
         .iter()
@@ -116,35 +116,6 @@ pub async fn audit(aws: Arc<Aws>, policy: &Policy, options: &Options) -> Report 
         Err(err) => vec![listing_failed(format!("the listing task failed: {err}"))],
     };
     Report::new(now, options.offline, entries, unmanaged)
-}
-
-/// Reads every credential's secret, [`BATCH_SIZE`] per call, `concurrency`
-/// calls at a time.
-async fn read_all(
-    aws: &Aws,
-    credentials: &[Credential],
-    concurrency: usize,
-) -> HashMap<String, Read> {
-    // Secret names are unique in the policy; each is read in its account.
-    let mut seen = HashSet::new();
-    let mut by_account: HashMap<Option<String>, Vec<String>> = HashMap::new();
-    for credential in credentials {
-        if seen.insert(credential.secret_name.as_str()) {
-            let account = credential.secret_account.as_ref().map(|a| a.name.clone());
-            (by_account.entry(account).or_default()).push(credential.secret_name.clone());
-        }
-    }
-    let mut reads = HashMap::with_capacity(seen.len());
-    for (account, ids) in &by_account {
-        secrets::read_batches(
-            aws.account_named(account.as_deref()),
-            ids,
-            concurrency,
-            |batch| reads.extend(batch),
-        )
-        .await;
-    }
-    reads
 }
 
 /// The accounts the credentials' secrets live in, each once (`None`:

@@ -9,18 +9,19 @@ use std::sync::Arc;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 use crate::aws::{Aws, AwsOverrides};
 use crate::cli::{OutputFormat, PlanArgs};
-use crate::daemon::read_last;
+use crate::daemon::last_of_read;
 use crate::daemon::timing::{self, Last, Reason};
 use crate::exit;
 use crate::journal::Journal;
-use crate::lease::Leases;
+use crate::lease::{LeaseError, LeaseItem, Leases};
 use crate::policy::{Credential, Policy, Schedule, Target};
 use crate::record::format_time;
 use crate::retiring;
+use crate::stored::{self, Read};
 
 /// One credential's plan.
 #[derive(Debug, Serialize)]
@@ -71,53 +72,48 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
     let now = Utc::now();
     let journal = Journal::existing(policy.daemon.state_dir.as_deref(), &policy.aws.scope());
     let concurrency = policy.daemon.concurrency.get();
-    let leases = (policy.coordination.as_ref()).map(|c| Leases::new(Arc::clone(&aws), c));
-    // At most `concurrency` reads in flight, and as many tasks: a task per
-    // credential spawned at once held each one's future, ~13 KiB apiece.
-    let mut reads = JoinSet::new();
-    let mut planned: Vec<(usize, Planned)> = Vec::with_capacity(policy.credentials.len());
-    for (index, credential) in policy.credentials.iter().cloned().enumerate() {
-        if reads.len() >= concurrency
-            && let Some(joined) = reads.join_next().await
-        {
-            planned.push(joined?);
-        }
-        let retiring = journal
-            .as_ref()
-            .and_then(|journal| retiring::pending(journal, &credential))
-            .map(|r| PlannedRetirement {
-                credential_id: r.credential_id,
-                delete_after: format_time(r.delete_after),
-                waiting_for_on_rotate: r.awaiting_hook.is_some(),
+    // The secrets in batches of 20 per account, as the daemon reads them.
+    let mut reads = stored::read_all(&aws, &policy.credentials, concurrency).await;
+    let mut retirements = match &journal {
+        Some(journal) => retiring::pending_of(journal, &policy.credentials),
+        None => Vec::new(),
+    };
+    let mut planned: Vec<Planned> = policy
+        .credentials
+        .iter()
+        .enumerate()
+        .map(|(index, credential)| {
+            let secret = credential.secret_name.clone();
+            let read = reads.remove(&secret).unwrap_or(Read::Failed {
+                operation: "BatchGetSecretValue",
+                code: "unanswered".to_owned(),
+                detail: "not read".to_owned(),
             });
-        let aws = Arc::clone(&aws);
-        let leases = leases.clone();
-        reads.spawn(async move {
-            let last = read_last(&aws, &credential).await;
+            let last = last_of_read(credential, secret, read);
             let mut planned = plan_one(
-                &credential,
+                credential,
                 last.map_err(|e| crate::error::error_chain(&e)),
                 now,
             );
-            planned.retiring = retiring;
-            if let Some(leases) = &leases {
-                match leases.read(credential.name.as_str()).await {
-                    Ok(item) => {
-                        planned.lease_holder = item.filter(|i| !i.released).map(|i| i.owner);
-                    }
-                    Err(err) => planned.error = Some(err.to_string()),
-                }
-            }
-            (index, planned)
-        });
+            planned.retiring =
+                retirements
+                    .get_mut(index)
+                    .and_then(Option::take)
+                    .map(|r| PlannedRetirement {
+                        credential_id: r.credential_id,
+                        delete_after: format_time(r.delete_after),
+                        waiting_for_on_rotate: r.awaiting_hook.is_some(),
+                    });
+            planned
+        })
+        .collect();
+    if let Some(coordination) = &policy.coordination {
+        let leases = Leases::new(Arc::clone(&aws), coordination);
+        read_lease_holders(&leases, &policy.credentials, &mut planned, concurrency).await?;
     }
-    while let Some(joined) = reads.join_next().await {
-        planned.push(joined?);
-    }
-    planned.sort_by_key(|(index, _)| *index);
     let plan = Plan {
         planned_at: format_time(now),
-        credentials: planned.into_iter().map(|(_, p)| p).collect(),
+        credentials: planned,
     };
     let all_read = plan.credentials.iter().all(|p| p.error.is_none());
     // Buffered: stdout alone writes each line on its own.
@@ -131,6 +127,40 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(exit::from_success(all_read))
+}
+
+/// Who holds each credential's lease now, `concurrency` reads at a time.
+async fn read_lease_holders(
+    leases: &Leases,
+    credentials: &[Credential],
+    planned: &mut [Planned],
+    concurrency: usize,
+) -> Result<()> {
+    let mut reads = JoinSet::new();
+    let mut settle = |joined: Result<(usize, Result<Option<LeaseItem>, LeaseError>), JoinError>| {
+        let (index, read) = joined?;
+        match read {
+            Ok(item) => {
+                planned[index].lease_holder = item.filter(|i| !i.released).map(|i| i.owner);
+            }
+            Err(err) => planned[index].error = Some(err.to_string()),
+        }
+        Ok::<_, JoinError>(())
+    };
+    for (index, credential) in credentials.iter().enumerate() {
+        if reads.len() >= concurrency
+            && let Some(joined) = reads.join_next().await
+        {
+            settle(joined)?;
+        }
+        let leases = leases.clone();
+        let name = credential.name.clone();
+        reads.spawn(async move { (index, leases.read(name.as_str()).await) });
+    }
+    while let Some(joined) = reads.join_next().await {
+        settle(joined)?;
+    }
+    Ok(())
 }
 
 fn plan_one(credential: &Credential, last: Result<Last, String>, now: DateTime<Utc>) -> Planned {

@@ -14,8 +14,8 @@ mod slots_tests;
 mod startup;
 pub mod timing;
 
+pub use reads::last_of_read;
 pub use run::{Options, run};
-pub use startup::read_last;
 
 use crate::policy::{CredentialName, Kind};
 use crate::rotation::Rotated;

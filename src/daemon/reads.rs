@@ -101,7 +101,10 @@ pub(super) async fn read_group(
             .into_iter()
             .filter_map(|(secret, read)| {
                 let credential = by_secret.get(secret.as_str())?;
-                Some((credential.name.clone(), outcome(credential, secret, read)))
+                Some((
+                    credential.name.clone(),
+                    last_of_read(credential, secret, read),
+                ))
             })
             .collect();
         // An error: the daemon stopped, and aborts this reader.
@@ -111,7 +114,11 @@ pub(super) async fn read_group(
 }
 
 /// What one secret's read means for its credential's schedule.
-fn outcome(credential: &Credential, secret: String, read: Read) -> Result<Last, StoreError> {
+pub fn last_of_read(
+    credential: &Credential,
+    secret: String,
+    read: Read,
+) -> Result<Last, StoreError> {
     match read {
         Read::NotFound => Ok(Last::Missing),
         Read::Value(record) => Ok(last_of_record(credential, record.as_ref())),

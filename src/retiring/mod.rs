@@ -287,10 +287,22 @@ pub fn due(journal: &Journal, credential: &Credential) -> Option<DateTime<Utc>> 
     }
 }
 
-/// The pending retirement of `credential`, read-only (for `plan`).
-pub fn pending(journal: &Journal, credential: &Credential) -> Option<Retirement> {
-    Retirements::of(journal)
-        .get(&journal.key(credential))
-        .ok()
-        .flatten()
+/// The pending retirements of `credentials`, read-only (for `plan`), by
+/// their index in `credentials`: one listing of the records, then one read
+/// per record that one of them claims.
+pub fn pending_of(journal: &Journal, credentials: &[Credential]) -> Vec<Option<Retirement>> {
+    let records = Retirements::of(journal);
+    let keys: std::collections::HashSet<String> = records.keys().into_iter().collect();
+    credentials
+        .iter()
+        .map(|credential| {
+            if keys.is_empty() {
+                return None;
+            }
+            let key = journal.key(credential);
+            keys.contains(&key)
+                .then(|| records.get(&key).ok().flatten())
+                .flatten()
+        })
+        .collect()
 }

@@ -13,7 +13,7 @@ use crate::util::{ACCOUNT_ID, BOT_ID, TestEnv, finish, signal, wait_until};
 /// none is due: `every = "30d"`), after an `a-missing` bot (the seeded one)
 /// whose secret does not exist yet, when `missing`. The stored secrets are
 /// seeded; their bots need not exist, since nothing rotates them.
-fn fleet(env: &TestEnv, stored: usize, missing: bool) -> String {
+pub(crate) fn fleet(env: &TestEnv, stored: usize, missing: bool) -> String {
     let mut policy = format!(
         "{}[daemon]\nconcurrency = 1\n[defaults]\nevery = \"30d\"\n",
         env.aws_table()
@@ -51,7 +51,7 @@ fn fleet(env: &TestEnv, stored: usize, missing: bool) -> String {
 }
 
 /// The secret ids of each answered (not throttled) BatchGetSecretValue call.
-fn batches(calls: &[CallRecord]) -> Vec<Vec<String>> {
+pub(crate) fn batches(calls: &[CallRecord]) -> Vec<Vec<String>> {
     calls
         .iter()
         .filter(|c| c.operation == "BatchGetSecretValue" && c.status == Some(200))

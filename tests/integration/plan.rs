@@ -1,5 +1,6 @@
 //! `rekeyd plan`: next rotation times and reasons, read-only.
 
+use crate::daemon_reads::{batches, fleet};
 use crate::util::TestEnv;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -55,4 +56,50 @@ async fn plan_shows_next_times_and_reasons_without_changing_anything() {
     assert_eq!(table.code(), 0);
     assert!(table.stdout.starts_with("NAME"), "{}", table.stdout);
     assert_eq!(table.stdout.lines().count(), 4, "{}", table.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_reads_the_secrets_twenty_at_a_time() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&fleet(&env, 45, true));
+
+    let out = env.rekeyd(&policy, &["plan", "--format", "json"]).await;
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let credentials = plan["credentials"].as_array().unwrap();
+    assert_eq!(credentials.len(), 46);
+    // In the policy's order, each with what its own secret holds.
+    assert_eq!(credentials[0]["name"], "a-missing");
+    assert!(
+        credentials[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no secret yet"),
+        "{}",
+        credentials[0]
+    );
+    for (i, planned) in credentials[1..].iter().enumerate() {
+        assert_eq!(planned["name"], format!("bot-{i:03}"));
+        assert_eq!(planned["reason"], "interval", "{planned}");
+        let secret = env.current(&format!("rekeyd/bot-{i:03}"));
+        let stored: chrono::DateTime<chrono::Utc> =
+            secret["rotated_at"].as_str().unwrap().parse().unwrap();
+        let last: chrono::DateTime<chrono::Utc> =
+            planned["last_rotated"].as_str().unwrap().parse().unwrap();
+        assert_eq!(last, stored, "{planned}");
+    }
+
+    let calls = env.emulator.calls();
+    let sizes: Vec<usize> = batches(&calls).iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        46,
+        "each secret once: {sizes:?}"
+    );
+    assert!(sizes.iter().all(|n| *n <= 20), "batch sizes {sizes:?}");
+    let one_by_one = calls
+        .iter()
+        .filter(|c| c.operation == "GetSecretValue")
+        .count();
+    assert_eq!(one_by_one, 0, "no secret read on its own");
 }

@@ -19,7 +19,7 @@ use super::owed::OwedRetries;
 use super::reads::Reads;
 use super::slots::{Applied, Slots, Task};
 use super::startup::{
-    last_of, note_retirements, read_last, recover, spawn_watchdog, warn_unclaimed_retirements,
+    last_of, read_last, recorded_retirements, recover, spawn_watchdog, warn_unclaimed_retirements,
 };
 use super::timing::{self, Last};
 use super::{Event, Stopped};
@@ -90,7 +90,7 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// Runs until `options.shutdown` is cancelled, then waits up to the policy's
 /// `shutdown_timeout` for rotations in flight.
-pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
+pub async fn run(mut policy: Policy, mut options: Options) -> Result<Stopped> {
     let mut alarm = Alarm::start().await.context("cannot start the scheduler")?;
     let mut ticks = alarm
         .heartbeat(TICK)
@@ -103,11 +103,16 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
     }
     let journal = Journal::open(policy.daemon.state_dir.as_deref(), &policy.aws.scope())?;
     let in_doubt = recover(&journal, &policy);
+    let retirements = recorded_retirements(&journal, &policy.credentials);
+    warn_unclaimed_retirements(&journal, &policy);
+    consumers::warn_unclaimed(&journal, &policy);
     let aws = Arc::new(Aws::build(&policy.aws, options.aws_overrides.clone()).await);
     let mut reloads = options.reloads.take();
+    // The slots take the only copy of each credential.
+    let credentials = std::mem::take(&mut policy.credentials);
     let mut daemon = Daemon {
         permits: Arc::new(Semaphore::new(policy.daemon.concurrency.get())),
-        slots: Slots::new(&policy.credentials, &in_doubt, Utc::now()),
+        slots: Slots::new(credentials, &in_doubt, Utc::now()),
         leases: leases_for(&policy, &aws),
         aws,
         journal,
@@ -120,19 +125,11 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
         reads: Reads::new(),
         last_failure: None,
     };
-    note_retirements(
-        &mut daemon.slots,
-        &daemon.journal,
-        &daemon.policy.credentials,
-    );
-    warn_unclaimed_retirements(&daemon.journal, &daemon.policy);
-    consumers::warn_unclaimed(&daemon.journal, &daemon.policy);
-    daemon.run_owed_hooks();
-    for credential in &daemon.policy.credentials {
-        metrics::registry().credential(credential.name.as_str(), credential.kind().as_str());
+    for (name, at) in retirements {
+        daemon.slots.retire_at(&name, Some(at));
     }
+    daemon.run_owed_hooks();
     let credentials = daemon.slots.count();
-    daemon.policy.credentials = Vec::new();
     metrics::registry().scheduler_tick(Utc::now());
     // In-doubt rotations and due retirements stay on the timeline (they run
     // first); every other credential's secret is read in batches.
@@ -152,6 +149,12 @@ pub async fn run(policy: Policy, mut options: Options) -> Result<Stopped> {
             // The policy is valid and the schedule armed.
             daemon.options.notifier.ready();
             ready = true;
+            // Each credential's gauges, once systemd knows the daemon is up
+            // (100,000 of them take a while).
+            let registry = metrics::registry();
+            for credential in daemon.slots.credentials() {
+                registry.credential(credential.name.as_str(), credential.kind().as_str());
+            }
         }
         daemon.report_status();
         tokio::select! {
@@ -549,11 +552,13 @@ impl Daemon {
             unchanged,
         } = self.slots.apply(&new.credentials, Utc::now());
         let added: HashSet<&CredentialName> = added.iter().collect();
-        note_retirements(
-            &mut self.slots,
+        let retirements = recorded_retirements(
             &self.journal,
             new.credentials.iter().filter(|c| added.contains(&c.name)),
         );
+        for (name, at) in retirements {
+            self.slots.retire_at(&name, Some(at));
+        }
         warn_unclaimed_retirements(&self.journal, &new);
         consumers::warn_unclaimed(&self.journal, &new);
         let kept: HashSet<&CredentialName> = new.credentials.iter().map(|c| &c.name).collect();

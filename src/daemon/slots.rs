@@ -59,7 +59,7 @@ impl Slots {
     /// Every credential starts by reading its stored state, at once; those
     /// whose last rotation is in doubt are rotated at once instead.
     pub fn new(
-        credentials: &[Credential],
+        credentials: Vec<Credential>,
         in_doubt: &[CredentialName],
         now: DateTime<Utc>,
     ) -> Slots {
@@ -70,23 +70,21 @@ impl Slots {
         };
         let in_doubt: BTreeSet<&CredentialName> = in_doubt.iter().collect();
         for credential in credentials {
-            slots.add(credential, now);
-            if in_doubt.contains(&credential.name) {
-                slots.set_next(
-                    &credential.name,
-                    Due::at(now, Reason::InDoubt),
-                    Task::Rotate,
-                );
+            let name = credential.name.clone();
+            slots.add(Arc::new(credential), now);
+            if in_doubt.contains(&name) {
+                slots.set_next(&name, Due::at(now, Reason::InDoubt), Task::Rotate);
             }
         }
         slots
     }
 
-    fn add(&mut self, credential: &Credential, now: DateTime<Utc>) {
+    fn add(&mut self, credential: Arc<Credential>, now: DateTime<Utc>) {
+        let name = credential.name.clone();
         self.slots.insert(
-            credential.name.clone(),
+            name.clone(),
             Slot {
-                credential: Arc::new(credential.clone()),
+                credential,
                 next: None,
                 running: None,
                 failures: 0,
@@ -95,11 +93,7 @@ impl Slots {
                 queued: None,
             },
         );
-        self.set_next(
-            &credential.name,
-            Due::at(now, Reason::Missing),
-            Task::Refresh,
-        );
+        self.set_next(&name, Due::at(now, Reason::Missing), Task::Refresh);
     }
 
     /// Applies a reloaded policy: new credentials are read (and rotated if
@@ -128,7 +122,7 @@ impl Slots {
         }
         for credential in credentials {
             let Some(slot) = self.slots.get_mut(&credential.name) else {
-                self.add(credential, now);
+                self.add(Arc::new(credential.clone()), now);
                 applied.added.push(credential.name.clone());
                 continue;
             };

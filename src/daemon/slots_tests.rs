@@ -34,7 +34,7 @@ fn a_retirement_runs_before_a_later_rotation_and_only_one_run_at_a_time() {
     let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     let credential = iam();
     let name = credential.name.clone();
-    let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
+    let mut slots = Slots::new(vec![credential.clone()], &[], now);
     assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Refresh]);
     let last = Last::Rotated {
         at: now,
@@ -94,7 +94,7 @@ fn take_due_starts_at_most_the_free_places_and_keeps_the_rest_due() {
         ));
     }
     let credentials = parse(Path::new("t.toml"), &text).unwrap().credentials;
-    let mut slots = Slots::new(&credentials, &[], now);
+    let mut slots = Slots::new(credentials.clone(), &[], now);
     assert_eq!(slots.take_due(now, 2).len(), 2);
     assert_eq!(slots.earliest(), Some(now), "three still due");
     assert_eq!(slots.take_due(now, 0).len(), 0);
@@ -107,7 +107,7 @@ fn a_lost_race_is_rotated_again_at_once_then_backs_off() {
     let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     let credential = iam();
     let name = credential.name.clone();
-    let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
+    let mut slots = Slots::new(vec![credential.clone()], &[], now);
     slots.take_due(now, usize::MAX);
     slots.refreshed(&name, Last::Missing, now);
     assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate]);
@@ -122,7 +122,7 @@ fn a_lease_held_elsewhere_is_looked_at_again() {
     let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     let credential = iam();
     let name = credential.name.clone();
-    let mut slots = Slots::new(std::slice::from_ref(&credential), &[], now);
+    let mut slots = Slots::new(vec![credential.clone()], &[], now);
     slots.take_due(now, usize::MAX);
     slots.refreshed(&name, Last::Missing, now);
     assert_eq!(tasks(&slots.take_due(now, usize::MAX)), [Task::Rotate]);
@@ -150,7 +150,7 @@ fn start_up_reads_leave_in_doubt_rotations_and_due_retirements_on_the_timeline()
     let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     let credentials = five_bots();
     let name = |i: usize| credentials[i].name.clone();
-    let mut slots = Slots::new(&credentials, &[name(0)], now);
+    let mut slots = Slots::new(credentials.clone(), &[name(0)], now);
     slots.retire_at(&name(1), Some(now - TimeDelta::minutes(1)));
 
     let reads: Vec<String> = slots
@@ -196,7 +196,7 @@ fn start_up_reads_leave_in_doubt_rotations_and_due_retirements_on_the_timeline()
 fn the_rotations_running_are_counted_as_they_start_and_settle() {
     let now: DateTime<Utc> = "2026-11-23T10:00:00Z".parse().unwrap();
     let credentials = five_bots();
-    let mut slots = Slots::new(&credentials, &[], now);
+    let mut slots = Slots::new(credentials.clone(), &[], now);
     for credential in slots.take_reads(now) {
         slots.refreshed(&credential.name, Last::Missing, now);
     }

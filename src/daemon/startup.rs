@@ -5,12 +5,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use super::notify::{self, Notifier};
-use super::slots::Slots;
 use super::timing::Last;
 use crate::aws::Aws;
 use crate::journal::Journal;
@@ -77,30 +76,31 @@ pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
     }
 }
 
-/// Puts the pending retirements recorded in the state directory on the
-/// timelines of `credentials` (one directory listing, then one read per
-/// record that one of them claims).
-pub(super) fn note_retirements<'c>(
-    slots: &mut Slots,
+/// The pending retirements recorded in the state directory that
+/// `credentials` claim, and when each is due (one directory listing, then
+/// one read per record that one of them claims).
+pub(super) fn recorded_retirements<'c>(
     journal: &Journal,
     credentials: impl IntoIterator<Item = &'c Credential>,
-) {
+) -> Vec<(CredentialName, DateTime<Utc>)> {
     let keys: HashSet<String> = retiring::Retirements::of(journal)
         .keys()
         .into_iter()
         .collect();
     if keys.is_empty() {
-        return;
+        return Vec::new();
     }
+    let mut due = Vec::new();
     for credential in credentials {
         if !keys.contains(&journal.key(credential)) {
             continue;
         }
         if let Some(at) = retiring::due(journal, credential) {
             info!(credential = %credential.name, delete_after = %at, "an old credential awaits deletion");
-            slots.retire_at(&credential.name, Some(at));
+            due.push((credential.name.clone(), at));
         }
     }
+    due
 }
 
 /// The credentials by the key of their journal entries and records (see

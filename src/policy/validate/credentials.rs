@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::accounts::Accounts;
-use super::inherited::{Inherited, Timing, ValidCrons, inheritable};
+use super::inherited::{Checked, Inherited, Timing, inheritable};
 use super::{Table, Val, ivs};
 use crate::policy::model::{
     ChimeBot, Credential, CredentialName, CronSchedule, DEFAULT_REFRESH_PERCENT,
@@ -30,7 +30,7 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 pub(super) struct Seen {
     names: HashMap<String, (usize, String)>,
     secrets: HashMap<String, (usize, String)>,
-    crons: ValidCrons,
+    checked: Checked,
     /// The one empty `replica_regions`, shared.
     no_regions: Arc<[String]>,
 }
@@ -47,7 +47,7 @@ impl Seen {
         Seen {
             names: HashMap::with_capacity(credentials),
             secrets: HashMap::with_capacity(credentials),
-            crons: ValidCrons::default(),
+            checked: Checked::default(),
             no_regions: Arc::from(Vec::new()),
         }
     }
@@ -82,7 +82,7 @@ pub(super) fn credential(
     };
 
     // IVS tables have no schedule/every, and `[defaults]`' do not apply to them.
-    let own = inheritable(&mut t, &common, accounts, &mut seen.crons);
+    let own = inheritable(&mut t, &common, accounts, &mut seen.checked);
     // A credential that sets no hook key shares `[defaults]`' hooks.
     let hooks = if own.sets_hooks() {
         own.clone().or(defaults).hooks()

@@ -1,6 +1,6 @@
 //! The keys a credential inherits from `[defaults]`, checked once in each place.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,19 +93,34 @@ impl Inherited {
     }
 }
 
-/// Cron expressions already found valid in this policy: checking one parses
-/// it, which costs croner a bit per possible year (most of the time of
-/// checking a 100,000-credential policy), while fleets share a few.
+/// What checking this policy already found, since fleets share a few cron
+/// expressions and hook programs among many credentials: the cron
+/// expressions found valid (parsing one costs croner a bit per possible
+/// year: most of the time of checking a 100,000-credential policy), and
+/// whether each hook program is an executable file here (a `stat`, or one
+/// per `PATH` directory for a bare name).
 #[derive(Debug, Default)]
-pub(super) struct ValidCrons(HashSet<String>);
+pub(super) struct Checked {
+    crons: HashSet<String>,
+    programs: HashMap<String, bool>,
+}
 
-impl ValidCrons {
-    fn check(&mut self, expression: &str) -> Result<(), String> {
-        if !self.0.contains(expression) {
+impl Checked {
+    fn check_cron(&mut self, expression: &str) -> Result<(), String> {
+        if !self.crons.contains(expression) {
             values::cron(expression)?;
-            self.0.insert(expression.to_owned());
+            self.crons.insert(expression.to_owned());
         }
         Ok(())
+    }
+
+    fn is_executable(&mut self, program: &str) -> bool {
+        if let Some(found) = self.programs.get(program) {
+            return *found;
+        }
+        let found = resolve(program).is_some();
+        self.programs.insert(program.to_owned(), found);
+        found
     }
 }
 
@@ -138,7 +153,7 @@ pub(super) fn defaults(
         &mut Table::new(sink, Ctx::settings("defaults.", header)),
         &common,
         accounts,
-        &mut ValidCrons::default(),
+        &mut Checked::default(),
     );
     defaults.shared_hooks = defaults.hooks();
     defaults
@@ -149,10 +164,10 @@ pub(super) fn inheritable(
     t: &mut Table<'_, '_>,
     raw: &RawCommon,
     accounts: &Accounts,
-    crons: &mut ValidCrons,
+    checked: &mut Checked,
 ) -> Inherited {
     let schedule = t.check("schedule", &raw.schedule, |s| {
-        crons.check(s).map(|()| Timing::Cron {
+        checked.check_cron(s).map(|()| Timing::Cron {
             expression: s.clone(),
         })
     });
@@ -174,8 +189,8 @@ pub(super) fn inheritable(
         kms_key_id: t.check("kms_key_id", &raw.kms_key_id, |k| values::non_empty(k)),
         max_age: t.check("max_age", &raw.max_age, |m| values::positive_duration(m)),
         timezone: t.check("timezone", &raw.timezone, |z| values::timezone(z)),
-        on_rotate: hook(t, "on_rotate", &raw.on_rotate),
-        on_failure: hook(t, "on_failure", &raw.on_failure),
+        on_rotate: hook(t, "on_rotate", &raw.on_rotate, checked),
+        on_failure: hook(t, "on_failure", &raw.on_failure, checked),
         hook_timeout: t.check("hook_timeout", &raw.hook_timeout, |d| hook_timeout(d)),
         shared_hooks: None,
         account: accounts.lookup(t, "account", &raw.account),
@@ -188,10 +203,15 @@ pub(super) fn inheritable(
 
 /// A hook's argv, checked; a warning when its program is not an executable
 /// file here (the policy may be checked on another host than it runs on).
-fn hook(t: &mut Table<'_, '_>, key: &str, raw: &Option<Spanned<Vec<String>>>) -> Val<Vec<String>> {
+fn hook(
+    t: &mut Table<'_, '_>,
+    key: &str,
+    raw: &Option<Spanned<Vec<String>>>,
+    found: &mut Checked,
+) -> Val<Vec<String>> {
     let checked = t.check(key, raw, |a| argv(a));
     if let Val::Set(argv, at) = &checked
-        && resolve(&argv[0]).is_none()
+        && !found.is_executable(&argv[0])
     {
         let program = &argv[0];
         let problem = if program.starts_with('/') {

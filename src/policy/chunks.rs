@@ -16,16 +16,70 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::path::Path;
 
+use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::model::Kind;
+use super::model::{Kind, Policy};
 use super::problems::Sink;
 use super::raw::RawPolicy;
 use super::read::{Counts, entry};
+use super::validate::Settings;
 
 /// The size of a piece; smaller files are read whole.
 const PIECE: usize = 1 << 20;
+
+/// `text` read and checked piece by piece: each piece's credential tables
+/// are checked as soon as it is read, so that the raw tables of one piece
+/// live at a time, not the whole file's (about 700 bytes per credential).
+/// `None` (and `sink` as it was) when `text` is too small to cut, when a
+/// piece has a problem, or when a settings table (or any top-level key but
+/// the credential tables) comes after the first piece: the credentials
+/// before it were checked without it, so [`read_valid`] reads those.
+pub(super) fn check_valid(text: &str, source: &Path, sink: &mut Sink<'_>) -> Option<Policy> {
+    let pieces = pieces(text, PIECE);
+    if pieces.len() < 2 {
+        return None;
+    }
+    let checked = check_pieces(text, &pieces, source, sink);
+    if checked.is_none() {
+        sink.reset();
+    }
+    checked
+}
+
+fn check_pieces(
+    text: &str,
+    pieces: &[Range<usize>],
+    source: &Path,
+    sink: &mut Sink<'_>,
+) -> Option<Policy> {
+    // About one credential per `[[` header: room for all of them at once.
+    let expected = text.matches("\n[[").count() + 1;
+    let mut counts = Counts::default();
+    let mut settings: Option<Settings> = None;
+    let mut credentials = Vec::with_capacity(expected);
+    for_each_piece(text, pieces, |index, root| {
+        let mut raw = RawPolicy::default();
+        for (key, value) in root {
+            if index > 0 && !appendable(text, key.get_ref(), &value) {
+                return None;
+            }
+            entry(key, value, &mut raw, &mut counts, sink);
+        }
+        if !sink.is_empty() {
+            return None;
+        }
+        let checked = settings.get_or_insert_with(|| Settings::check(&mut raw, expected, sink));
+        raw.credentials.sort_by_key(|c| c.header);
+        for credential in raw.credentials {
+            credentials.push(checked.credential(credential, sink)?);
+        }
+        sink.is_empty().then_some(())
+    })?;
+    settings?.finish(credentials, source, sink)
+}
 
 /// `text` read piece by piece; `None` (and `sink` as it was) when a piece
 /// has a problem, or when `text` is too small to cut.
@@ -46,12 +100,34 @@ fn read_pieces(text: &str, pieces: &[Range<usize>], sink: &mut Sink<'_>) -> Opti
     let mut counts = Counts::default();
     // Settings tables and unknown keys: each in one piece only.
     let mut settings = HashSet::new();
+    for_each_piece(text, pieces, |_, root| {
+        for (key, value) in root {
+            let name = key.get_ref().as_ref();
+            if !appendable(text, name, &value) && !settings.insert(name.to_owned()) {
+                return None;
+            }
+            entry(key, value, &mut raw, &mut counts, sink);
+        }
+        sink.is_empty().then_some(())
+    })?;
+    raw.credentials.sort_by_key(|c| c.header);
+    Some(raw)
+}
+
+/// Parses each piece at its place in the file and hands its top-level keys
+/// to `each` with the piece's index; stops at the first syntax error, or
+/// when `each` answers `None`.
+fn for_each_piece(
+    text: &str,
+    pieces: &[Range<usize>],
+    mut each: impl for<'t> FnMut(usize, DeTable<'t>) -> Option<()>,
+) -> Option<()> {
     // Spaces where the text before the piece is, then the piece. The
     // spaces are kept from one piece to the next, and only the last piece's
     // place is blanked: each byte is written twice in all, not once a piece.
     let mut shifted = String::with_capacity(text.len());
     let mut spaces = 0;
-    for piece in pieces {
+    for (index, piece) in pieces.iter().enumerate() {
         shifted.truncate(spaces);
         push_spaces(&mut shifted, piece.start - spaces);
         spaces = piece.start;
@@ -60,22 +136,18 @@ fn read_pieces(text: &str, pieces: &[Range<usize>], sink: &mut Sink<'_>) -> Opti
         if !errors.is_empty() {
             return None;
         }
-        for (key, value) in root.into_inner() {
-            let name = key.get_ref().as_ref();
-            let appendable = Kind::ALL.iter().any(|k| k.as_str() == name)
-                && matches!(value.get_ref(), DeValue::Array(_))
-                && is_header(text, value.span().start);
-            if !appendable && !settings.insert(name.to_owned()) {
-                return None;
-            }
-            entry(key, value, &mut raw, &mut counts, sink);
-        }
-        if !sink.is_empty() {
-            return None;
-        }
+        each(index, root.into_inner())?;
     }
-    raw.credentials.sort_by_key(|c| c.header);
-    Some(raw)
+    Some(())
+}
+
+/// Whether top-level `key` is a credential kind's array of `[[...]]`
+/// tables, which later pieces may add to (any other key must be in one
+/// piece only).
+fn appendable(text: &str, key: &str, value: &Spanned<DeValue<'_>>) -> bool {
+    Kind::ALL.iter().any(|k| k.as_str() == key)
+        && matches!(value.get_ref(), DeValue::Array(_))
+        && is_header(text, value.span().start)
 }
 
 fn push_spaces(text: &mut String, mut count: usize) {
@@ -174,6 +246,68 @@ mod tests {
         let file = Path::new("p.toml");
         let parsed = crate::policy::parse(file, &text).unwrap();
         assert_eq!(parsed.credentials.len(), 80);
+    }
+
+    /// The policy checked as it is read in pieces of `size` bytes.
+    fn checked(text: &str, size: usize) -> (Option<Policy>, Vec<String>) {
+        let mut sink = Sink::new(text);
+        let file = Path::new("p.toml");
+        let policy = check_pieces(text, &pieces(text, size), file, &mut sink);
+        let warnings = sink.warnings(file);
+        (policy, warnings)
+    }
+
+    #[test]
+    fn a_valid_policy_checked_piece_by_piece_is_the_policy_read_whole() {
+        let mut text = String::from(
+            "[aws]\nregion = \"eu-west-1\"\n[defaults]\njitter = \"5m\"\non_rotate = [\"/nonexistent/reload\"]\n\n",
+        );
+        text.push_str(&fleet(40)["[defaults]\nevery = \"30d\"\n\n".len()..]);
+        text = text.replace("[[chime_bot]]\n", "[[chime_bot]]\nevery = \"30d\"\n");
+        let (pieced, warnings) = checked(&text, 300);
+        let pieced = pieced.expect("a valid policy is checked in pieces");
+        let mut sink = Sink::new(&text);
+        let raw = crate::policy::read::read(&text, &mut sink);
+        let whole = crate::policy::validate::validate(raw, Path::new("p.toml"), &mut sink)
+            .expect("valid read whole");
+        assert_eq!(pieced.credentials.len(), 80);
+        assert_eq!(format!("{pieced:?}"), format!("{whole:?}"));
+        assert_eq!(pieced.aws.region.as_deref(), Some("eu-west-1"));
+        assert!(
+            pieced.credentials.iter().all(|c| c.jitter.as_secs() == 300),
+            "[defaults] applies to every piece"
+        );
+        // The missing hook program is warned about once, as when read whole.
+        assert_eq!(warnings, sink.warnings(Path::new("p.toml")));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+    }
+
+    #[test]
+    fn settings_after_the_first_piece_are_left_to_the_read_of_every_piece() {
+        // `[defaults]` at the end: the credentials of the pieces before it
+        // were checked without it, so checking as read gives up, and the
+        // policy is read whole (in pieces), with the defaults applied.
+        let mut text = fleet(40).replace("[defaults]\nevery = \"30d\"\n", "");
+        text.push_str("[defaults]\nevery = \"30d\"\njitter = \"1m\"\n");
+        let (pieced, _) = checked(&text, 300);
+        assert!(pieced.is_none());
+        let policy = crate::policy::parse(Path::new("p.toml"), &text).unwrap();
+        assert_eq!(policy.credentials.len(), 80);
+        assert!(policy.credentials.iter().all(|c| c.jitter.as_secs() == 60));
+    }
+
+    #[test]
+    fn a_problem_in_a_later_piece_stops_checking_as_read() {
+        let mut text = fleet(40);
+        text.push_str("[[chime_bot]]\nname = \"bot-3\"\naccount_id = \"a\"\nbot_id = \"b\"\n");
+        let (pieced, warnings) = checked(&text, 300);
+        assert!(pieced.is_none());
+        assert!(warnings.is_empty());
+        let problems = crate::policy::parse(Path::new("p.toml"), &text).unwrap_err();
+        assert!(
+            problems.to_string().contains("duplicate name \"bot-3\""),
+            "{problems}"
+        );
     }
 
     #[test]

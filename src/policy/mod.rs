@@ -68,6 +68,10 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
 /// Validates policy `text`; `file` is used only in messages and [`Policy::source`].
 pub fn parse(file: &Path, text: &str) -> Result<Policy, Problems> {
     let mut sink = problems::Sink::new(text);
+    if let Some(mut policy) = chunks::check_valid(text, file, &mut sink) {
+        policy.warnings = sink.warnings(file);
+        return Ok(policy);
+    }
     let raw = read::read(text, &mut sink);
     match validate::validate(raw, file, &mut sink) {
         Some(mut policy) if sink.is_empty() => {

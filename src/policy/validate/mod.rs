@@ -14,40 +14,86 @@ use std::path::Path;
 
 use toml::Spanned;
 
-use super::model::Policy;
+use super::model::{AwsSettings, Coordination, Credential, DaemonSettings, Policy};
 use super::problems::{Ctx, Sink};
-use super::raw::RawPolicy;
+use super::raw::{RawCredential, RawPolicy};
 
 /// Checks `raw`; `Some` only when neither reading nor checking found a problem.
-pub(crate) fn validate(raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Option<Policy> {
-    let accounts = accounts::accounts(raw.accounts, sink);
-    let aws = settings::aws(raw.aws, sink);
-    let daemon = settings::daemon(raw.daemon, sink);
-    let coordination = settings::coordination(raw.coordination, &accounts, sink);
-    let defaults = inherited::defaults(raw.defaults, &accounts, sink);
-    let mut seen = credentials::Seen::with_capacity(raw.credentials.len());
+pub(crate) fn validate(mut raw: RawPolicy, source: &Path, sink: &mut Sink<'_>) -> Option<Policy> {
+    let count = raw.credentials.len();
+    let mut settings = Settings::check(&mut raw, count, sink);
     // Collected once, at its final size: not a `Vec<Option<_>>` copied again.
-    let mut credentials = Vec::with_capacity(raw.credentials.len());
+    let mut credentials = Vec::with_capacity(count);
     let mut all_valid = true;
     for raw in raw.credentials {
-        match credentials::credential(raw, &defaults, &accounts, &mut seen, sink) {
+        match settings.credential(raw, sink) {
             Some(credential) => credentials.push(credential),
             None => all_valid = false,
         }
     }
-    if !sink.is_empty() || !all_valid {
+    if !all_valid {
         return None;
     }
-    let mut aws = aws?;
-    aws.accounts = accounts.into_list();
-    Some(Policy {
-        source: source.to_owned(),
-        aws,
-        daemon: daemon?,
-        coordination: coordination?,
-        credentials,
-        warnings: Vec::new(),
-    })
+    settings.finish(credentials, source, sink)
+}
+
+/// The settings tables, checked: what each credential table is checked
+/// against, one at a time (a large policy is checked as it is read).
+pub(crate) struct Settings {
+    accounts: accounts::Accounts,
+    aws: Option<AwsSettings>,
+    daemon: Option<DaemonSettings>,
+    coordination: Option<Option<Coordination>>,
+    defaults: inherited::Inherited,
+    seen: credentials::Seen,
+}
+
+impl Settings {
+    /// Checks the settings tables of `raw` (taking them out of it), with
+    /// room for about `credentials` credentials.
+    pub fn check(raw: &mut RawPolicy, credentials: usize, sink: &mut Sink<'_>) -> Settings {
+        let accounts = accounts::accounts(raw.accounts.take(), sink);
+        let aws = settings::aws(raw.aws.take(), sink);
+        let daemon = settings::daemon(raw.daemon.take(), sink);
+        let coordination = settings::coordination(raw.coordination.take(), &accounts, sink);
+        let defaults = inherited::defaults(raw.defaults.take(), &accounts, sink);
+        Settings {
+            accounts,
+            aws,
+            daemon,
+            coordination,
+            defaults,
+            seen: credentials::Seen::with_capacity(credentials),
+        }
+    }
+
+    /// Checks one credential table; `None` when it has a problem (reported).
+    pub fn credential(&mut self, raw: RawCredential, sink: &mut Sink<'_>) -> Option<Credential> {
+        credentials::credential(raw, &self.defaults, &self.accounts, &mut self.seen, sink)
+    }
+
+    /// The policy of these settings and `credentials`; `None` when anything
+    /// read or checked had a problem.
+    pub fn finish(
+        self,
+        credentials: Vec<Credential>,
+        source: &Path,
+        sink: &mut Sink<'_>,
+    ) -> Option<Policy> {
+        if !sink.is_empty() {
+            return None;
+        }
+        let mut aws = self.aws?;
+        aws.accounts = self.accounts.into_list();
+        Some(Policy {
+            source: source.to_owned(),
+            aws,
+            daemon: self.daemon?,
+            coordination: self.coordination?,
+            credentials,
+            warnings: Vec::new(),
+        })
+    }
 }
 
 /// A checked value: not in the file, in it but wrong (already reported), or

@@ -153,7 +153,7 @@ pub async fn run(mut policy: Policy, mut options: Options) -> Result<Stopped> {
             // (100,000 of them take a while).
             let registry = metrics::registry();
             for credential in daemon.slots.credentials() {
-                registry.credential(credential.name.as_str(), credential.kind().as_str());
+                registry.credential(credential.name.shared(), credential.kind().as_str());
             }
         }
         daemon.report_status();
@@ -568,7 +568,7 @@ impl Daemon {
             registry.forget_credential(name.as_str());
         }
         for credential in &new.credentials {
-            registry.credential(credential.name.as_str(), credential.kind().as_str());
+            registry.credential(credential.name.shared(), credential.kind().as_str());
         }
         info!(
             added = added.len(),

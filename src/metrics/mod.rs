@@ -9,7 +9,7 @@ mod render;
 pub use http::serve;
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -56,7 +56,10 @@ struct Inner {
     /// (service, account, region) → requests per second calls are spaced at
     /// (absent: unlimited).
     send_rates: BTreeMap<AwsKey, f64>,
-    credentials: BTreeMap<String, CredentialGauges>,
+    /// By credential name, shared with the daemon's own copy of it.
+    credentials: BTreeMap<Arc<str>, CredentialGauges>,
+    /// The credential kinds' names that [`CredentialGauges::kind`] indexes.
+    kinds: Vec<&'static str>,
     scheduler_tick: Option<DateTime<Utc>>,
     /// (hook, outcome) → runs.
     hook_runs: BTreeMap<(String, String), u64>,
@@ -69,10 +72,26 @@ impl Inner {
     /// copied only then, not at each update).
     fn gauges(&mut self, name: &str) -> &mut CredentialGauges {
         if !self.credentials.contains_key(name) {
-            self.credentials
-                .insert(name.into(), CredentialGauges::default());
+            let kind = self.kind_index("");
+            let gauges = CredentialGauges {
+                kind,
+                ..CredentialGauges::default()
+            };
+            self.credentials.insert(Arc::from(name), gauges);
         }
         self.credentials.get_mut(name).expect("inserted above")
+    }
+
+    /// The index of `kind` in [`Inner::kinds`] (added if new).
+    fn kind_index(&mut self, kind: &'static str) -> u8 {
+        let at = match self.kinds.iter().position(|k| *k == kind) {
+            Some(at) => at,
+            None => {
+                self.kinds.push(kind);
+                self.kinds.len() - 1
+            }
+        };
+        u8::try_from(at).expect("a handful of credential kinds")
     }
 }
 
@@ -92,15 +111,41 @@ struct Histogram {
     sum: f64,
 }
 
+/// One credential's gauges: 32 bytes, kept for every credential (100,000
+/// on a large host).
 #[derive(Debug, Default, Clone)]
 struct CredentialGauges {
-    /// The policy table's name (`chime_bot`): one static string, not a copy
-    /// per credential.
-    kind: &'static str,
-    last_success: Option<DateTime<Utc>>,
-    next_due: Option<DateTime<Utc>>,
-    expires: Option<DateTime<Utc>>,
-    consecutive_failures: u64,
+    /// The policy table's name (`chime_bot`), as an index into
+    /// [`Inner::kinds`]: a byte, not a string per credential.
+    kind: u8,
+    consecutive_failures: u32,
+    last_success: Stamp,
+    next_due: Stamp,
+    expires: Stamp,
+}
+
+/// A time to the millisecond (as the gauges expose it), or none: eight
+/// bytes where `Option<DateTime<Utc>>` takes sixteen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp(i64);
+
+impl Stamp {
+    const NONE: Stamp = Stamp(i64::MIN);
+
+    fn of(time: Option<DateTime<Utc>>) -> Stamp {
+        time.map_or(Stamp::NONE, |t| Stamp(t.timestamp_millis()))
+    }
+
+    /// Unix time in seconds.
+    fn seconds(self) -> Option<f64> {
+        (self != Stamp::NONE).then(|| self.0 as f64 / 1000.0)
+    }
+}
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp::NONE
+    }
 }
 
 /// The process-wide registry.
@@ -159,16 +204,20 @@ impl Registry {
         });
     }
 
-    /// The credential is under the daemon's care (or its kind changed).
-    pub fn credential(&self, name: &str, kind: &'static str) {
-        self.with(|m| match m.credentials.get_mut(name) {
-            Some(gauges) => gauges.kind = kind,
-            None => {
-                let gauges = CredentialGauges {
-                    kind,
-                    ..CredentialGauges::default()
-                };
-                m.credentials.insert(name.into(), gauges);
+    /// The credential is under the daemon's care (or its kind changed);
+    /// `name` is shared, not copied.
+    pub fn credential(&self, name: &Arc<str>, kind: &'static str) {
+        self.with(|m| {
+            let kind = m.kind_index(kind);
+            match m.credentials.get_mut(name.as_ref()) {
+                Some(gauges) => gauges.kind = kind,
+                None => {
+                    let gauges = CredentialGauges {
+                        kind,
+                        ..CredentialGauges::default()
+                    };
+                    m.credentials.insert(Arc::clone(name), gauges);
+                }
             }
         });
     }
@@ -179,15 +228,15 @@ impl Registry {
     }
 
     pub fn next_due(&self, name: &str, at: DateTime<Utc>) {
-        self.with(|m| m.gauges(name).next_due = Some(at));
+        self.with(|m| m.gauges(name).next_due = Stamp::of(Some(at)));
     }
 
     /// The last successful rotation, from a rotation or read back at start.
     pub fn rotated(&self, name: &str, at: DateTime<Utc>, expires: Option<DateTime<Utc>>) {
         self.with(|m| {
             let gauges = m.gauges(name);
-            gauges.last_success = Some(at);
-            gauges.expires = expires;
+            gauges.last_success = Stamp::of(Some(at));
+            gauges.expires = Stamp::of(expires);
             gauges.consecutive_failures = 0;
         });
     }

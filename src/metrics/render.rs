@@ -132,17 +132,17 @@ pub(super) fn render(m: &Inner) -> String {
         (
             "rekeyd_credential_last_rotation_timestamp_seconds",
             "When the credential's current secret was issued (Unix time).",
-            |g| seconds(g.last_success),
+            |g| g.last_success.seconds(),
         ),
         (
             "rekeyd_credential_renewal_timestamp_seconds",
             "When the credential is next due for rotation (Unix time).",
-            |g| seconds(g.next_due),
+            |g| g.next_due.seconds(),
         ),
         (
             "rekeyd_credential_expiration_timestamp_seconds",
             "When the stored secret stops working by itself: IVS participant tokens and expiring IAM API keys (Unix time).",
-            |g| seconds(g.expires),
+            |g| g.expires.seconds(),
         ),
         (
             "rekeyd_credential_consecutive_failures",
@@ -154,7 +154,8 @@ pub(super) fn render(m: &Inner) -> String {
         header(&mut out, name, "gauge", help);
         for (credential, g) in &m.credentials {
             if let Some(v) = value(g) {
-                line(&mut out, name, &[("name", credential), ("kind", g.kind)], v);
+                let kind = m.kinds.get(usize::from(g.kind)).copied().unwrap_or("");
+                line(&mut out, name, &[("name", credential), ("kind", kind)], v);
             }
         }
     }
@@ -266,7 +267,7 @@ mod tests {
             region: "us-east-1",
         };
         registry.retry(own("chime"), "ThrottledClientException");
-        registry.credential("bot\"1", "chime_bot");
+        registry.credential(&std::sync::Arc::from("bot\"1"), "chime_bot");
         registry.rotated("bot\"1", "2026-11-23T10:00:00Z".parse().unwrap(), None);
         registry.aws_send_rate(own("secretsmanager"), Some(35.5));
         let media = AwsLabels {

@@ -167,6 +167,12 @@ impl CredentialName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The name's one allocation, for a map that keeps it beside the
+    /// policy (the metrics' gauges) without a copy.
+    pub fn shared(&self) -> &Arc<str> {
+        &self.0
+    }
 }
 
 impl fmt::Display for CredentialName {

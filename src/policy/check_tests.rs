@@ -168,7 +168,24 @@ fn names_and_secret_names_are_unique_across_kinds() {
         &text,
     );
     let text = format!("{}\n{}", bot(""), iam("secret = \"rekeyd/b\" #<"));
-    check(IAM, "secret", "at line 2", &text);
+    check(
+        IAM,
+        "secret",
+        "duplicate secret name \"rekeyd/b\": chime_bot \"b\" at line 2 has it too",
+        &text,
+    );
+    // The first user of a secret name has no valid name: named by its place.
+    let text = format!(
+        "{}\n{}",
+        bot("secret = \"shared\"").replace("name = \"b\"", "name = \"b b\""),
+        iam("secret = \"shared\" #<")
+    );
+    check(
+        IAM,
+        "secret",
+        "duplicate secret name \"shared\": chime_bot #1 at line 6 has it too",
+        &text,
+    );
     check(
         Some("chime_bot #1"),
         "name",

@@ -175,6 +175,14 @@ impl CredentialName {
     }
 }
 
+/// Maps keyed by name are looked up by `&str` (hashing and ordering as the
+/// string does).
+impl std::borrow::Borrow<str> for CredentialName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for CredentialName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

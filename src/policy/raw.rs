@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::model::Kind;
+
 /// A string value with its place in the file.
 pub(crate) type Str = Option<Spanned<String>>;
 
@@ -333,6 +335,14 @@ pub(crate) struct RawCommon {
 }
 
 impl RawBody {
+    pub fn kind(&self) -> Kind {
+        match self {
+            RawBody::ChimeBot(_) => Kind::ChimeBot,
+            RawBody::IamServiceCredential(_) => Kind::IamServiceCredential,
+            RawBody::IvsParticipantToken(_) => Kind::IvsParticipantToken,
+        }
+    }
+
     /// Moves the shared keys out, leaving the kind-specific ones.
     pub fn take_common(&mut self) -> RawCommon {
         use std::mem::take;

@@ -40,8 +40,8 @@ impl Reads {
         }
     }
 
-    /// Reads the secrets of `credentials` in the background: one reader per
-    /// account the secrets live in, each with `concurrency` batch calls in
+    /// Reads the secrets of `credentials` in the background, by name: one
+    /// reader per account the secrets live in, each with `concurrency` batch calls in
     /// flight (that account's gate spaces them under a rate limit and slows
     /// them down when Secrets Manager throttles).
     pub(super) fn start(
@@ -59,10 +59,13 @@ impl Reads {
             let account = credential.secret_account.as_ref().map(|a| a.name.clone());
             by_account.entry(account).or_default().push(credential);
         }
-        for (account, credentials) in by_account {
+        for (account, mut credentials) in by_account {
             let aws = Arc::clone(aws);
             let sender = self.sender.clone();
             self.readers.spawn(async move {
+                // In name order (the slots keep none), sorted here rather
+                // than on the loop, which owes systemd READY=1.
+                credentials.sort_unstable_by(|a, b| a.name.cmp(&b.name));
                 let clients = aws.account_named(account.as_deref());
                 read_group(clients, &credentials, concurrency, &sender).await;
             });

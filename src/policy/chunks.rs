@@ -60,10 +60,17 @@ fn check_pieces(
     let mut counts = Counts::default();
     let mut settings: Option<Settings> = None;
     let mut credentials = Vec::with_capacity(expected);
+    let mut fixed = HashSet::new();
     for_each_piece(text, pieces, |index, root| {
         let mut raw = RawPolicy::default();
         for (key, value) in root {
-            if index > 0 && !appendable(text, key.get_ref(), &value) {
+            let settings_before = fixed.len();
+            if !in_one_piece(text, &key, &value, &mut fixed) {
+                return None;
+            }
+            // A settings table after the first piece: the credentials before
+            // it were checked without it.
+            if index > 0 && fixed.len() > settings_before {
                 return None;
             }
             entry(key, value, &mut raw, &mut counts, sink);
@@ -98,12 +105,10 @@ pub(super) fn read_valid(text: &str, sink: &mut Sink<'_>) -> Option<RawPolicy> {
 fn read_pieces(text: &str, pieces: &[Range<usize>], sink: &mut Sink<'_>) -> Option<RawPolicy> {
     let mut raw = RawPolicy::default();
     let mut counts = Counts::default();
-    // Settings tables and unknown keys: each in one piece only.
-    let mut settings = HashSet::new();
+    let mut fixed = HashSet::new();
     for_each_piece(text, pieces, |_, root| {
         for (key, value) in root {
-            let name = key.get_ref().as_ref();
-            if !appendable(text, name, &value) && !settings.insert(name.to_owned()) {
+            if !in_one_piece(text, &key, &value, &mut fixed) {
                 return None;
             }
             entry(key, value, &mut raw, &mut counts, sink);
@@ -141,9 +146,27 @@ fn for_each_piece(
     Some(())
 }
 
+/// Whether top-level `key` of a piece is as a whole-file parse would take
+/// it: a credential kind's array of `[[...]]` tables, which later pieces may
+/// add to, unless an earlier one defined it otherwise (an inline array);
+/// any other key (settings tables, unknown keys) in one piece only. Records
+/// the latter in `fixed`.
+fn in_one_piece(
+    text: &str,
+    key: &Spanned<std::borrow::Cow<'_, str>>,
+    value: &Spanned<DeValue<'_>>,
+    fixed: &mut HashSet<String>,
+) -> bool {
+    let name = key.get_ref().as_ref();
+    if appendable(text, name, value) {
+        !fixed.contains(name)
+    } else {
+        fixed.insert(name.to_owned())
+    }
+}
+
 /// Whether top-level `key` is a credential kind's array of `[[...]]`
-/// tables, which later pieces may add to (any other key must be in one
-/// piece only).
+/// tables.
 fn appendable(text: &str, key: &str, value: &Spanned<DeValue<'_>>) -> bool {
     Kind::ALL.iter().any(|k| k.as_str() == key)
         && matches!(value.get_ref(), DeValue::Array(_))
@@ -336,6 +359,21 @@ mod tests {
         // (and where); each piece alone is valid.
         let mut text = fleet(20);
         text.push_str("[defaults]\njitter = \"1m\"\n");
+        let (pieced, _) = both(&text, 300);
+        assert!(pieced.is_none());
+        let problems = crate::policy::parse(Path::new("p.toml"), &text).unwrap_err();
+        assert!(problems.to_string().contains("duplicate key"), "{problems}");
+    }
+
+    #[test]
+    fn an_inline_array_of_a_kind_is_not_extended_by_a_later_piece() {
+        // A whole-file parse refuses `[[chime_bot]]` after `chime_bot = [...]`.
+        let mut text = String::from(
+            "chime_bot = [{name = \"a\", account_id = \"x\", bot_id = \"y\"}]\n[defaults]\nevery = \"30d\"\n",
+        );
+        text.push_str(&fleet(20)["[defaults]\nevery = \"30d\"\n\n".len()..]);
+        let (checked, _) = checked(&text, 300);
+        assert!(checked.is_none());
         let (pieced, _) = both(&text, 300);
         assert!(pieced.is_none());
         let problems = crate::policy::parse(Path::new("p.toml"), &text).unwrap_err();

@@ -51,7 +51,7 @@ pub(crate) fn fleet(env: &TestEnv, stored: usize, missing: bool) -> String {
 }
 
 /// The secret ids of each answered (not throttled) BatchGetSecretValue call.
-pub(crate) fn batches(calls: &[CallRecord]) -> Vec<Vec<String>> {
+fn batches(calls: &[CallRecord]) -> Vec<Vec<String>> {
     calls
         .iter()
         .filter(|c| c.operation == "BatchGetSecretValue" && c.status == Some(200))
@@ -60,6 +60,25 @@ pub(crate) fn batches(calls: &[CallRecord]) -> Vec<Vec<String>> {
             ids.split(',').map(str::to_owned).collect()
         })
         .collect()
+}
+
+/// Every one of `secrets` secrets was read once, in BatchGetSecretValue
+/// calls of at most 20, and none by GetSecretValue.
+#[track_caller]
+pub(crate) fn assert_read_in_batches(env: &TestEnv, secrets: usize) {
+    let calls = env.emulator.calls();
+    let sizes: Vec<usize> = batches(&calls).iter().map(Vec::len).collect();
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        secrets,
+        "each secret once: {sizes:?}"
+    );
+    assert!(sizes.iter().all(|n| *n <= 20), "batch sizes {sizes:?}");
+    let one_by_one = calls
+        .iter()
+        .filter(|c| c.operation == "GetSecretValue")
+        .count();
+    assert_eq!(one_by_one, 0, "no secret read on its own");
 }
 
 /// Every secret id read by the answered batch calls.
@@ -90,19 +109,7 @@ async fn a_fleet_whose_secrets_are_current_is_read_twenty_at_a_time() {
     );
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
 
-    let calls = env.emulator.calls();
-    let sizes: Vec<usize> = batches(&calls).iter().map(Vec::len).collect();
-    assert_eq!(
-        sizes.iter().sum::<usize>(),
-        45,
-        "each secret once: {sizes:?}"
-    );
-    assert!(sizes.iter().all(|n| *n <= 20), "batch sizes {sizes:?}");
-    let one_by_one = calls
-        .iter()
-        .filter(|c| c.operation == "GetSecretValue")
-        .count();
-    assert_eq!(one_by_one, 0, "no secret read on its own");
+    assert_read_in_batches(&env, 45);
     assert_eq!(env.mutating_calls(), 0, "nothing was due");
 }
 

@@ -1,6 +1,6 @@
 //! `rekeyd plan`: next rotation times and reasons, read-only.
 
-use crate::daemon_reads::{batches, fleet};
+use crate::daemon_reads::{assert_read_in_batches, fleet};
 use crate::util::TestEnv;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,17 +89,5 @@ async fn plan_reads_the_secrets_twenty_at_a_time() {
         assert_eq!(last, stored, "{planned}");
     }
 
-    let calls = env.emulator.calls();
-    let sizes: Vec<usize> = batches(&calls).iter().map(Vec::len).collect();
-    assert_eq!(
-        sizes.iter().sum::<usize>(),
-        46,
-        "each secret once: {sizes:?}"
-    );
-    assert!(sizes.iter().all(|n| *n <= 20), "batch sizes {sizes:?}");
-    let one_by_one = calls
-        .iter()
-        .filter(|c| c.operation == "GetSecretValue")
-        .count();
-    assert_eq!(one_by_one, 0, "no secret read on its own");
+    assert_read_in_batches(&env, 46);
 }

@@ -58,22 +58,19 @@ fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, Us
         return Ok(policy.credentials.iter().cloned().map(Arc::new).collect());
     }
     let wanted: BTreeSet<&str> = args.names.iter().map(String::as_str).collect();
+    // One set of the policy's names: a lookup per name, not a scan.
+    let known: HashSet<&str> = policy.credentials.iter().map(|c| c.name.as_str()).collect();
     let unknown: Vec<&str> = wanted
         .iter()
         .copied()
-        .filter(|name| policy.credential(name).is_none())
+        .filter(|name| !known.contains(name))
         .collect();
     if !unknown.is_empty() {
-        let known: Vec<&str> = policy.credentials.iter().map(|c| c.name.as_str()).collect();
         return Err(UsageError(format!(
             "{} has no credential named {} (it has: {})",
             policy.source.display(),
             unknown.join(", "),
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
+            some_names(policy)
         )));
     }
     Ok(policy
@@ -84,6 +81,30 @@ fn select(policy: &Policy, args: &RotateArgs) -> Result<Vec<Arc<Credential>>, Us
         .map(Arc::new)
         .collect())
 }
+
+/// The policy's credential names for a message: all of them, or the first
+/// [`LISTED_NAMES`] and how many more (a large fleet's would fill screens).
+fn some_names(policy: &Policy) -> String {
+    let names = &policy.credentials;
+    if names.is_empty() {
+        return "none".to_owned();
+    }
+    let listed: Vec<&str> = names
+        .iter()
+        .take(LISTED_NAMES)
+        .map(|c| c.name.as_str())
+        .collect();
+    match names.len().saturating_sub(LISTED_NAMES) {
+        0 => listed.join(", "),
+        more => format!(
+            "{}, and {more} more: `rekeyd plan` lists them",
+            listed.join(", ")
+        ),
+    }
+}
+
+/// How many names a usage error lists.
+const LISTED_NAMES: usize = 20;
 
 /// Rotates each credential, `concurrency` at a time, then runs its hook,
 /// printing a line as each finishes. True when all succeeded (their

@@ -3,6 +3,7 @@
 
 use rekeyd_emulator::{FaultKind, FaultRule};
 
+use crate::daemon_reads::fleet;
 use crate::util::{CREDENTIAL_ID, STAGE_ARN, STANDARD_SECRETS, TestEnv};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -105,7 +106,32 @@ async fn an_unknown_name_is_a_usage_error_and_nothing_rotates() {
         .rekeyd(&policy, &["rotate", "support-bot", "no-such-cred"])
         .await;
     assert_eq!(out.code(), 2);
-    assert!(out.stderr.contains("no-such-cred"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "has no credential named no-such-cred (it has: support-bot, codecommit-sofia, stage-host-bob)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.mutating_calls(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_name_in_a_large_fleet_lists_a_few_names_not_all() {
+    let env = TestEnv::new().await;
+    let policy = env.write_policy(&fleet(&env, 45, false));
+
+    let out = env
+        .rekeyd(&policy, &["rotate", "bot-007", "nope", "also-nope"])
+        .await;
+    assert_eq!(out.code(), 2);
+    let first_twenty: Vec<String> = (0..20).map(|i| format!("bot-{i:03}")).collect();
+    let wanted = format!(
+        "has no credential named also-nope, nope (it has: {}, and 25 more: `rekeyd plan` lists them)",
+        first_twenty.join(", ")
+    );
+    assert!(out.stderr.contains(&wanted), "{}", out.stderr);
+    assert!(!out.stderr.contains("bot-020"), "{}", out.stderr);
     assert_eq!(env.mutating_calls(), 0);
 }
 

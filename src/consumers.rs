@@ -181,8 +181,13 @@ pub async fn run_owed(
 /// nobody will run them, so an operator must.
 pub fn warn_unclaimed(journal: &Journal, policy: &Policy) {
     let records = PendingHooks::at(journal.state_dir());
-    for key in records.keys() {
-        if journal.claimant(&policy.credentials, &key).is_some() {
+    let keys = records.keys();
+    if keys.is_empty() {
+        return;
+    }
+    let claims = journal.claims(&policy.credentials);
+    for key in keys {
+        if claims.contains_key(&key) {
             continue;
         }
         match records.get(&key) {

@@ -166,9 +166,13 @@ fn report_in_doubt(journal: &Journal, policy: &Policy, chosen: &[Arc<Credential>
     for corrupt in recovered.corrupt {
         tracing::error!(entry = %corrupt, "unreadable journal entry");
     }
+    if recovered.in_doubt.is_empty() {
+        return;
+    }
     let chosen: HashSet<&str> = chosen.iter().map(|c| c.name.as_str()).collect();
+    let claims = journal.claims(&policy.credentials);
     for (key, intent) in recovered.in_doubt {
-        let Some(credential) = journal.claimant(&policy.credentials, &key) else {
+        let Some(credential) = claims.get(key.as_str()) else {
             continue;
         };
         if !chosen.contains(credential.name.as_str()) {

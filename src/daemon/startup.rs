@@ -104,8 +104,8 @@ pub(super) fn recorded_retirements<'c>(
 }
 
 /// The credentials by the key of their journal entries and records (see
-/// [`Journal::key`]); empty unless `wanted`, since building it costs a key
-/// per credential.
+/// [`Journal::claims`]); empty unless `wanted`, since building it costs a
+/// key per credential.
 fn claims<'c>(
     journal: &Journal,
     credentials: &'c [Credential],
@@ -114,7 +114,7 @@ fn claims<'c>(
     if !wanted {
         return HashMap::new();
     }
-    credentials.iter().map(|c| (journal.key(c), c)).collect()
+    journal.claims(credentials)
 }
 
 /// Sends WATCHDOG=1 at half `$WATCHDOG_USEC`, but only while the scheduler

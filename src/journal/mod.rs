@@ -12,6 +12,7 @@
 mod live;
 pub mod records;
 
+use std::collections::HashMap;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -189,10 +190,11 @@ impl Journal {
         format!("{}.{:016x}", credential.name, fnv1a(identity.as_bytes()))
     }
 
-    /// The credential among `credentials` whose entries and locks are keyed
-    /// `key` (none: another policy's or AWS scope's, or one removed).
-    pub fn claimant<'c>(&self, credentials: &'c [Credential], key: &str) -> Option<&'c Credential> {
-        credentials.iter().find(|c| self.key(c) == key)
+    /// The credentials of `credentials` by the key of their entries, locks
+    /// and records, to find whose a key is (none: another policy's or AWS
+    /// scope's, or one removed). Built once: a key per credential.
+    pub fn claims<'c>(&self, credentials: &'c [Credential]) -> HashMap<String, &'c Credential> {
+        credentials.iter().map(|c| (self.key(c), c)).collect()
     }
 
     /// Opens (creating, mode 0700) the journal under `state_dir`.

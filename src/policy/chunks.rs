@@ -5,9 +5,10 @@
 //! building its tree: for 100,000 credentials (15 MB) that was about 150 MB
 //! on top of the tree. Here the text is cut before `[[chime_bot]]`-style
 //! headers into pieces of about [`PIECE`] bytes, and each piece is parsed
-//! and read on its own. A piece is parsed at its place in the file (behind
-//! as many spaces as bytes come before it: one whitespace token), so every
-//! span, line and message is the whole file's.
+//! and read on its own. Each value's span is then moved to the piece's place
+//! in the file, so every span, line and message is the whole file's (a
+//! piece used to be parsed behind as many spaces as bytes came before it,
+//! which lexed the file's length once per piece).
 //!
 //! Only for policies that read without a problem: at the first syntax error,
 //! problem, or top-level key that two pieces both define (which only a
@@ -119,31 +120,42 @@ fn read_pieces(text: &str, pieces: &[Range<usize>], sink: &mut Sink<'_>) -> Opti
     Some(raw)
 }
 
-/// Parses each piece at its place in the file and hands its top-level keys
-/// to `each` with the piece's index; stops at the first syntax error, or
-/// when `each` answers `None`.
+/// Parses each piece and hands its top-level keys to `each` with the
+/// piece's index, every value's span moved to its place in the whole file;
+/// stops at the first syntax error, or when `each` answers `None`.
 fn for_each_piece(
     text: &str,
     pieces: &[Range<usize>],
     mut each: impl for<'t> FnMut(usize, DeTable<'t>) -> Option<()>,
 ) -> Option<()> {
-    // Spaces where the text before the piece is, then the piece. The
-    // spaces are kept from one piece to the next, and only the last piece's
-    // place is blanked: each byte is written twice in all, not once a piece.
-    let mut shifted = String::with_capacity(text.len());
-    let mut spaces = 0;
     for (index, piece) in pieces.iter().enumerate() {
-        shifted.truncate(spaces);
-        push_spaces(&mut shifted, piece.start - spaces);
-        spaces = piece.start;
-        shifted.push_str(&text[piece.clone()]);
-        let (root, errors) = DeTable::parse_recoverable(&shifted);
+        let (root, errors) = DeTable::parse_recoverable(&text[piece.clone()]);
         if !errors.is_empty() {
             return None;
         }
-        each(index, root.into_inner())?;
+        let mut root = root.into_inner();
+        if piece.start > 0 {
+            for (_, value) in root.iter_mut() {
+                shift(value, piece.start);
+            }
+        }
+        each(index, root)?;
     }
     Some(())
+}
+
+/// Moves the spans of `value` and of everything in it `by` bytes later.
+/// Keys keep the piece's spans: only a problem names a key's place, and at
+/// the first problem the pieces are given up.
+fn shift(value: &mut Spanned<DeValue<'_>>, by: usize) {
+    match value.get_mut() {
+        DeValue::Array(items) => items.iter_mut().for_each(|item| shift(item, by)),
+        DeValue::Table(table) => table.iter_mut().for_each(|(_, item)| shift(item, by)),
+        _ => {}
+    }
+    let span = value.span();
+    let inner = std::mem::replace(value.get_mut(), DeValue::Boolean(false));
+    *value = Spanned::new(span.start + by..span.end + by, inner);
 }
 
 /// Whether top-level `key` of a piece is as a whole-file parse would take
@@ -171,15 +183,6 @@ fn appendable(text: &str, key: &str, value: &Spanned<DeValue<'_>>) -> bool {
     Kind::ALL.iter().any(|k| k.as_str() == key)
         && matches!(value.get_ref(), DeValue::Array(_))
         && is_header(text, value.span().start)
-}
-
-fn push_spaces(text: &mut String, mut count: usize) {
-    const SPACES: &str = "                                                                ";
-    while count > 0 {
-        let n = count.min(SPACES.len());
-        text.push_str(&SPACES[..n]);
-        count -= n;
-    }
 }
 
 /// Whether an array starting at `at` is made of `[[table]]` headers (which
@@ -287,22 +290,31 @@ mod tests {
         );
         text.push_str(&fleet(40)["[defaults]\nevery = \"30d\"\n\n".len()..]);
         text = text.replace("[[chime_bot]]\n", "[[chime_bot]]\nevery = \"30d\"\n");
+        // A warning in the last piece names its line in the whole file.
+        text.push_str("[[chime_bot]]\nname = \"late\"\naccount_id = \"a\"\nbot_id = \"b\"\nevery = \"1d\"\non_rotate = [\"/nonexistent/late\"]\n");
+        let late_line = text.lines().count();
+        assert!(pieces(&text, 300).len() > 3);
         let (pieced, warnings) = checked(&text, 300);
         let pieced = pieced.expect("a valid policy is checked in pieces");
         let mut sink = Sink::new(&text);
         let raw = crate::policy::read::read(&text, &mut sink);
         let whole = crate::policy::validate::validate(raw, Path::new("p.toml"), &mut sink)
             .expect("valid read whole");
-        assert_eq!(pieced.credentials.len(), 80);
+        assert_eq!(pieced.credentials.len(), 81);
         assert_eq!(format!("{pieced:?}"), format!("{whole:?}"));
         assert_eq!(pieced.aws.region.as_deref(), Some("eu-west-1"));
         assert!(
             pieced.credentials.iter().all(|c| c.jitter.as_secs() == 300),
             "[defaults] applies to every piece"
         );
-        // The missing hook program is warned about once, as when read whole.
+        // Each missing hook program is warned about once, at its line, as
+        // when read whole.
         assert_eq!(warnings, sink.warnings(Path::new("p.toml")));
-        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(
+            warnings[1].starts_with(&format!("p.toml:{late_line}:")),
+            "{warnings:?}"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::slots::{Applied, Slots, Task};
 use super::startup::{
     last_of, read_last, recorded_retirements, recover, spawn_watchdog, warn_unclaimed_retirements,
 };
-use super::timing::{self, Last};
+use super::timing::{self, Due, Last, Reason};
 use super::{Event, Stopped};
 use crate::aws::{Aws, AwsOverrides};
 use crate::consumers::{self, HookMode, OwedRun};
@@ -239,6 +239,14 @@ impl Daemon {
             .get()
             .saturating_sub(self.tasks.len());
         for (credential, task) in self.slots.take_due(now, free) {
+            if task == Task::Rotate && self.owed_running.contains(&credential.name) {
+                // Its owed on_rotate runs: this rotation's own hook would run
+                // beside it and could finish first, leaving the consumer told
+                // of the older version last. Looked at again each tick.
+                let due = Due::at(now + TICK, Reason::OwedHook);
+                self.slots.put_back(&credential.name, task, due);
+                continue;
+            }
             self.spawn(credential, task);
         }
         self.retry_owed_hooks(now);

@@ -379,6 +379,14 @@ impl Slots {
         Some(due)
     }
 
+    /// A run taken off the timeline that must not start yet: back on it,
+    /// due at `due`.
+    pub fn put_back(&mut self, name: &CredentialName, task: Task, due: Due) {
+        if self.finish(name).is_some() {
+            self.set_next(name, due, task);
+        }
+    }
+
     /// A task that never started (shutdown came first).
     pub fn not_started(&mut self, name: &CredentialName) {
         self.finish(name);

@@ -54,6 +54,10 @@ pub enum Reason {
     InDoubt,
     /// Another replica held the lease: looking again.
     LeaseHeld,
+    /// The on_rotate hook an earlier rotation owes runs now: the next
+    /// rotation waits for it, so a consumer is never told of two versions
+    /// at once (nor of the older one last).
+    OwedHook,
 }
 
 impl fmt::Display for Reason {
@@ -73,6 +77,7 @@ impl fmt::Display for Reason {
             Reason::Changed => "changed in the policy",
             Reason::InDoubt => "last rotation in doubt",
             Reason::LeaseHeld => "lease held by another replica",
+            Reason::OwedHook => "waiting for the owed on_rotate hook",
         })
     }
 }

@@ -13,7 +13,8 @@ use tokio::io::BufReader;
 use super::overlap::{held, overlap_policy, stored_id};
 use super::{argv, lines_of, owed_records, s, script, with_defaults};
 use crate::util::{
-    CREDENTIAL_ID, Proc, TestEnv, finish, read_until, rekeyd_command, signal, wait_until,
+    ACCOUNT_ID, BOT_ID, CREDENTIAL_ID, Proc, TestEnv, finish, read_until, rekeyd_command, signal,
+    wait_until,
 };
 
 /// A hook that logs its version to `runs` and fails until `fixed` exists.
@@ -188,4 +189,83 @@ async fn the_next_overlap_rotation_deletes_the_old_credential_still_waiting_and_
     let mut want = vec![waiting, stored_id(&env)];
     want.sort();
     assert_eq!(ids, want, "{CREDENTIAL_ID} was deleted for the slot");
+}
+
+/// A rotation comes due while the credential's owed `on_rotate` runs: it
+/// waits for that hook, so the consumer is never told of two versions at
+/// once, nor of the older one last.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_due_while_its_owed_hook_runs_waits_for_it() {
+    let env = TestEnv::new().await;
+    let dir = env.dir.path();
+    let (runs, fail, hold) = (dir.join("runs"), dir.join("fail"), dir.join("hold"));
+    let hook = script(
+        &env,
+        "reload.sh",
+        &format!(
+            "echo \"start $REKEYD_VERSION_ID\" >> {runs}\n[ -e {fail} ] && exit 1\nwhile [ -e {hold} ]; do sleep 0.05; done\necho \"end $REKEYD_VERSION_ID\" >> {runs}\n",
+            runs = s(&runs),
+            fail = s(&fail),
+            hold = s(&hold)
+        ),
+    );
+    let policy = env.write_policy(&format!(
+        "{}[defaults]\nevery = \"3s\"\non_rotate = {}\n[[chime_bot]]\nname = \"support-bot\"\naccount_id = \"{ACCOUNT_ID}\"\nbot_id = \"{BOT_ID}\"\n",
+        env.aws_table(),
+        argv(&[s(&hook)])
+    ));
+    // The consumer is down: the first rotation's hook fails, and is owed.
+    std::fs::write(&fail, "").unwrap();
+    let out = env
+        .rekeyd_env(
+            &policy,
+            &["rotate", "support-bot"],
+            &[("REKEYD_HOOK_RETRY_BASE", "10ms")],
+        )
+        .await;
+    out.assert_exit(1);
+    assert_eq!(owed_records(&env).len(), 1);
+    let first = lines_of(&runs)[0].clone();
+    let first_version = first.strip_prefix("start ").unwrap().to_owned();
+
+    // Back, but slow: the owed run blocks until `hold` goes, and the next
+    // rotation comes due (3 s after the first) meanwhile.
+    std::fs::remove_file(&fail).unwrap();
+    std::fs::write(&hold, "").unwrap();
+    let daemon = env.spawn(&policy, &["daemon"]);
+    let owed_runs = wait_until(Duration::from_secs(20), || lines_of(&runs).len() >= 5).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let during = lines_of(&runs);
+    let versions_during = env.version_count("rekeyd/support-bot");
+    std::fs::remove_file(&hold).unwrap();
+    let next_told = wait_until(Duration::from_secs(30), || {
+        lines_of(&runs)
+            .iter()
+            .any(|l| l.starts_with("end ") && l != &format!("end {first_version}"))
+    })
+    .await;
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(20)).await;
+    assert!(
+        owed_runs && next_told,
+        "runs: {:?}\n{}",
+        lines_of(&runs),
+        out.stderr
+    );
+    assert!(
+        during.iter().all(|l| l == &first),
+        "nothing but the owed run while it ran: {during:?}"
+    );
+    assert_eq!(versions_during, 1, "no rotation while the owed hook ran");
+    let runs = lines_of(&runs);
+    let owed_end = runs
+        .iter()
+        .position(|l| l == &format!("end {first_version}"))
+        .expect("the owed run ended");
+    let next_start = runs
+        .iter()
+        .position(|l| l.starts_with("start ") && !l.ends_with(&first_version))
+        .expect("the next rotation's hook ran");
+    assert!(owed_end < next_start, "{runs:?}");
+    assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
 }

@@ -1,7 +1,7 @@
 //! The daemon's main loop: dispatch what is due, settle what finished,
 //! reload on request, keep systemd and the metrics informed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,8 +73,8 @@ struct Daemon {
     permits: Arc<Semaphore>,
     slots: Slots,
     tasks: Tasks,
-    /// Credentials whose owed `on_rotate` is running.
-    owed_running: HashSet<CredentialName>,
+    /// Credentials whose owed `on_rotate` is running, and since when.
+    owed_running: HashMap<CredentialName, chrono::DateTime<Utc>>,
     /// Owed `on_rotate` runs that failed, and when to run them again.
     owed_retries: OwedRetries,
     /// Credentials whose rotation is done and whose hook runs now (its task
@@ -119,7 +119,7 @@ pub async fn run(mut policy: Policy, mut options: Options) -> Result<Stopped> {
         policy,
         options,
         tasks: JoinSet::new(),
-        owed_running: HashSet::new(),
+        owed_running: HashMap::new(),
         owed_retries: OwedRetries::default(),
         hooking: Arc::default(),
         reads: Reads::new(),
@@ -238,11 +238,8 @@ impl Daemon {
             .concurrency
             .get()
             .saturating_sub(self.tasks.len());
-        for (credential, task) in self.slots.take_due(now, free) {
-            if task == Task::Rotate && self.owed_running.contains(&credential.name) {
-                // Its owed on_rotate runs: this rotation's own hook would run
-                // beside it and could finish first, leaving the consumer told
-                // of the older version last. Looked at again each tick.
+        for (credential, task, reason) in self.slots.take_due_why(now, free) {
+            if task == Task::Rotate && self.waits_for_owed_hook(&credential, reason, now) {
                 let due = Due::at(now + TICK, Reason::OwedHook);
                 self.slots.put_back(&credential.name, task, due);
                 continue;
@@ -250,6 +247,27 @@ impl Daemon {
             self.spawn(credential, task);
         }
         self.retry_owed_hooks(now);
+    }
+
+    /// Whether a rotation due now waits (looked at again each tick) for the
+    /// credential's owed `on_rotate`, which runs: its own hook would run
+    /// beside it and could finish first, leaving the consumer told of the
+    /// older version last. It waits at most the hook's timeout from when
+    /// the owed run started, and never when its secret is missing, in doubt
+    /// or expiring ([`Reason::can_wait`]).
+    fn waits_for_owed_hook(
+        &self,
+        credential: &Credential,
+        reason: Option<Reason>,
+        now: chrono::DateTime<Utc>,
+    ) -> bool {
+        let Some(started) = self.owed_running.get(&credential.name) else {
+            return false;
+        };
+        let Some((_, timeout)) = credential.on_rotate() else {
+            return false;
+        };
+        reason.is_some_and(Reason::can_wait) && now < *started + timeout
     }
 
     /// When to wake up next: the earliest due time after `now` (the time
@@ -328,7 +346,9 @@ impl Daemon {
             if !recorded.contains(&self.journal.key(credential)) {
                 continue;
             }
-            if rotating.contains(&credential.name) || self.owed_running.contains(&credential.name) {
+            if rotating.contains(&credential.name)
+                || self.owed_running.contains_key(&credential.name)
+            {
                 // Its rotation runs its own hook; or its owed one runs.
                 continue;
             }
@@ -351,7 +371,7 @@ impl Daemon {
         }
         let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
         for name in due {
-            if rotating.contains(&name) || self.owed_running.contains(&name) {
+            if rotating.contains(&name) || self.owed_running.contains_key(&name) {
                 self.owed_retries.postpone(&name, now);
                 continue;
             }
@@ -370,7 +390,8 @@ impl Daemon {
 
     /// Runs `credential`'s owed `on_rotate` beside the schedule.
     fn spawn_owed(&mut self, credential: Arc<Credential>, owed: crate::hooks::PendingHook) {
-        self.owed_running.insert(credential.name.clone());
+        self.owed_running
+            .insert(credential.name.clone(), Utc::now());
         let aws = Arc::clone(&self.aws);
         let journal = self.journal.clone();
         self.tasks.spawn(async move {
@@ -633,7 +654,7 @@ impl Daemon {
             (self.slots.in_flight().into_iter()).partition(|name| hooking.contains(name))
         };
         if !hooks.is_empty() || !self.owed_running.is_empty() {
-            let names: Vec<&str> = (hooks.iter().chain(&self.owed_running))
+            let names: Vec<&str> = (hooks.iter().chain(self.owed_running.keys()))
                 .map(CredentialName::as_str)
                 .collect();
             warn!(credentials = %names.join(","), "shutdown timeout reached: these rotations are stored, but their hooks were stopped; on_rotate runs again at the next start");

@@ -152,9 +152,22 @@ impl Slots {
         applied
     }
 
-    /// Takes up to `limit` runs due by `now` off the timeline (earliest
-    /// first) and marks them running; the rest wait for a free place.
+    /// [`Slots::take_due_why`] without the reasons (the tests').
+    #[cfg(test)]
     pub fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> Vec<(Arc<Credential>, Task)> {
+        (self.take_due_why(now, limit).into_iter())
+            .map(|(credential, task, _)| (credential, task))
+            .collect()
+    }
+
+    /// Takes up to `limit` runs due by `now` off the timeline (earliest
+    /// first) and marks them running; the rest wait for a free place. With
+    /// why each is due (`None`: a retirement).
+    pub fn take_due_why(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<(Arc<Credential>, Task, Option<Reason>)> {
         let mut due = Vec::new();
         while let Some((at, _)) = self.timeline.first() {
             if *at > now || due.len() >= limit {
@@ -164,19 +177,19 @@ impl Slots {
             let slot = self.slots.get_mut(&name).expect("timeline names a slot");
             slot.queued = None;
             // A rotation due as early settles the retirement itself.
-            let task = if slot.retire_at == Some(at)
+            let (task, reason) = if slot.retire_at == Some(at)
                 && slot.next.as_ref().is_none_or(|(due, _)| due.at > at)
             {
-                Task::Retire
+                (Task::Retire, None)
             } else {
-                let (_, task) = slot.next.take().expect("a timeline entry has a next run");
-                task
+                let (next, task) = slot.next.take().expect("a timeline entry has a next run");
+                (task, Some(next.reason))
             };
             slot.running = Some(task);
             if task == Task::Rotate {
                 self.rotating += 1;
             }
-            due.push((Arc::clone(&slot.credential), task));
+            due.push((Arc::clone(&slot.credential), task, reason));
         }
         due
     }

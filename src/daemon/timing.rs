@@ -82,6 +82,25 @@ impl fmt::Display for Reason {
     }
 }
 
+impl Reason {
+    /// Whether a rotation due for this reason may wait a little (for the
+    /// credential's owed hook): not when its secret is missing, not
+    /// rekeyd's, in doubt, or expiring, where a wait could leave consumers
+    /// with nothing that works.
+    pub fn can_wait(self) -> bool {
+        !matches!(
+            self,
+            Reason::Missing
+                | Reason::Foreign
+                | Reason::InDoubt
+                | Reason::TokenExpiring
+                | Reason::TokenExpiry
+                | Reason::KeyExpiring
+                | Reason::KeyExpiry
+        )
+    }
+}
+
 /// A due time and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Due {

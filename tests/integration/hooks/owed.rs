@@ -191,16 +191,16 @@ async fn the_next_overlap_rotation_deletes_the_old_credential_still_waiting_and_
     assert_eq!(ids, want, "{CREDENTIAL_ID} was deleted for the slot");
 }
 
-/// A rotation comes due while the credential's owed `on_rotate` runs: it
-/// waits for that hook, so the consumer is never told of two versions at
-/// once, nor of the older one last.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_rotation_due_while_its_owed_hook_runs_waits_for_it() {
-    let env = TestEnv::new().await;
+/// A hook that logs `start VERSION`, fails while `fail` exists, blocks
+/// while `hold` exists, then logs `end VERSION`; and a policy of the bot
+/// alone with it, rotated every 3 s, with `extra` in `[defaults]`. The bot
+/// is rotated once with the consumer down, so its hook is owed. Returns the
+/// policy, the log, `hold` (present) and the owed version.
+async fn owed_and_held(env: &TestEnv, extra: &str) -> (PathBuf, PathBuf, PathBuf, String) {
     let dir = env.dir.path();
     let (runs, fail, hold) = (dir.join("runs"), dir.join("fail"), dir.join("hold"));
     let hook = script(
-        &env,
+        env,
         "reload.sh",
         &format!(
             "echo \"start $REKEYD_VERSION_ID\" >> {runs}\n[ -e {fail} ] && exit 1\nwhile [ -e {hold} ]; do sleep 0.05; done\necho \"end $REKEYD_VERSION_ID\" >> {runs}\n",
@@ -210,11 +210,10 @@ async fn a_rotation_due_while_its_owed_hook_runs_waits_for_it() {
         ),
     );
     let policy = env.write_policy(&format!(
-        "{}[defaults]\nevery = \"3s\"\non_rotate = {}\n[[chime_bot]]\nname = \"support-bot\"\naccount_id = \"{ACCOUNT_ID}\"\nbot_id = \"{BOT_ID}\"\n",
+        "{}[defaults]\nevery = \"3s\"\non_rotate = {}\n{extra}\n[[chime_bot]]\nname = \"support-bot\"\naccount_id = \"{ACCOUNT_ID}\"\nbot_id = \"{BOT_ID}\"\n",
         env.aws_table(),
         argv(&[s(&hook)])
     ));
-    // The consumer is down: the first rotation's hook fails, and is owed.
     std::fs::write(&fail, "").unwrap();
     let out = env
         .rekeyd_env(
@@ -224,14 +223,26 @@ async fn a_rotation_due_while_its_owed_hook_runs_waits_for_it() {
         )
         .await;
     out.assert_exit(1);
-    assert_eq!(owed_records(&env).len(), 1);
+    assert_eq!(owed_records(env).len(), 1);
     let first = lines_of(&runs)[0].clone();
-    let first_version = first.strip_prefix("start ").unwrap().to_owned();
-
-    // Back, but slow: the owed run blocks until `hold` goes, and the next
-    // rotation comes due (3 s after the first) meanwhile.
+    let version = first.strip_prefix("start ").unwrap().to_owned();
+    // Back, but slow: an owed run blocks until `hold` goes.
     std::fs::remove_file(&fail).unwrap();
     std::fs::write(&hold, "").unwrap();
+    (policy, runs, hold, version)
+}
+
+/// A rotation comes due while the credential's owed `on_rotate` runs: it
+/// waits for that hook, so the consumer is never told of two versions at
+/// once, nor of the older one last.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_due_while_its_owed_hook_runs_waits_for_it() {
+    let env = TestEnv::new().await;
+    let (policy, runs, hold, first_version) = owed_and_held(&env, "").await;
+    let first = format!("start {first_version}");
+
+    // The next rotation comes due (3 s after the first) while the owed run
+    // blocks.
     let daemon = env.spawn(&policy, &["daemon"]);
     let owed_runs = wait_until(Duration::from_secs(20), || lines_of(&runs).len() >= 5).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -268,4 +279,51 @@ async fn a_rotation_due_while_its_owed_hook_runs_waits_for_it() {
         .expect("the next rotation's hook ran");
     assert!(owed_end < next_start, "{runs:?}");
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+}
+
+/// The wait is bounded: an owed run that goes on past its hook's timeout
+/// (each attempt stopped at 2 s, then retried) no longer holds the
+/// rotation back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotation_waits_for_an_owed_hook_no_longer_than_its_timeout() {
+    let env = TestEnv::new().await;
+    let (policy, runs, hold, first_version) = owed_and_held(&env, "hook_timeout = \"2s\"").await;
+    let first = format!("start {first_version}");
+
+    let mut command = rekeyd_command(env.dir.path());
+    command
+        .arg("--config")
+        .arg(&policy)
+        .arg("daemon")
+        .env("REKEYD_HOOK_RETRY_BASE", "10ms")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let daemon = Proc::from(command.spawn().unwrap());
+    // The owed run's 4 attempts take about 8 s, all blocked and stopped at
+    // 2 s; the rotation due at 3 s goes ahead 2 s after the owed run
+    // started, so its hook starts before the owed run's last attempt.
+    let both = wait_until(Duration::from_secs(30), || {
+        let lines = lines_of(&runs);
+        lines.iter().filter(|l| **l == first).count() >= 8
+            && lines
+                .iter()
+                .any(|l| l.starts_with("start ") && **l != first)
+    })
+    .await;
+    std::fs::remove_file(&hold).unwrap();
+    signal(&daemon, "TERM");
+    let out = finish(daemon, Duration::from_secs(20)).await;
+    let lines = lines_of(&runs);
+    assert!(both, "runs: {lines:?}\n{}", out.stderr);
+    let next_start = lines
+        .iter()
+        .position(|l| l.starts_with("start ") && *l != first)
+        .unwrap();
+    let last_owed = lines.iter().rposition(|l| *l == first).unwrap();
+    assert!(
+        next_start < last_owed,
+        "the rotation waited for the whole owed run: {lines:?}"
+    );
+    assert!(env.version_count("rekeyd/support-bot") >= 2);
 }

@@ -290,16 +290,7 @@ async fn a_rotation_waits_for_an_owed_hook_no_longer_than_its_timeout() {
     let (policy, runs, hold, first_version) = owed_and_held(&env, "hook_timeout = \"2s\"").await;
     let first = format!("start {first_version}");
 
-    let mut command = rekeyd_command(env.dir.path());
-    command
-        .arg("--config")
-        .arg(&policy)
-        .arg("daemon")
-        .env("REKEYD_HOOK_RETRY_BASE", "10ms")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let daemon = Proc::from(command.spawn().unwrap());
+    let daemon = Proc::from(fast_daemon(&env, &policy).spawn().unwrap());
     // The owed run's 4 attempts take about 8 s, all blocked and stopped at
     // 2 s; the rotation due at 3 s goes ahead 2 s after the owed run
     // started, so its hook starts before the owed run's last attempt.

@@ -240,6 +240,9 @@ impl Daemon {
             .saturating_sub(self.tasks.len());
         for (credential, task, reason) in self.slots.take_due_why(now, free) {
             if task == Task::Rotate && self.waits_for_owed_hook(&credential, reason, now) {
+                if reason != Some(Reason::OwedHook) {
+                    info!(credential = %credential.name, "the rotation waits for the owed on_rotate hook running now");
+                }
                 let due = Due::at(now + TICK, Reason::OwedHook);
                 self.slots.put_back(&credential.name, task, due);
                 continue;

@@ -279,6 +279,8 @@ async fn a_rotation_due_while_its_owed_hook_runs_waits_for_it() {
         .expect("the next rotation's hook ran");
     assert!(owed_end < next_start, "{runs:?}");
     assert_eq!(out.code(), 0, "stderr:\n{}", out.stderr);
+    let said = "the rotation waits for the owed on_rotate hook running now";
+    assert_eq!(out.stderr.matches(said).count(), 1, "{}", out.stderr);
 }
 
 /// The wait is bounded: an owed run that goes on past its hook's timeout

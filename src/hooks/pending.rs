@@ -4,23 +4,14 @@
 //! rotation until its `on_rotate` succeeded, so a crash (or a hook that
 //! failed every attempt) leaves it for the next start.
 
-use std::path::{Path, PathBuf};
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Context, Event};
-use crate::journal::records::{RecordDir, RecordFileError, RecordKind};
+use crate::journal::records::{Record, RecordDir, RecordFileError, RecordKind};
 
 /// A record that could not be read or written.
 pub type PendingError = RecordFileError;
-
-/// The owed hooks' records.
-const RECORDS: RecordKind = RecordKind {
-    dir: "hooks",
-    what: "pending hook record",
-    if_corrupt: "run the credential's on_rotate by hand if it did not run",
-};
 
 /// A stored rotation whose `on_rotate` has not succeeded yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,32 +45,19 @@ impl PendingHook {
     }
 }
 
-/// The `hooks/` directory of a state directory.
-#[derive(Debug, Clone)]
-pub struct PendingHooks {
-    records: RecordDir,
+impl Record for PendingHook {
+    const KIND: RecordKind = RecordKind {
+        dir: "hooks",
+        what: "pending hook record",
+        if_corrupt: "run the credential's on_rotate by hand if it did not run",
+    };
 }
 
+/// The `hooks/` directory of a state directory: one record per credential
+/// whose `on_rotate` is owed (a newer rotation replaces it).
+pub type PendingHooks = RecordDir<PendingHook>;
+
 impl PendingHooks {
-    /// The records under `state_dir`.
-    pub fn at(state_dir: &Path) -> PendingHooks {
-        PendingHooks {
-            records: RecordDir::at(state_dir, RECORDS),
-        }
-    }
-
-    /// The pending hook under `key`. An unreadable record is set aside as
-    /// `*.corrupt` and reported once.
-    pub fn get(&self, key: &str) -> Result<Option<PendingHook>, PendingError> {
-        self.records.get(key)
-    }
-
-    /// Records (or replaces: a newer rotation owes the hook now) the
-    /// pending hook under `key`, durably.
-    pub fn put(&self, key: &str, record: &PendingHook) -> Result<(), PendingError> {
-        self.records.put(key, record)
-    }
-
     /// The hook for `version_id` succeeded: its record goes, unless a newer
     /// rotation replaced it meanwhile.
     pub fn settle(&self, key: &str, version_id: &str) -> Result<(), PendingError> {
@@ -87,17 +65,7 @@ impl PendingHooks {
             Some(record) if record.version_id == version_id => {}
             _ => return Ok(()),
         }
-        self.records.remove(key)
-    }
-
-    /// The keys of every record, sorted (none without a `hooks/` directory).
-    pub fn keys(&self) -> Vec<String> {
-        self.records.keys()
-    }
-
-    /// The file of the record under `key`.
-    pub fn path(&self, key: &str) -> PathBuf {
-        self.records.path(key)
+        self.remove(key)
     }
 }
 

@@ -1,18 +1,25 @@
 //! A directory of small JSON records in the state directory, one per
 //! journal key (`DIR/KEY.json`): written durably, mode 0600, an unreadable
 //! one set aside as `*.corrupt`. The pending retirements (`retiring/`) and
-//! the owed hooks (`hooks/`) are two of them; each names its records in
-//! the errors ([`RecordKind`]).
+//! the owed hooks (`hooks/`) are two of them: each record type says where
+//! its directory is and how its errors name it ([`Record`]).
 
 use std::fs::{self, DirBuilder, File};
 use std::io;
+use std::marker::PhantomData;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::write_durably;
+use super::{Journal, write_durably};
+
+/// A type kept as records in a directory of its own.
+pub trait Record: Serialize + DeserializeOwned {
+    /// Its directory, and how errors name it.
+    const KIND: RecordKind;
+}
 
 /// What a directory's records are, for its errors.
 #[derive(Debug, Clone, Copy)]
@@ -50,32 +57,46 @@ pub enum RecordFileError {
     },
 }
 
-/// One `DIR/` of records under a state directory.
-#[derive(Debug, Clone)]
-pub struct RecordDir {
-    kind: RecordKind,
+/// One `DIR/` of `T` records under a state directory.
+#[derive(Debug)]
+pub struct RecordDir<T> {
     dir: PathBuf,
+    records: PhantomData<fn() -> T>,
 }
 
-impl RecordDir {
-    /// `state_dir/DIR` (made on the first write).
-    pub fn at(state_dir: &Path, kind: RecordKind) -> RecordDir {
+impl<T> Clone for RecordDir<T> {
+    fn clone(&self) -> Self {
         RecordDir {
-            kind,
-            dir: state_dir.join(kind.dir),
+            dir: self.dir.clone(),
+            records: PhantomData,
         }
+    }
+}
+
+impl<T: Record> RecordDir<T> {
+    /// `state_dir/DIR` (made on the first write).
+    pub fn at(state_dir: &Path) -> RecordDir<T> {
+        RecordDir {
+            dir: state_dir.join(T::KIND.dir),
+            records: PhantomData,
+        }
+    }
+
+    /// The records beside `journal` (the directory is made on first write).
+    pub fn of(journal: &Journal) -> RecordDir<T> {
+        RecordDir::at(journal.state_dir())
     }
 
     /// The record under `key`; an unreadable one is set aside as
     /// `*.corrupt` (and so reported once).
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, RecordFileError> {
+    pub fn get(&self, key: &str) -> Result<Option<T>, RecordFileError> {
         let path = self.path(key);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {
                 return Err(RecordFileError::Read {
-                    kind: self.kind,
+                    kind: T::KIND,
                     path,
                     source,
                 });
@@ -85,7 +106,7 @@ impl RecordDir {
             let aside = path.with_extension("corrupt");
             let _ = fs::rename(&path, &aside);
             RecordFileError::Corrupt {
-                kind: self.kind,
+                kind: T::KIND,
                 path,
                 aside,
                 source,
@@ -94,7 +115,7 @@ impl RecordDir {
     }
 
     /// Records (or replaces) `record` under `key`, durably.
-    pub fn put<T: Serialize>(&self, key: &str, record: &T) -> Result<(), RecordFileError> {
+    pub fn put(&self, key: &str, record: &T) -> Result<(), RecordFileError> {
         let path = self.path(key);
         let write = || -> io::Result<()> {
             DirBuilder::new()
@@ -105,7 +126,7 @@ impl RecordDir {
             write_durably(&path, &bytes)
         };
         write().map_err(|source| RecordFileError::Write {
-            kind: self.kind,
+            kind: T::KIND,
             path,
             source,
         })
@@ -122,7 +143,7 @@ impl RecordDir {
             }
         };
         remove().map_err(|source| RecordFileError::Write {
-            kind: self.kind,
+            kind: T::KIND,
             path,
             source,
         })

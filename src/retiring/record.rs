@@ -4,24 +4,14 @@
 //! before the old IAM credential is set Inactive until it is deleted, so a
 //! restart never forgets one.
 
-use std::path::{Path, PathBuf};
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::journal::Journal;
-use crate::journal::records::{RecordDir, RecordFileError, RecordKind};
+use crate::journal::records::{Record, RecordDir, RecordFileError, RecordKind};
 use crate::providers::Retire;
 
 /// A record that could not be read or written.
 pub type RecordError = RecordFileError;
-
-/// The pending retirements' records.
-const RECORDS: RecordKind = RecordKind {
-    dir: "retiring",
-    what: "retirement record",
-    if_corrupt: "the credential it named may still await deletion",
-};
 
 /// An old IAM credential waiting out its grace before it is deleted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,56 +43,22 @@ impl Retirement {
     }
 }
 
+impl Record for Retirement {
+    const KIND: RecordKind = RecordKind {
+        dir: "retiring",
+        what: "retirement record",
+        if_corrupt: "the credential it named may still await deletion",
+    };
+}
+
 /// The `retiring/` directory of a state directory.
-#[derive(Debug, Clone)]
-pub struct Retirements {
-    records: RecordDir,
-}
-
-impl Retirements {
-    /// The records beside `journal` (the directory is made on first write).
-    pub fn of(journal: &Journal) -> Retirements {
-        Retirements::at(journal.state_dir())
-    }
-
-    /// The records under `state_dir`.
-    pub fn at(state_dir: &Path) -> Retirements {
-        Retirements {
-            records: RecordDir::at(state_dir, RECORDS),
-        }
-    }
-
-    /// The pending retirement under `key` (see [`Journal::key`]). An
-    /// unreadable record is set aside as `*.corrupt` and reported once.
-    pub fn get(&self, key: &str) -> Result<Option<Retirement>, RecordError> {
-        self.records.get(key)
-    }
-
-    /// Records (or replaces) the pending retirement under `key`, durably.
-    pub fn put(&self, key: &str, record: &Retirement) -> Result<(), RecordError> {
-        self.records.put(key, record)
-    }
-
-    /// The retirement under `key` is settled.
-    pub fn remove(&self, key: &str) -> Result<(), RecordError> {
-        self.records.remove(key)
-    }
-
-    /// The keys of every pending retirement (none when the directory is missing).
-    pub fn keys(&self) -> Vec<String> {
-        self.records.keys()
-    }
-
-    /// The file of the record under `key`.
-    pub fn path(&self, key: &str) -> PathBuf {
-        self.records.path(key)
-    }
-}
+pub type Retirements = RecordDir<Retirement>;
 
 #[cfg(test)]
 mod tests {
     use std::fs;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
 
     use super::*;
 

@@ -103,13 +103,27 @@ fn field_matches(secret: &Secret, key: &str, needle: &str) -> bool {
     }
 }
 
+/// Tokens of [`page`]: an offset into the listing.
+const OFFSET_PREFIX: &str = "rekeyd-emulator:";
+
 /// Encodes a page's starting offset as an opaque NextToken.
 pub(crate) fn next_token(offset: usize) -> String {
-    STANDARD.encode(format!("rekeyd-emulator:{offset}"))
+    encode_token(OFFSET_PREFIX, offset)
 }
 
 /// Decodes a NextToken into an offset.
 pub(crate) fn offset(token: Option<&str>) -> Result<usize, ApiError> {
+    decode_token(OFFSET_PREFIX, token)
+}
+
+/// `prefix` and `number`, as an opaque NextToken.
+fn encode_token(prefix: &str, number: usize) -> String {
+    STANDARD.encode(format!("{prefix}{number}"))
+}
+
+/// The number in a NextToken made by [`encode_token`] with `prefix` (0
+/// without a token); any other token is AWS's InvalidNextTokenException.
+fn decode_token(prefix: &str, token: Option<&str>) -> Result<usize, ApiError> {
     let Some(token) = token else {
         return Ok(0);
     };
@@ -117,10 +131,7 @@ pub(crate) fn offset(token: Option<&str>) -> Result<usize, ApiError> {
         .decode(token)
         .ok()
         .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|s| {
-            s.strip_prefix("rekeyd-emulator:")
-                .and_then(|n| n.parse().ok())
-        })
+        .and_then(|s| s.strip_prefix(prefix).and_then(|n| n.parse().ok()))
         .ok_or_else(|| {
             ApiError::new(
                 400,
@@ -150,10 +161,7 @@ pub(crate) fn page_in_storage_order(
         position += 1;
     }
     let more = secrets[position.min(secrets.len())..].iter().any(keep);
-    (
-        page,
-        more.then(|| STANDARD.encode(format!("{AT_PREFIX}{position}"))),
-    )
+    (page, more.then(|| encode_token(AT_PREFIX, position)))
 }
 
 /// Tokens of [`page_in_storage_order`]: a storage position, not an offset.
@@ -162,21 +170,7 @@ const AT_PREFIX: &str = "rekeyd-emulator-at:";
 /// The storage position a [`page_in_storage_order`] token resumes at
 /// (0 without one).
 pub(crate) fn resume_at(token: Option<&str>) -> Result<usize, ApiError> {
-    let Some(token) = token else {
-        return Ok(0);
-    };
-    STANDARD
-        .decode(token)
-        .ok()
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|s| s.strip_prefix(AT_PREFIX).and_then(|n| n.parse().ok()))
-        .ok_or_else(|| {
-            ApiError::new(
-                400,
-                "InvalidNextTokenException",
-                "The NextToken value is invalid.",
-            )
-        })
+    decode_token(AT_PREFIX, token)
 }
 
 /// Splits `items` into the page starting at `offset` and the token of the next one.

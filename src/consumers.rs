@@ -181,26 +181,17 @@ pub async fn run_owed(
 /// nobody will run them, so an operator must.
 pub fn warn_unclaimed(journal: &Journal, policy: &Policy) {
     let records = PendingHooks::at(journal.state_dir());
-    let keys = records.keys();
-    if keys.is_empty() {
-        return;
-    }
-    let claims = journal.claims(&policy.credentials);
-    for key in keys {
-        if claims.contains_key(&key) {
-            continue;
-        }
-        match records.get(&key) {
-            Ok(Some(owed)) => warn!(
+    for (record, read) in records.unclaimed(journal, &policy.credentials) {
+        match read {
+            Ok(owed) => warn!(
                 credential = %owed.credential,
                 secret = %owed.secret,
                 version = %owed.version_id,
                 since = %owed.rotated_at,
-                record = %records.path(&key).display(),
+                record = %record.display(),
                 "an on_rotate hook is owed, but no credential of this policy (in this AWS scope) claims it, so it will not run: \
                  restore the credential to the policy, or make its consumers read the secret yourself and remove the record"
             ),
-            Ok(None) => {}
             Err(err) => warn!(error = %error_chain(&err), "pending hook record unreadable"),
         }
     }

@@ -28,7 +28,12 @@ pub(super) fn recover(journal: &Journal, policy: &Policy) -> Vec<CredentialName>
         error!(entry = %corrupt, "unreadable journal entry: set aside; if a rotation was in flight, check that credential");
     }
     let mut in_doubt = Vec::new();
-    let claims = claims(journal, &policy.credentials, !recovered.in_doubt.is_empty());
+    // A key per credential: only when there is an entry to claim.
+    let claims = if recovered.in_doubt.is_empty() {
+        HashMap::new()
+    } else {
+        journal.claims(&policy.credentials)
+    };
     for (key, intent) in recovered.in_doubt {
         if let Some(credential) = claims.get(key.as_str()) {
             warn!(credential = %credential.name, since = %intent.started_at, "the last rotation is in doubt: rotating again now");
@@ -51,24 +56,18 @@ const STALE_ENTRY: chrono::TimeDelta = chrono::TimeDelta::days(7);
 /// nobody will delete that old IAM credential, so an operator must.
 pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
     let records = retiring::Retirements::of(journal);
-    let keys = records.keys();
-    let claims = claims(journal, &policy.credentials, !keys.is_empty());
-    for key in keys {
-        if claims.contains_key(key.as_str()) {
-            continue;
-        }
-        match records.get(&key) {
-            Ok(Some(pending)) => warn!(
+    for (record, read) in records.unclaimed(journal, &policy.credentials) {
+        match read {
+            Ok(pending) => warn!(
                 credential = %pending.credential,
                 user_name = %pending.user_name,
                 credential_id = %pending.credential_id,
                 delete_after = %pending.delete_after,
-                record = %records.path(&key).display(),
+                record = %record.display(),
                 "an old IAM credential awaits deletion, but no credential of this policy (in this AWS scope) claims it: \
                  restore the credential to the policy, or delete the old one yourself \
                  (aws iam delete-service-specific-credential) and remove the record"
             ),
-            Ok(None) => {}
             Err(err) => {
                 error!(error = %crate::error::error_chain(&err), "pending retirement unreadable")
             }
@@ -101,20 +100,6 @@ pub(super) fn recorded_retirements<'c>(
         }
     }
     due
-}
-
-/// The credentials by the key of their journal entries and records (see
-/// [`Journal::claims`]); empty unless `wanted`, since building it costs a
-/// key per credential.
-fn claims<'c>(
-    journal: &Journal,
-    credentials: &'c [Credential],
-    wanted: bool,
-) -> HashMap<String, &'c Credential> {
-    if !wanted {
-        return HashMap::new();
-    }
-    journal.claims(credentials)
 }
 
 /// Sends WATCHDOG=1 at half `$WATCHDOG_USEC`, but only while the scheduler

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Journal, write_durably};
+use crate::policy::Credential;
 
 /// A type kept as records in a directory of its own.
 pub trait Record: Serialize + DeserializeOwned {
@@ -163,6 +164,28 @@ impl<T: Record> RecordDir<T> {
             .collect();
         keys.sort();
         keys
+    }
+
+    /// The records no credential of `credentials` claims (removed from the
+    /// policy, or in another AWS scope; see [`Journal::claims`]), each with
+    /// its file: nobody will act on them, so an operator must be told.
+    pub fn unclaimed(
+        &self,
+        journal: &Journal,
+        credentials: &[Credential],
+    ) -> Vec<(PathBuf, Result<T, RecordFileError>)> {
+        let keys = self.keys();
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        let claims = journal.claims(credentials);
+        keys.into_iter()
+            .filter(|key| !claims.contains_key(key))
+            .filter_map(|key| {
+                let read = self.get(&key).transpose()?;
+                Some((self.path(&key), read))
+            })
+            .collect()
     }
 
     /// The file of the record under `key`.

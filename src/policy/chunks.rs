@@ -39,15 +39,9 @@ const PIECE: usize = 1 << 20;
 /// the credential tables) comes after the first piece: the credentials
 /// before it were checked without it, so [`read_valid`] reads those.
 pub(super) fn check_valid(text: &str, source: &Path, sink: &mut Sink<'_>) -> Option<Policy> {
-    let pieces = pieces(text, PIECE);
-    if pieces.len() < 2 {
-        return None;
-    }
-    let checked = check_pieces(text, &pieces, source, sink);
-    if checked.is_none() {
-        sink.reset();
-    }
-    checked
+    in_pieces(text, sink, |pieces, sink| {
+        check_pieces(text, pieces, source, sink)
+    })
 }
 
 fn check_pieces(
@@ -92,11 +86,21 @@ fn check_pieces(
 /// `text` read piece by piece; `None` (and `sink` as it was) when a piece
 /// has a problem, or when `text` is too small to cut.
 pub(super) fn read_valid(text: &str, sink: &mut Sink<'_>) -> Option<RawPolicy> {
+    in_pieces(text, sink, |pieces, sink| read_pieces(text, pieces, sink))
+}
+
+/// `read` of `text` cut into pieces; `None` when `text` is too small to cut,
+/// or when `read` gives up (then `sink` is as it was).
+fn in_pieces<'a, T>(
+    text: &str,
+    sink: &mut Sink<'a>,
+    read: impl FnOnce(&[Range<usize>], &mut Sink<'a>) -> Option<T>,
+) -> Option<T> {
     let pieces = pieces(text, PIECE);
     if pieces.len() < 2 {
         return None;
     }
-    let read = read_pieces(text, &pieces, sink);
+    let read = read(&pieces, sink);
     if read.is_none() {
         sink.reset();
     }

@@ -2,6 +2,7 @@
 //! schedule and what Secrets Manager holds (read-only); with
 //! `[coordination]`, each credential's lease holder.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -76,13 +77,12 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
     let mut reads = stored::read_all(&aws, &policy.credentials, concurrency).await;
     let mut retirements = match &journal {
         Some(journal) => retiring::pending_of(journal, &policy.credentials),
-        None => Vec::new(),
+        None => HashMap::new(),
     };
     let mut planned: Vec<Planned> = policy
         .credentials
         .iter()
-        .enumerate()
-        .map(|(index, credential)| {
+        .map(|credential| {
             let secret = credential.secret_name.clone();
             let read = reads.remove(&secret).unwrap_or(Read::Failed {
                 operation: "BatchGetSecretValue",
@@ -95,15 +95,13 @@ pub async fn run(policy: Policy, args: &PlanArgs) -> Result<ExitCode> {
                 last.map_err(|e| crate::error::error_chain(&e)),
                 now,
             );
-            planned.retiring =
-                retirements
-                    .get_mut(index)
-                    .and_then(Option::take)
-                    .map(|r| PlannedRetirement {
-                        credential_id: r.credential_id,
-                        delete_after: format_time(r.delete_after),
-                        waiting_for_on_rotate: r.awaiting_hook.is_some(),
-                    });
+            planned.retiring = retirements
+                .remove(&credential.name)
+                .map(|r| PlannedRetirement {
+                    credential_id: r.credential_id,
+                    delete_after: format_time(r.delete_after),
+                    waiting_for_on_rotate: r.awaiting_hook.is_some(),
+                });
             planned
         })
         .collect();

@@ -333,34 +333,32 @@ impl Daemon {
     /// or failed every attempt), beside the schedule: at start and at each
     /// reload (an operator who fixed a hook reloads).
     fn run_owed_hooks(&mut self) {
-        // One directory listing, as for pending retirements: a record read
-        // per credential would cost a failed open each at every start.
-        let recorded: HashSet<String> = PendingHooks::at(self.journal.state_dir())
-            .keys()
-            .into_iter()
-            .collect();
-        if recorded.is_empty() {
+        // The credentials live in the slots (`policy.credentials` is empty).
+        let records = PendingHooks::of(&self.journal);
+        let claimed = records.claimed(&self.journal, self.slots.credentials().map(Arc::as_ref));
+        if claimed.is_empty() {
             return;
         }
         let rotating: HashSet<CredentialName> = self.slots.in_flight().into_iter().collect();
         let mut owed = Vec::new();
-        // The credentials live in the slots (`policy.credentials` is empty).
-        for credential in self.slots.credentials() {
-            if !recorded.contains(&self.journal.key(credential)) {
-                continue;
-            }
+        for (credential, read) in claimed {
             if rotating.contains(&credential.name)
                 || self.owed_running.contains_key(&credential.name)
             {
                 // Its rotation runs its own hook; or its owed one runs.
                 continue;
             }
-            if let Some(record) = consumers::owed(&self.journal, credential) {
-                owed.push((Arc::clone(credential), record));
+            match read {
+                Ok(record) => owed.push((credential.name.clone(), record)),
+                Err(err) => {
+                    warn!(credential = %credential.name, error = %error_chain(&err), "pending hook record unreadable");
+                }
             }
         }
-        for (credential, record) in owed {
-            self.spawn_owed(credential, record);
+        for (name, record) in owed {
+            if let Some(credential) = self.slots.credential(&name).map(Arc::clone) {
+                self.spawn_owed(credential, record);
+            }
         }
     }
 

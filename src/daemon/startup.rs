@@ -2,7 +2,7 @@
 //! in-doubt rotations and pending retirements from the state directory, read
 //! what Secrets Manager holds, and keep systemd's watchdog fed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -77,26 +77,24 @@ pub(super) fn warn_unclaimed_retirements(journal: &Journal, policy: &Policy) {
 
 /// The pending retirements recorded in the state directory that
 /// `credentials` claim, and when each is due (one directory listing, then
-/// one read per record that one of them claims).
+/// one read per record that one of them claims); one that waits for its
+/// `on_rotate` is not due yet.
 pub(super) fn recorded_retirements<'c>(
     journal: &Journal,
     credentials: impl IntoIterator<Item = &'c Credential>,
 ) -> Vec<(CredentialName, DateTime<Utc>)> {
-    let keys: HashSet<String> = retiring::Retirements::of(journal)
-        .keys()
-        .into_iter()
-        .collect();
-    if keys.is_empty() {
-        return Vec::new();
-    }
     let mut due = Vec::new();
-    for credential in credentials {
-        if !keys.contains(&journal.key(credential)) {
-            continue;
-        }
-        if let Some(at) = retiring::due(journal, credential) {
-            info!(credential = %credential.name, delete_after = %at, "an old credential awaits deletion");
-            due.push((credential.name.clone(), at));
+    for (credential, read) in retiring::Retirements::of(journal).claimed(journal, credentials) {
+        match read {
+            Ok(pending) if pending.awaiting_hook.is_none() => {
+                let at = pending.delete_after;
+                info!(credential = %credential.name, delete_after = %at, "an old credential awaits deletion");
+                due.push((credential.name.clone(), at));
+            }
+            Ok(_) => {}
+            Err(err) => {
+                error!(credential = %credential.name, error = %crate::error::error_chain(&err), "pending retirement unreadable");
+            }
         }
     }
     due

@@ -4,6 +4,7 @@
 //! the owed hooks (`hooks/`) are two of them: each record type says where
 //! its directory is and how its errors name it ([`Record`]).
 
+use std::collections::HashSet;
 use std::fs::{self, DirBuilder, File};
 use std::io;
 use std::marker::PhantomData;
@@ -164,6 +165,31 @@ impl<T: Record> RecordDir<T> {
             .collect();
         keys.sort();
         keys
+    }
+
+    /// The records that `credentials` claim, each with its credential: one
+    /// listing of the directory, then one read per record claimed (none at
+    /// all without records: a failed `open` per credential would cost as
+    /// much as the fleet is large).
+    pub fn claimed<'c>(
+        &self,
+        journal: &Journal,
+        credentials: impl IntoIterator<Item = &'c Credential>,
+    ) -> Vec<(&'c Credential, Result<T, RecordFileError>)> {
+        let keys: HashSet<String> = self.keys().into_iter().collect();
+        if keys.is_empty() {
+            return Vec::new();
+        }
+        credentials
+            .into_iter()
+            .filter_map(|credential| {
+                let key = journal.key(credential);
+                if !keys.contains(&key) {
+                    return None;
+                }
+                Some((credential, self.get(&key).transpose()?))
+            })
+            .collect()
     }
 
     /// The records no credential of `credentials` claims (removed from the

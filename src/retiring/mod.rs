@@ -10,6 +10,7 @@
 
 mod record;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +21,7 @@ pub use record::{RecordError, Retirement, Retirements};
 use crate::aws::Aws;
 use crate::error::error_chain;
 use crate::journal::{Journal, JournalError};
-use crate::policy::Credential;
+use crate::policy::{Credential, CredentialName};
 use crate::providers::{self, ProviderError, Retire, Standing};
 
 #[derive(Debug, thiserror::Error)]
@@ -274,35 +275,15 @@ pub async fn when_due(
     settle(aws, journal, credential, false).await
 }
 
-/// When the pending retirement of `credential` is due, if it has one.
-pub fn due(journal: &Journal, credential: &Credential) -> Option<DateTime<Utc>> {
-    match Retirements::of(journal).get(&journal.key(credential)) {
-        Ok(pending) => pending
-            .filter(|p| p.awaiting_hook.is_none())
-            .map(|p| p.delete_after),
-        Err(err) => {
-            error!(credential = %credential.name, error = %error_chain(&err), "pending retirement unreadable");
-            None
-        }
-    }
-}
-
 /// The pending retirements of `credentials`, read-only (for `plan`), by
-/// their index in `credentials`: one listing of the records, then one read
-/// per record that one of them claims.
-pub fn pending_of(journal: &Journal, credentials: &[Credential]) -> Vec<Option<Retirement>> {
-    let records = Retirements::of(journal);
-    let keys: std::collections::HashSet<String> = records.keys().into_iter().collect();
-    credentials
-        .iter()
-        .map(|credential| {
-            if keys.is_empty() {
-                return None;
-            }
-            let key = journal.key(credential);
-            keys.contains(&key)
-                .then(|| records.get(&key).ok().flatten())
-                .flatten()
-        })
+/// credential name (an unreadable record counts as none).
+pub fn pending_of<'c>(
+    journal: &Journal,
+    credentials: &'c [Credential],
+) -> HashMap<&'c CredentialName, Retirement> {
+    Retirements::of(journal)
+        .claimed(journal, credentials)
+        .into_iter()
+        .filter_map(|(credential, read)| Some((&credential.name, read.ok()?)))
         .collect()
 }

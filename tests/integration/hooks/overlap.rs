@@ -47,6 +47,20 @@ pub(super) fn stored_id(env: &TestEnv) -> String {
         .to_owned()
 }
 
+/// Waits (at most `within`) until Sofia holds only `new`, Active (the old
+/// credential retired), then (5 s more at most) until no hook is owed.
+pub(super) async fn assert_retired_with_nothing_owed(env: &TestEnv, new: &str, within: Duration) {
+    let retired = wait_until(within, || {
+        held(env) == [(new.to_owned(), "Active".to_owned())]
+    })
+    .await;
+    assert!(retired, "retired once the hook succeeded: {:?}", held(env));
+    assert!(
+        wait_until(Duration::from_secs(5), || owed_records(env).is_empty()).await,
+        "nothing owed"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_old_credential_stays_active_while_on_rotate_runs_and_goes_after() {
     let env = TestEnv::new().await;
@@ -151,15 +165,7 @@ async fn a_failing_hook_keeps_the_old_credential_active_until_it_succeeds() {
     // Fixed: the daemon's start runs the owed hook, then retires the old one.
     std::fs::write(&fixed, "").unwrap();
     let daemon = env.spawn(&policy, &["daemon"]);
-    let retired = wait_until(Duration::from_secs(30), || {
-        held(&env) == [(new.clone(), "Active".to_owned())]
-    })
-    .await;
-    assert!(retired, "retired once the hook succeeded: {:?}", held(&env));
-    assert!(
-        wait_until(Duration::from_secs(5), || owed_records(&env).is_empty()).await,
-        "nothing owed"
-    );
+    assert_retired_with_nothing_owed(&env, &new, Duration::from_secs(30)).await;
     signal(&daemon, "TERM");
     let out = finish(daemon, Duration::from_secs(20)).await;
     out.assert_exit(0);

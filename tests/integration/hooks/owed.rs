@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::io::BufReader;
 
-use super::overlap::{held, overlap_policy, stored_id};
+use super::overlap::{assert_retired_with_nothing_owed, held, overlap_policy, stored_id};
 use super::{argv, lines_of, owed_records, s, script, with_defaults};
 use crate::util::{
     ACCOUNT_ID, BOT_ID, CREDENTIAL_ID, Proc, TestEnv, finish, read_until, rekeyd_command, signal,
@@ -75,15 +75,7 @@ async fn the_running_daemon_runs_an_owed_hook_again_and_then_retires_the_old_cre
     // The consumer is back; nobody touches the daemon.
     std::fs::write(&fixed, "").unwrap();
     let new = stored_id(&env);
-    let retired = wait_until(Duration::from_secs(90), || {
-        held(&env) == [(new.clone(), "Active".to_owned())]
-    })
-    .await;
-    assert!(retired, "retired once the hook succeeded: {:?}", held(&env));
-    assert!(
-        wait_until(Duration::from_secs(5), || owed_records(&env).is_empty()).await,
-        "nothing owed"
-    );
+    assert_retired_with_nothing_owed(&env, &new, Duration::from_secs(90)).await;
 
     signal(&daemon, "TERM");
     let out = finish(daemon, Duration::from_secs(20)).await;
